@@ -1,0 +1,228 @@
+"""The store's tables as SQLAlchemy 2 ORM models; private to `crm`, callers get `crm.records`.
+
+`migrations/versions/` must create exactly what is declared here (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+# Fixed constraint names, so later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend; refuses naive ones instead of guessing their zone.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no zones, so the UTC wall time is stored and
+    the zone put back on read. Stored values are comparable as strings in SQLite because
+    SQLAlchemy writes them in one fixed-width format.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; the store needs aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def json_type() -> TypeEngine[Any]:
+    """JSON, as JSONB on PostgreSQL so it can be compared and indexed later (e.g. tags)."""
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ChannelRow(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    secret_key: Mapped[str] = mapped_column(String(128), unique=True)
+    default_country: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]] = mapped_column(json_type())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EmployeeRow(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Loaded with the employee in one extra query each, and usable after the session closes.
+    phones: Mapped[list[EmployeePhoneRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="EmployeePhoneRow.id"
+    )
+    links: Mapped[list[EmployeeChannelLinkRow]] = relationship(
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by=lambda: (EmployeeChannelLinkRow.channel_id, EmployeeChannelLinkRow.id),
+    )
+
+
+class EmployeePhoneRow(Base):
+    """An employee's own number: calls from or to it are not calls with a contact."""
+
+    __tablename__ = "employee_phones"
+    __table_args__ = (UniqueConstraint("employee_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class EmployeeChannelLinkRow(Base):
+    """An employee's identity in one channel; each identifier names one employee per channel."""
+
+    __tablename__ = "employee_channel_links"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "channel_id"),
+        # NULLs never collide, so an employee may have only one of the two identifiers.
+        UniqueConstraint("channel_id", "extension"),
+        UniqueConstraint("channel_id", "pbx_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    extension: Mapped[str | None] = mapped_column(String(64))
+    pbx_user_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    phones: Mapped[list[ContactPhoneRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ContactPhoneRow.id"
+    )
+    responsibles: Mapped[list[ContactResponsibleRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ContactResponsibleRow.position"
+    )
+
+
+class ContactPhoneRow(Base):
+    """A contact's number; unique across contacts, which is what makes find-or-create race-safe."""
+
+    __tablename__ = "contact_phones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    raw: Mapped[str | None] = mapped_column(String(64))
+
+
+class ContactResponsibleRow(Base):
+    """An employee answerable for a contact; `position` keeps the order the rule gave them."""
+
+    __tablename__ = "contact_responsibles"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class CallRow(Base):
+    """One call session of one channel, answered ("call") or missed ("missed")."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "session_id"),
+        # Every list filter, newest first.
+        Index("ix_calls_occurred_at", "occurred_at"),
+        Index("ix_calls_kind_occurred_at", "kind", "occurred_at"),
+        Index("ix_calls_channel_id_occurred_at", "channel_id", "occurred_at"),
+        Index("ix_calls_contact_phone_occurred_at", "contact_phone", "occurred_at"),
+        Index("ix_calls_contact_id_occurred_at", "contact_id", "occurred_at"),
+        Index("ix_calls_employee_id_occurred_at", "employee_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # History outlives nothing silently: a channel with calls cannot just be deleted.
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"))
+    session_id: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_phone_raw: Mapped[str | None] = mapped_column(String(64))
+    virtual_number: Mapped[str | None] = mapped_column(String(64))
+    line_name: Mapped[str | None] = mapped_column(String(255))
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    employee_extension: Mapped[str | None] = mapped_column(String(64))
+    employee_pbx_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the call happened for lists and reports: started_at, else ended_at, else created_at.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    total_seconds: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(json_type())
+    extra: Mapped[dict[str, str]] = mapped_column(json_type())
+    recording_url: Mapped[str | None] = mapped_column(String(2048))
+    recording_duration: Mapped[int | None] = mapped_column(Integer)
+    incomplete: Mapped[bool] = mapped_column(Boolean)
+    legs: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
