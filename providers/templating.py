@@ -1,0 +1,533 @@
+"""The sandboxed Jinja2 that provider specs are written in: one environment, the generic filters
+the specs use, and the load-time checks that turn a spec's typo into an error before any request."""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.meta import find_undeclared_variables
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = [
+    "AUTH_NAMES",
+    "KEY_NAMES",
+    "MAP_NAMES",
+    "MATCH_NAMES",
+    "REPLY_NAMES",
+    "EvaluationError",
+    "Expression",
+    "ExpressionGroup",
+    "FilterValueError",
+    "TemplateProblem",
+    "TextTemplate",
+    "compile_expression",
+    "compile_template",
+    "environment",
+    "is_blank",
+]
+
+# The names each kind of template may use. Anything else is a typo caught at load time: this is
+# where StrictUndefined would have helped, without making a missing *body key* an error (a PBX
+# body template typed by the customer may legitimately omit a parameter).
+MATCH_NAMES = frozenset({"body", "query", "headers", "channel", "provider"})
+MAP_NAMES = MATCH_NAMES | {"event"}
+KEY_NAMES = MAP_NAMES | {"session_id", "kind", "mapped"}
+REPLY_NAMES = MAP_NAMES | {"session_id", "events", "lookups"}
+AUTH_NAMES = MAP_NAMES | {"raw_body"}
+
+# Strings PBX body templates produce for "no value": an empty placeholder, or `null` rendered
+# inside quotes by a customer who wrapped the placeholder in quotes (PROTOCOLS.md §1.1).
+_BLANK_STRINGS = frozenset({"", "null"})
+_INT_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+class TemplateProblem(Exception):
+    """A template or expression that cannot be used (syntax, sandbox, unknown name or filter)."""
+
+
+class EvaluationError(Exception):
+    """A template failed while rendering; `path` says where it is in the spec."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class FilterValueError(ValueError):
+    """A filter was handed a value it cannot convert."""
+
+
+def is_blank(value: Any) -> bool:
+    """True for what a PBX means as "no value": missing, null, "" or the text "null"."""
+    if value is None or isinstance(value, Undefined):
+        return True
+    return isinstance(value, str) and value.strip().lower() in _BLANK_STRINGS
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters. Each accepts the template quirks of PBX bodies: numbers as strings, null, "", lists as
+# JSON or comma-separated text. A value that still cannot be converted raises FilterValueError:
+# the per-event JSON Schema should have refused it, so reaching here is a spec bug.
+
+
+def as_int(value: Any) -> int | None:
+    """12, "12", "12.0" → 12; null, "" → None."""
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        return int(value.strip().split(".")[0])
+    raise FilterValueError(f"not an integer: {value!r}")
+
+
+def as_str(value: Any) -> str | None:
+    """A trimmed string; numbers without ".0"; lists and objects as JSON; blank → None."""
+    if is_blank(value):
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return str(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list from a JSON list, a JSON-encoded list, "a, b" text, a scalar, or blank (→ [])."""
+    if is_blank(value):
+        return []
+    if isinstance(value, list | tuple):
+        return [item for item in value if not is_blank(item)]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                decoded = json.loads(text)
+            except ValueError as exc:
+                raise FilterValueError(f"not a JSON list: {value!r}") from exc
+            return as_list(decoded if isinstance(decoded, list) else [decoded])
+        return [part.strip() for part in text.split(",") if not is_blank(part)]
+    if isinstance(value, Mapping):
+        raise FilterValueError(f"an object is not a list: {value!r}")
+    return [value]
+
+
+def digits(value: Any) -> str | None:
+    """Only the digits of a value ("+7 (916) 123" → "7916123"); None when there are none."""
+    text = as_str(value)
+    if text is None:
+        return None
+    only = re.sub(r"\D", "", text)
+    return only or None
+
+
+def short_number(value: Any, max_digits: int = 5) -> str | None:
+    """The value when it looks like an internal extension (1..max_digits digits), else None."""
+    text = as_str(value)
+    if text is None or not text.isdigit() or not 1 <= len(text) <= max_digits:
+        return None
+    return text
+
+
+@lru_cache(maxsize=8192)
+def _e164(text: str, country: str | None) -> str | None:
+    candidates: list[tuple[str, str | None]] = [(text, country)]
+    if not text.startswith("+"):
+        only = re.sub(r"\D", "", text)
+        # International numbers often arrive without "+" ("380441234567"): try that reading too.
+        if len(only) >= 8:
+            candidates.append(("+" + only, None))
+    parsed: list[phonenumbers.PhoneNumber] = []
+    for candidate, region in candidates:
+        try:
+            parsed.append(phonenumbers.parse(candidate, region))
+        except phonenumbers.NumberParseException:
+            continue
+    # A valid reading wins over a merely possible one (a number plan can be out of date).
+    for check in (phonenumbers.is_valid_number, phonenumbers.is_possible_number):
+        for number in parsed:
+            if check(number):
+                return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+@pass_context
+def e164(context: Context, value: Any, country: str | None = None) -> str | None:
+    """The number in E.164 ("+79161234567"), read with the channel's country; None if unparseable.
+
+    Keep the raw value separately (`as_str`): a number we cannot parse is still evidence.
+    """
+    text = as_str(value)
+    if text is None:
+        return None
+    return _e164(text, country or _channel_attr(context, "country", None))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise FilterValueError(f"unknown time zone {name!r}") from exc
+
+
+@pass_context
+def local_time(
+    context: Context, value: Any, fmt: str | None = None, tz: str | None = None
+) -> datetime | None:
+    """A PBX time → aware UTC datetime. Without an offset the time is read in the channel's IANA
+    zone (DST included); an explicit offset ("...+03:00", "Z") wins. `fmt` is a strptime format
+    for PBXs that do not send "YYYY-MM-DD hh:mm:ss[.ffffff]" or ISO 8601.
+    """
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise FilterValueError(f"not a date-time: {value!r}") from exc
+    else:
+        raise FilterValueError(f"not a date-time: {value!r}")
+    if moment.tzinfo is None:
+        # fold=0: an ambiguous wall time in the autumn DST overlap is read as the first one.
+        moment = moment.replace(tzinfo=_zone(tz or _channel_attr(context, "timezone", "UTC")))
+    return moment.astimezone(UTC)
+
+
+def unix_time(value: Any, unit: str = "s") -> datetime | None:
+    """Unix seconds (or milliseconds with unit="ms") → aware UTC datetime."""
+    if is_blank(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise FilterValueError(f"not a unix time: {value!r}") from exc
+    if unit == "ms":
+        number /= 1000
+    return datetime.fromtimestamp(number, UTC)
+
+
+def from_json(value: Any) -> Any:
+    """Decode a JSON-encoded string (blank → None)."""
+    if is_blank(value):
+        return None
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise FilterValueError(f"not JSON: {value!r}") from exc
+
+
+def _channel_attr(context: Context, name: str, default: Any) -> Any:
+    channel = context.get("channel")
+    value = getattr(channel, name, None) if channel is not None else None
+    return value or default
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and tuples as plain dicts and lists, for JSON encoding."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "as_int": as_int,
+    "as_str": as_str,
+    "as_list": as_list,
+    "digits": digits,
+    "short_number": short_number,
+    "e164": e164,
+    "local_time": local_time,
+    "unix_time": unix_time,
+    "from_json": from_json,
+}
+TESTS: dict[str, Callable[..., bool]] = {"blank": is_blank}
+
+# ---------------------------------------------------------------------------------------------
+# The environment
+
+
+_MAX_REPEAT = 100_000
+
+
+class SpecEnvironment(ImmutableSandboxedEnvironment):
+    """ImmutableSandboxedEnvironment where `body.items` means the body's "items" key, not the
+    dict method (PBX parameters may be named like dict methods), and where `*`/`**` cannot be
+    used to exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        # The stock sandbox returns an Undefined that a lenient Undefined class would let pass
+        # silently; an attempt to reach an unsafe attribute is always a spec bug: fail loudly.
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__} is unsafe")
+
+    def call_binop(self, context: Context, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent too large")
+            return operator.pow(left, right)
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                if count * max(len(seq), 1) > _MAX_REPEAT:
+                    raise SecurityError("repetition too large")
+        return operator.mul(left, right)
+
+
+def _build_environment() -> SpecEnvironment:
+    env = SpecEnvironment(
+        undefined=ChainableUndefined,
+        autoescape=False,
+        # None renders as "" in text templates: a key or reply never says "None"
+        finalize=lambda value: "" if value is None else value,
+    )
+    env.filters.update(FILTERS)
+    env.tests.update(TESTS)
+    return env
+
+
+_ENV = _build_environment()
+
+
+def environment() -> SpecEnvironment:
+    """The one shared (immutable, thread-safe) environment every spec template is compiled in."""
+    return _ENV
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled templates and expressions
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """A compiled Jinja2 expression (`body.x | as_int`) producing a native value."""
+
+    source: str
+    path: str
+    _fn: Callable[..., Any]
+    body_reads: frozenset[tuple[str, ...]] = frozenset()
+    constant: bool = False
+    _value: Any = None
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        if self.constant:
+            return self._value
+        try:
+            result = self._fn(**context)
+        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+            raise EvaluationError(self.path, f"{type(exc).__name__}: {exc}") from exc
+        return None if isinstance(result, Undefined) else result
+
+    @classmethod
+    def const(cls, value: Any, path: str) -> Expression:
+        return cls(
+            source=repr(value), path=path, _fn=lambda **_: value, constant=True, _value=value
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class TextTemplate:
+    """A compiled Jinja2 template (`{{ session_id }}:{{ event }}`) producing text."""
+
+    source: str
+    path: str
+    _template: Any
+    body_reads: frozenset[tuple[str, ...]] = frozenset()
+    # the context names the template uses, so callers can skip building the others
+    names: frozenset[str] = frozenset()
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        try:
+            return str(self._template.render(context))
+        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+            raise EvaluationError(self.path, f"{type(exc).__name__}: {exc}") from exc
+
+
+class ExpressionGroup:
+    """Several expressions evaluated in one template render: one Jinja context per request
+    instead of one per field. On any failure the expressions are re-run one by one, so the
+    error names the field's own path."""
+
+    def __init__(self, expressions: Iterable[tuple[str, Expression]]) -> None:
+        self._items = tuple(expressions)
+        self._constants = {n: e.evaluate({}) for n, e in self._items if e.constant}
+        assigns: list[nodes.Node] = []
+        self._slots: list[tuple[str, str]] = []
+        for index, (name, expression) in enumerate(self._items):
+            if expression.constant:
+                continue
+            slot = f"v{index}"
+            target = nodes.Name(slot, "store", lineno=1)
+            assigns.append(nodes.Assign(target, parse_expression(expression.source), lineno=1))
+            self._slots.append((name, slot))
+        tree = nodes.Template(assigns, lineno=1)
+        self._template = _ENV.from_string(tree) if assigns else None
+
+    def evaluate(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(self._constants)
+        if self._template is None:
+            return values
+        try:
+            ctx = self._template.new_context(dict(context))
+            for _ in self._template.root_render_func(ctx):
+                pass
+        except Exception as exc:
+            for _, expression in self._items:
+                expression.evaluate(context)  # raises EvaluationError with the field's path
+            path = self._items[0][1].path.rpartition(".")[0]
+            raise EvaluationError(path, f"{type(exc).__name__}: {exc}") from exc
+        for name, slot in self._slots:
+            value = ctx.vars.get(slot)
+            values[name] = None if isinstance(value, Undefined) else value
+        return values
+
+
+def _nodes(tree: nodes.Node, kind: Any) -> list[Any]:
+    """The tree's nodes of `kind`, the root included (find_all skips it)."""
+    return [tree, *tree.find_all(kind)] if isinstance(tree, kind) else list(tree.find_all(kind))
+
+
+def _check_tree(tree: nodes.Node, allowed: Iterable[str]) -> None:
+    env = _ENV
+    for node in _nodes(tree, (nodes.Getattr, nodes.Getitem)):
+        name: Any = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateProblem(f"access to {name!r} is not allowed (sandbox)")
+    for flt in _nodes(tree, nodes.Filter):
+        if flt.name not in env.filters:
+            raise TemplateProblem(f"no filter named {flt.name!r}")
+    for test in _nodes(tree, nodes.Test):
+        if test.name not in env.tests:
+            raise TemplateProblem(f"no test named {test.name!r}")
+    if isinstance(tree, nodes.Template):
+        unknown = find_undeclared_variables(tree) - set(allowed) - set(env.globals)
+    else:
+        unknown = (
+            {n.name for n in _nodes(tree, nodes.Name) if n.ctx == "load"}
+            - set(allowed)
+            - set(env.globals)
+        )
+    if unknown:
+        raise TemplateProblem(
+            f"unknown name(s) {', '.join(sorted(unknown))}; available here: "
+            f"{', '.join(sorted(allowed))}"
+        )
+
+
+def _syntax_message(exc: TemplateSyntaxError) -> str:
+    return f"Jinja syntax error: {exc.message}"
+
+
+def parse_expression(source: str) -> nodes.Expr:
+    """The AST of an expression; raises TemplateProblem on a syntax error."""
+    try:
+        parser = Parser(_ENV, source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(_syntax_message(exc)) from exc
+    return expr
+
+
+def compile_expression(source: Any, path: str, allowed: Iterable[str]) -> Expression:
+    """Compile an expression once, at load. YAML numbers, booleans and null are constants."""
+    if source is None or isinstance(source, bool | int | float):
+        return Expression.const(source, path)
+    if not isinstance(source, str):
+        raise TemplateProblem(f"an expression must be a string, got {type(source).__name__}")
+    tree = parse_expression(source)
+    _check_tree(tree, allowed)
+    try:
+        fn = _ENV.compile_expression(source, undefined_to_none=True)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(_syntax_message(exc)) from exc
+    return Expression(source=source, path=path, _fn=fn, body_reads=_body_paths(tree))
+
+
+def compile_template(source: str, path: str, allowed: Iterable[str]) -> TextTemplate:
+    """Compile a text template once, at load."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(_syntax_message(exc)) from exc
+    _check_tree(tree, allowed)
+    try:
+        template = _ENV.from_string(tree)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(_syntax_message(exc)) from exc
+    return TextTemplate(
+        source=source,
+        path=path,
+        _template=template,
+        body_reads=_body_paths(tree),
+        names=frozenset(find_undeclared_variables(tree)),
+    )
+
+
+def _body_paths(tree: nodes.Node) -> frozenset[tuple[str, ...]]:
+    """The body parameters a template reads (`body.a.b` → ("a", "b")), outermost chains only,
+    so the engine can leave everything else to `extra`."""
+    found: set[tuple[str, ...]] = set()
+
+    def chain(node: nodes.Node) -> tuple[str, ...] | None:
+        if isinstance(node, nodes.Name):
+            return () if node.name == "body" else None
+        if isinstance(node, nodes.Getattr):
+            inner = chain(node.node)
+            return None if inner is None else (*inner, node.attr)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            inner = chain(node.node)
+            return None if inner is None else (*inner, str(node.arg.value))
+        return None
+
+    def walk(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Getattr | nodes.Getitem):
+            path = chain(node)
+            if path:
+                found.add(path)
+                return
+        for child in node.iter_child_nodes():
+            walk(child)
+
+    walk(tree)
+    return frozenset(found)
