@@ -1,0 +1,79 @@
+"""Call activities: find employees and contacts, write call records, attach recording links."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from temporalio import activity
+
+from activities.models import (
+    AttachRecordingInput,
+    ContactResult,
+    FindEmployeeByPhoneInput,
+    FindEmployeesInput,
+    FindEmployeesResult,
+    FindOrCreateContactInput,
+    FoundEmployee,
+    LookupRecordedCallInput,
+    RecordedCall,
+    SaveCallInput,
+    SavedCall,
+)
+from crm import CallRecord, Store
+
+
+class CallActivities:
+    """The store-facing activities of a call, bound to one `Store` (sync: run in a thread pool)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @activity.defn
+    def lookup_recorded_call(self, data: LookupRecordedCallInput) -> RecordedCall | None:
+        call = self._store.get_call_by_session(data.channel_id, data.session_id)
+        if call is None:
+            return None
+        return RecordedCall(call_id=call.id, kind=call.kind, recording_url=call.recording_url)
+
+    @activity.defn
+    def find_employees(self, data: FindEmployeesInput) -> FindEmployeesResult:
+        found: list[FoundEmployee | None] = []
+        for ref in data.refs:
+            employee = self._store.find_employee(
+                data.channel_id, extension=ref.extension, pbx_user_id=ref.pbx_user_id
+            )
+            if employee is None:
+                found.append(None)
+                continue
+            extension = next(
+                (link.extension for link in employee.links if link.channel_id == data.channel_id),
+                None,
+            )
+            found.append(FoundEmployee(employee.id, employee.name, extension))
+        return FindEmployeesResult(employees=found)
+
+    @activity.defn
+    def find_employee_by_phone(self, data: FindEmployeeByPhoneInput) -> FoundEmployee | None:
+        employee = self._store.find_employee_by_phone(data.phone)
+        return None if employee is None else FoundEmployee(employee.id, employee.name)
+
+    @activity.defn
+    def find_or_create_contact(self, data: FindOrCreateContactInput) -> ContactResult:
+        contact, created = self._store.find_or_create_contact(
+            phone=data.phone, phone_raw=data.phone_raw, name=data.name
+        )
+        if created:
+            activity.logger.info("new contact %s for %s", contact.id, data.phone)
+        return ContactResult(contact_id=contact.id, created=created)
+
+    @activity.defn
+    def save_call(self, data: SaveCallInput) -> SavedCall:
+        stored, created = self._store.save_call(CallRecord(**asdict(data)))
+        return SavedCall(call_id=stored.id, created=created)
+
+    @activity.defn
+    def attach_recording(self, data: AttachRecordingInput) -> bool:
+        stored = self._store.attach_recording_link(
+            data.channel_id, data.session_id, url=data.url, duration=data.duration
+        )
+        return stored is not None

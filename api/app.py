@@ -1,0 +1,39 @@
+"""The FastAPI application: routers wired to an `ApiContext` handed in by the caller."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.context import ApiContext
+from api.routes import calls, channels, contacts, employees, hooks
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="pbxhub",
+        summary="Cloud PBX webhooks in, durable call records out",
+        version="0.1.0",
+    )
+    app.state.context = context
+    app.include_router(hooks.router)
+    app.include_router(channels.router)
+    app.include_router(employees.router)
+    app.include_router(calls.router)
+    app.include_router(contacts.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def name_the_field(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Say which field is wrong in a line a person reads, beside FastAPI's own details.
+        problems = [
+            {"field": ".".join(str(p) for p in item["loc"] if p != "body"), "error": item["msg"]}
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.get("/healthz", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

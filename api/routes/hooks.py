@@ -1,0 +1,142 @@
+"""PBX webhooks: `/hooks/{provider}/{channel_key}/{endpoint}` — authenticate, map, signal, reply.
+
+Knows no provider by name: the provider's spec says everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from temporalio.service import RPCError
+
+from api.context import ApiContext
+from api.deps import ContextDep
+from api.temporal import TemporalUnavailable
+from crm import Channel
+from providers.engine import (
+    ChannelContext,
+    EndpointNotFound,
+    IncomingRequest,
+    MappingError,
+    RequestRejected,
+    handle_request,
+)
+from providers.events import CallEvent
+from workflows.starter import deliver_event
+
+log = logging.getLogger("pbxhub.ingress")
+router = APIRouter(tags=["webhooks"])
+
+NOT_FOUND = {"error": "not found"}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@router.api_route(
+    "/hooks/{provider}/{channel_key}/{endpoint}",
+    methods=["GET", "POST", "PUT"],
+    summary="A PBX webhook",
+)
+async def receive_webhook(
+    provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
+) -> Response:
+    where = f"{provider}/{_mask(channel_key)}/{endpoint}"
+    spec = context.specs.get(provider)
+    if spec is None:
+        return _reject(404, NOT_FOUND, where, "unknown provider")
+    try:
+        channel = await anyio.to_thread.run_sync(context.store.get_channel_by_key, channel_key)
+    except Exception:
+        log.exception("store unavailable for %s", where)
+        return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+    # A key of another provider's channel is as unknown as no key at all.
+    if channel is None or channel.provider != provider:
+        return _reject(404, NOT_FOUND, where, "unknown channel key")
+    try:
+        body = await _read_body(request, context.max_body_bytes)
+    except BodyTooLarge:
+        return _reject(
+            413, {"error": f"body over {context.max_body_bytes} bytes"}, where, "too large"
+        )
+
+    incoming = IncomingRequest(
+        method=request.method,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+        client_host=request.client.host if request.client else None,
+    )
+    try:
+        outcome = handle_request(spec, endpoint, incoming, _channel_context(channel))
+    except EndpointNotFound:
+        return _reject(404, NOT_FOUND, where, "unknown endpoint")
+    except RequestRejected as rejected:
+        content = {"error": rejected.message, "field": rejected.field}
+        return _reject(rejected.status, content, where, f"{rejected.field}: {rejected.message}")
+    except MappingError as error:
+        # The spec is wrong, not the request: 500 makes the PBX retry once the spec is fixed.
+        log.error("spec error for %s at %s: %s", where, error.path, error.message)
+        return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
+
+    try:
+        await _deliver(context, outcome.events)
+    except (TemporalUnavailable, RPCError, TimeoutError) as error:
+        # Not durable, so not accepted: the PBX must retry.
+        log.error("event from %s not accepted, Temporal unavailable: %s", where, error)
+        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503)
+    log.info("accepted %s from %s: %d event(s)", outcome.event_name, where, len(outcome.events))
+    reply = outcome.reply
+    return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+
+async def _deliver(context: ApiContext, events: tuple[CallEvent, ...]) -> None:
+    if not events:
+        return
+    client = await context.temporal.client()
+    for event in events:
+        await deliver_event(
+            client,
+            event,
+            task_queue=context.task_queue,
+            call_settings=context.call_settings,
+            rpc_timeout=context.temporal_rpc_timeout,
+        )
+
+
+def _channel_context(channel: Channel) -> ChannelContext:
+    return ChannelContext(
+        channel_id=channel.id,
+        timezone=channel.timezone,
+        country=channel.default_country,
+        settings=channel.settings,
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject(status: int, content: Mapping[str, object], where: str, reason: str) -> JSONResponse:
+    log.warning("rejected %s with %d: %s", where, status, reason)
+    return JSONResponse(content, status_code=status)
+
+
+def _mask(secret: str) -> str:
+    # Channel keys are secrets: logs get enough to tell channels apart, not to call them.
+    return secret[:4] + "…" if len(secret) > 4 else "…"

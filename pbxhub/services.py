@@ -1,0 +1,57 @@
+"""The API and the worker as separate services, for deployments that scale them apart."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from api.temporal import TemporalGateway
+from pbxhub.settings import Settings
+from pbxhub.temporal_setup import ensure_search_attributes
+from pbxhub.wiring import api_context, load_provider_specs, open_store
+from pbxhub.worker import build_worker
+
+
+async def serve_api(settings: Settings) -> None:
+    specs = load_provider_specs(settings)
+    store = open_store(settings)
+    temporal = TemporalGateway.for_address(
+        settings.temporal_address, namespace=settings.temporal_namespace
+    )
+    config = uvicorn.Config(
+        create_app(api_context(settings, store, temporal, specs)),
+        host=settings.api_host,
+        port=settings.api_port,
+        access_log=False,  # access logs would carry channel keys, which are secrets
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        store.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    load_provider_specs(settings)
+    store = open_store(settings)
+    client = await _connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    try:
+        async with build_worker(client, store, task_queue=settings.task_queue):
+            await asyncio.Event().wait()
+    finally:
+        store.close()
+
+
+async def _connect(settings: Settings) -> Client:
+    # In a fresh deployment the Temporal server may still be starting.
+    for _ in range(60):
+        try:
+            return await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace
+            )
+        except RuntimeError:
+            await asyncio.sleep(2)
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)

@@ -1,0 +1,1 @@
+"""Workflows: one durable `CallWorkflow` per PBX call session. Deterministic code only."""
