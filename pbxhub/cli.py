@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=os.environ.get("PBXHUB_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Migrations narrate every plugin they load; only their problems are worth a line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         status = args.run(args)
