@@ -8,7 +8,7 @@ from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
 from pbxhub.settings import Settings
-from providers.spec import ProviderSpec, load_specs
+from providers.spec import ProviderSpec, SpecError, load_specs
 from workflows.starter import CallSettings
 
 
@@ -20,8 +20,11 @@ def open_store(settings: Settings) -> Store:
 
 
 def load_provider_specs(settings: Settings) -> dict[str, ProviderSpec]:
-    """Every spec in the providers folder; a broken one raises `SpecError` naming file and path."""
-    return dict(load_specs(settings.providers_dir))
+    """Every spec in the providers folder; a broken one stops start-up naming file and path."""
+    try:
+        return dict(load_specs(settings.providers_dir))
+    except SpecError as error:
+        raise SystemExit(f"pbxhub cannot start: broken provider spec\n{error}") from error
 
 
 def call_settings(settings: Settings) -> CallSettings:
