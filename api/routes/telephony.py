@@ -1,0 +1,338 @@
+"""The generic telephony API: `POST /api/v2/telephony/calls/{channel_key}` (seed 002).
+
+A PBX creates a call (and with it a ticket) and updates it; every request goes through the
+call's workflow (update-with-start), which answers with the ids it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import FormData
+from starlette.types import Message
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from activities.models import StoredAudio
+from api.audio import AudioRejected, keep_audio
+from api.context import ApiContext
+from api.deps import ContextDep
+from api.proxies import client_address
+from api.telephony import (
+    PATH,
+    PROVIDER,
+    ApiRequestError,
+    TelephonyRequest,
+    call_events,
+    collect_params,
+    json_params,
+    new_session_id,
+    parse_request,
+    pbx_call_id_of,
+    request_key,
+    to_e164,
+)
+from api.temporal import TemporalUnavailable
+from crm import Channel, Store
+from providers.auth import AuthFailure, SourceIpAllowlist
+from providers.engine import CHANNEL_SOURCES_SETTING
+from workflows.starter import send_api_request
+from workflows.telephony_api import ApiCallAnswer, ApiCallRequest
+
+log = logging.getLogger("pbxhub.telephony_api")
+router = APIRouter(tags=["telephony API"])
+
+_JSON_TYPES = ("application/json", "text/json")
+# How long a PBX waits for the workflow's answer before it is told to retry.
+_ANSWER_TIMEOUT_SECONDS = 30.0
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Which call a request is about and whom it names, resolved against the store."""
+
+    session_id: str
+    employee_id: int | None = None
+    employee_pbx_id: str | None = None
+    employee_ids: list[int] = field(default_factory=list)
+
+
+@router.post(PATH, summary="Create or update a call (action=create_call|update_call)")
+async def telephony_call(channel_key: str, request: Request, context: ContextDep) -> JSONResponse:
+    where = f"{PROVIDER}/{_mask(channel_key)}"
+    try:
+        channel = await _store_read(context.store.get_channel_by_key, channel_key)
+        if channel is None or channel.provider != PROVIDER:
+            raise ApiRequestError.one(404, "channel_key", "no telephony API channel with this key")
+        _check_source(request, context, channel)
+        async with _request_params(request, context) as params:
+            call = parse_request(params)
+            target = await _store_read(_resolve, context.store, channel, call)
+            audio = await _keep_audio(context, call)
+            answer = await _through_workflow(context, channel, call, target, audio)
+    except ApiRequestError as error:
+        log.warning("rejected %s with %d: %s", where, error.status, error)
+        return JSONResponse(error.content(), status_code=error.status)
+    except _Unavailable as error:
+        log.error("%s not accepted: %s", where, error)
+        return JSONResponse({"detail": "temporarily unavailable, retry later"}, status_code=503)
+    log.info("%s %s: call %s, %s", where, call.action, answer.call_id, answer.call_status)
+    return JSONResponse({"data": _answer_data(context, target, answer)})
+
+
+class _Unavailable(Exception):
+    """The store or Temporal did not answer: the PBX should retry."""
+
+
+async def _store_read(read: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return await anyio.to_thread.run_sync(read, *args)
+    except ApiRequestError:
+        raise
+    except Exception as error:  # the database is down or unreachable
+        raise _Unavailable(f"store unavailable: {error}") from error
+
+
+def _check_source(request: Request, context: ApiContext, channel: Channel) -> None:
+    """The channel's `allowed_sources` setting holds here as for every provider's webhooks."""
+    peer = request.client.host if request.client else None
+    header = context.trusted_proxy_header
+    host = client_address(
+        peer, request.headers.getlist(header) if header else [], context.trusted_proxies
+    )
+    try:
+        SourceIpAllowlist(setting=CHANNEL_SOURCES_SETTING).check(channel, host)
+    except AuthFailure as error:
+        raise ApiRequestError.one(error.status, "source", error.message) from error
+    except ValueError as error:  # a malformed setting closes the gate, never opens it
+        raise ApiRequestError.one(403, "source", "allowed_sources is malformed") from error
+
+
+def _resolve(store: Store, channel: Channel, call: TelephonyRequest) -> _Target:
+    """Find the call an update is about, and the employees a request names (seed rules)."""
+    if call.action == "create_call":
+        session_id = call.pbx_call_id or new_session_id()
+    elif call.call_id is not None:
+        stored = store.get_call(call.call_id)
+        if stored is None or stored.channel_id != channel.id:
+            raise ApiRequestError.one(404, "call_id", f"no call {call.call_id} in this channel")
+        session_id = stored.session_id
+    else:
+        assert call.pbx_call_id is not None
+        stored = store.get_call_by_session(channel.id, call.pbx_call_id)
+        if stored is None:
+            raise ApiRequestError.one(
+                404, "pbx_call_id", f"no call {call.pbx_call_id!r} in this channel"
+            )
+        session_id = stored.session_id
+
+    employee_ids: list[int] = []
+    pbx_user_id = call.pbx_user_id
+    if call.user_ids or call.user_id is not None:
+        name = "user_ids[]" if call.user_ids else "user_id"
+        employee_ids = call.user_ids or [call.user_id or 0]
+        for employee_id in employee_ids:
+            if store.get_employee(employee_id) is None:
+                raise ApiRequestError.one(422, name, f"no employee with id {employee_id}")
+    elif call.group_ids:
+        try:
+            employee_ids = [e.id for e in store.employees_in_groups(call.group_ids)]
+        except ValueError as error:
+            raise ApiRequestError.one(422, "group_ids[]", str(error)) from error
+    else:
+        # PBX user ids the channel does not know name nobody ("passed or found", says the seed).
+        found: dict[int, str] = {}
+        for pbx_id in call.pbx_user_ids or ([pbx_user_id] if pbx_user_id else []):
+            employee = store.find_employee(channel.id, pbx_user_id=pbx_id)
+            if employee is not None:
+                found.setdefault(employee.id, pbx_id)
+        employee_ids = list(found)
+        if len(found) == 1:
+            pbx_user_id = next(iter(found.values()))
+    # Exactly one employee named: they own the call and are the ticket's assignee.
+    single = employee_ids[0] if len(employee_ids) == 1 else None
+    return _Target(session_id, single, pbx_user_id, employee_ids)
+
+
+async def _keep_audio(context: ApiContext, call: TelephonyRequest) -> StoredAudio | None:
+    upload, folder = call.audio, context.recordings_dir
+    if upload is None:
+        return None
+    if folder is None:
+        raise _Unavailable("no recordings folder is configured")
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: keep_audio(upload, folder, max_bytes=context.max_upload_bytes)
+        )
+    except AudioRejected as error:
+        raise ApiRequestError.one(error.status, "audio_record", error.message) from error
+    except OSError as error:
+        raise _Unavailable(f"cannot store the recording: {error}") from error
+
+
+async def _through_workflow(
+    context: ApiContext,
+    channel: Channel,
+    call: TelephonyRequest,
+    target: _Target,
+    audio: StoredAudio | None,
+) -> ApiCallAnswer:
+    key = request_key(call, target.session_id, audio.sha256 if audio else None)
+    events = call_events(
+        call,
+        key=key,
+        channel_id=channel.id,
+        session_id=target.session_id,
+        contact_phone=to_e164(call.phone, channel.default_country) if call.phone else None,
+        now=datetime.now(UTC),
+        recording_url=_recording_url(context, audio.sha256) if audio else None,
+    )
+    department = channel.settings.get("default_department")
+    request = ApiCallRequest(
+        action=call.action,
+        key=key,
+        call_status=call.call_status,
+        events=events,
+        department=None if department in (None, "") else str(department),
+        employee_id=target.employee_id,
+        employee_pbx_id=target.employee_pbx_id,
+        target_employee_ids=target.employee_ids,
+        comment=call.comment,
+        audio=audio,
+    )
+    try:
+        client = await context.temporal.client()
+        with anyio.fail_after(_ANSWER_TIMEOUT_SECONDS):
+            return await send_api_request(
+                client,
+                request,
+                channel_id=channel.id,
+                provider=PROVIDER,
+                session_id=target.session_id,
+                task_queue=context.task_queue,
+                call_settings=context.call_settings,
+                rpc_timeout=timedelta(seconds=_ANSWER_TIMEOUT_SECONDS),
+            )
+    except WorkflowUpdateFailedError as error:
+        raise ApiRequestError.one(422, "action", str(error.cause)) from error
+    except (
+        TemporalUnavailable,
+        RPCError,
+        TimeoutError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ) as error:
+        raise _Unavailable(f"Temporal unavailable: {error}") from error
+
+
+def _answer_data(context: ApiContext, target: _Target, answer: ApiCallAnswer) -> dict[str, Any]:
+    """The seed's answer, field for field."""
+    sha256 = answer.recording_sha256
+    return {
+        "call_id": answer.call_id,
+        "pbx_call_id": pbx_call_id_of(target.session_id),
+        "user_id": answer.employee_id,
+        "pbx_user_id": answer.employee_pbx_id,
+        "call_status": answer.call_status,
+        "audio_record": _recording_url(context, sha256) if sha256 else None,
+        "ticket_id": answer.ticket_id,
+    }
+
+
+def _recording_url(context: ApiContext, sha256: str) -> str:
+    return f"{context.public_base_url}/api/v1/recordings/{sha256}"
+
+
+# -- reading the body -----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _request_params(request: Request, context: ApiContext) -> AsyncIterator[dict[str, Any]]:
+    """The parameters of a form, multipart or JSON body (and the query string), by name;
+    uploaded files stay open until the request is done."""
+    query = list(request.query_params.multi_items())
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        form = await _read_form(request, context.max_upload_bytes + context.max_body_bytes)
+        try:
+            yield collect_params(query + list(form.multi_items()))
+        finally:
+            await form.close()
+        return
+    body = await _read_body(request, context.max_body_bytes)
+    if media in _JSON_TYPES or (not media and body.lstrip().startswith(b"{")):
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ApiRequestError.one(400, "body", f"not valid JSON: {error}") from error
+        params = json_params(parsed)
+        for name, values in collect_params(query).items():
+            params.setdefault(name, values)
+        yield params
+        return
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as error:
+        raise ApiRequestError.one(400, "body", "a form body must be URL-encoded UTF-8") from error
+    yield collect_params(query + pairs)
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiRequestError.one(413, "body", f"over {limit} bytes")
+    try:
+        return await Request(request.scope, _limited_receive(request.receive, limit)).form(
+            max_files=4, max_fields=500
+        )
+    except _BodyTooLarge as error:
+        raise ApiRequestError.one(413, "body", f"over {limit} bytes") from error
+    except HTTPException as error:  # Starlette's word for a malformed multipart body
+        raise ApiRequestError.one(400, "body", str(error.detail)) from error
+
+
+def _limited_receive(
+    receive: Callable[[], Awaitable[Message]], limit: int
+) -> Callable[[], Awaitable[Message]]:
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _BodyTooLarge
+        return message
+
+    return limited
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiRequestError.one(413, "body", f"over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiRequestError.one(413, "body", f"over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _mask(secret: str) -> str:
+    return secret[:4] + "…" if len(secret) > 4 else "…"
