@@ -1,0 +1,151 @@
+"""PBX actions: the requests pbxhub sends to a channel's PBX (click-to-call, channel setup),
+rendered from the provider spec's `actions` and sent over HTTP with a timeout and no redirects,
+to the address the channel keeps and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import PbxActionInput, PbxActionResult, RecordPbxActionInput
+from crm import Store
+from providers.actions import ANSWER_TEXT_LIMIT, ActionError, read_answer, render_action
+from providers.engine import ChannelContext
+from providers.spec import ProviderSpec
+
+# The channel setting a refused channel_setup (or other recorded action) is kept in, for admins.
+LAST_ERROR_SETTING = "last_error"
+# A PBX's answer is read up to this size: the rest is never needed.
+_MAX_ANSWER_BYTES = 64 * 1024
+
+
+class PbxActivities:
+    """Activities that talk to PBXs, bound to the store (the channel) and the provider specs.
+
+    `transport` is for tests that hand in their own (production uses httpx's default).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        specs: Mapping[str, ProviderSpec],
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._store = store
+        self._specs = specs
+        self._transport = transport
+
+    @activity.defn
+    def send_pbx_action(self, data: PbxActionInput) -> PbxActionResult:
+        """Send the action once and read the PBX's answer. A PBX that cannot be reached raises
+        (the workflow's retry policy decides); a PBX that answers, whatever it says, does not."""
+        channel = self._store.get_channel(data.channel_id)
+        if channel is None:
+            return PbxActionResult(ok=False, sent=False, message=f"no channel {data.channel_id}")
+        spec = self._specs.get(channel.provider)
+        action = spec.actions.get(data.action) if spec is not None else None
+        if spec is None or action is None:
+            return PbxActionResult(
+                ok=False,
+                sent=False,
+                message=f"provider {channel.provider} has no {data.action} action",
+            )
+        context = ChannelContext.from_stored(
+            channel.id,
+            timezone=channel.timezone,
+            country=channel.default_country,
+            settings=channel.settings,
+        )
+        args = _args(data)
+        try:
+            request = render_action(action, channel=context, provider=spec.id, args=args)
+        except ActionError as error:
+            if error.spec_bug:
+                activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
+            return PbxActionResult(ok=False, sent=False, message=error.message)
+        try:
+            status, text = self._send(
+                request.method, request.url, request.headers, request.body, request.timeout_seconds
+            )
+        except httpx.HTTPError as error:
+            # the URL's query may carry a key: name the host only
+            raise ApplicationError(
+                f"the PBX at {request.describe()} could not be reached: {type(error).__name__}",
+                type="PbxUnreachable",
+            ) from None
+        try:
+            answer = read_answer(
+                action, status=status, text=text, channel=context, provider=spec.id, args=args
+            )
+        except ActionError as error:
+            activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
+            ok = 200 <= status < 300
+            return PbxActionResult(ok=ok, status=status, message=None if ok else text, answer=text)
+        activity.logger.info(
+            "%s %s → %d (%s)",
+            action.name,
+            request.describe(),
+            status,
+            "ok" if answer.ok else "refused",
+        )
+        return PbxActionResult(
+            ok=answer.ok, status=answer.status, message=answer.message, answer=answer.text
+        )
+
+    @activity.defn
+    def record_pbx_action(self, data: RecordPbxActionInput) -> None:
+        """Keep the outcome as the channel's `last_error` (removed once the PBX says ok)."""
+        result = data.result
+        error: dict[str, Any] | None = None
+        if not result.ok:
+            error = {
+                "action": data.action,
+                "status": result.status,
+                "message": result.message or f"the PBX answered {result.status}",
+                "answer": result.answer or None,
+                "at": data.at.isoformat(),
+            }
+        self._store.update_channel(data.channel_id, settings_patch={LAST_ERROR_SETTING: error})
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout: float,
+    ) -> tuple[int, str]:
+        with (
+            httpx.Client(
+                transport=self._transport, follow_redirects=False, timeout=timeout
+            ) as client,
+            client.stream(method, url, headers=dict(headers), content=body) as response,
+        ):
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= _MAX_ANSWER_BYTES:
+                    break
+            text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+            return response.status_code, text[:ANSWER_TEXT_LIMIT]
+
+
+def _args(data: PbxActionInput) -> dict[str, Any]:
+    """The action's `args` as its templates read them."""
+    args: dict[str, Any] = {"webhook_urls": dict(data.webhook_urls)}
+    if data.employee is not None:
+        args["employee"] = {
+            "id": data.employee.id,
+            "name": data.employee.name,
+            "extension": data.employee.extension,
+        }
+    if data.phone is not None:
+        args["phone"] = data.phone
+    return args

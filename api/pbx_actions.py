@@ -1,0 +1,95 @@
+"""The API's side of PBX actions (providers.actions): what a channel's provider generates for it,
+and when its PBX is to be told about it (`channel_setup`). The request itself runs in
+PbxActionWorkflow."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from api.context import ApiContext
+from crm import Channel
+from providers.actions import ActionError, render_action
+from providers.engine import ChannelContext
+from providers.spec import ProviderSpec
+from workflows.pbx_action import PbxActionInput, start_pbx_action
+
+log = logging.getLogger("pbxhub.pbx_actions")
+
+__all__ = ["setup_changed", "start_channel_setup", "with_generated_secrets"]
+
+
+def with_generated_secrets(
+    spec: ProviderSpec | None, settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings with every secret the spec has pbxhub generate (e.g. the key the PBX sends
+    with its requests) filled in where the admin gave none."""
+    result = dict(settings)
+    wanted = [name for name, generate in (spec.channel_secrets if spec else {}).items() if generate]
+    given = result.get("secrets")
+    kept = dict(given) if isinstance(given, Mapping) else {}
+    for name in wanted:
+        if not kept.get(name):
+            kept[name] = secrets.token_hex(16)
+    if wanted or given is not None:
+        result["secrets"] = kept
+    return result
+
+
+def setup_changed(
+    spec: ProviderSpec | None,
+    before: Channel,
+    after: Channel,
+    webhook_urls: Mapping[str, str],
+) -> bool:
+    """Whether the channel_setup request the PBX would get differs after a change (a key, the
+    PBX's address): what it says is what decides, whatever setting changed."""
+    return _setup_request(spec, before, webhook_urls) != _setup_request(spec, after, webhook_urls)
+
+
+async def start_channel_setup(
+    context: ApiContext, channel: Channel, webhook_urls: Mapping[str, str]
+) -> bool:
+    """Send the provider's channel_setup to the channel's PBX in the background; its outcome is
+    kept as the channel's `last_error`. False when there is nothing to send (no such action, no
+    PBX address yet) or Temporal is down (logged: the admin can save the settings again)."""
+    spec = context.specs.get(channel.provider)
+    if _setup_request(spec, channel, webhook_urls) is None:
+        return False
+    data = PbxActionInput(
+        channel_id=channel.id,
+        action="channel_setup",
+        webhook_urls=dict(webhook_urls),
+        record_on_channel=True,
+    )
+    try:
+        client = await context.temporal.client()
+        prefix = f"{context.call_settings.workflow_id_prefix}-pbx"
+        await start_pbx_action(client, data, task_queue=context.task_queue, prefix=prefix)
+    except Exception as error:  # Temporal down: the channel is saved all the same
+        log.error("channel %s: setup not sent, Temporal unavailable: %s", channel.id, error)
+        return False
+    return True
+
+
+def _setup_request(
+    spec: ProviderSpec | None, channel: Channel, webhook_urls: Mapping[str, str]
+) -> tuple[str, str, bytes] | None:
+    action = spec.actions.get("channel_setup") if spec is not None else None
+    if spec is None or action is None:
+        return None
+    context = ChannelContext.from_stored(
+        channel.id,
+        timezone=channel.timezone,
+        country=channel.default_country,
+        settings=channel.settings,
+    )
+    try:
+        request = render_action(
+            action, channel=context, provider=spec.id, args={"webhook_urls": dict(webhook_urls)}
+        )
+    except ActionError:
+        return None  # no PBX address yet (or a spec bug, which sending would report)
+    return request.method, request.url, request.body

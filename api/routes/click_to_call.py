@@ -1,0 +1,102 @@
+"""Click-to-call: an employee asks the channel's PBX to connect them with a number, through the
+provider's `click_to_call` action; the answer says what the PBX said."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError
+
+from api.deps import AdminDep, ContextDep
+from api.telephony import to_e164
+from api.temporal import TemporalUnavailable
+from workflows.pbx_action import ActionEmployee, PbxActionInput, start_pbx_action
+
+router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep])
+
+# The PBX rings the employee first; its answer comes before that call is picked up.
+_ANSWER_TIMEOUT_SECONDS = 45.0
+
+
+class ClickToCallIn(BaseModel):
+    channel_id: int
+    employee_id: int
+    phone: str = Field(min_length=1, description="The number to call, as a person typed it")
+
+
+class ClickToCallOut(BaseModel):
+    ok: bool
+    # the number dialled (E.164) and the PBX's own answer
+    phone: str
+    pbx_status: int | None
+    pbx_answer: str
+
+
+@router.post("/api/v1/click-to-call", response_model=ClickToCallOut)
+async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCallOut | JSONResponse:
+    """200 when the PBX took the request; 422 when the channel, the employee or the number
+    cannot make one; 502 when the PBX refused it or could not be reached (with what it said)."""
+    store = context.store
+    channel = await anyio.to_thread.run_sync(store.get_channel, body.channel_id)
+    if channel is None:
+        raise HTTPException(404, detail="channel_id: no such channel")
+    spec = context.specs.get(channel.provider)
+    if spec is None or "click_to_call" not in spec.actions:
+        raise HTTPException(
+            422, detail=f"channel_id: provider {channel.provider} has no click-to-call"
+        )
+    employee = await anyio.to_thread.run_sync(store.get_employee, body.employee_id)
+    if employee is None:
+        raise HTTPException(404, detail="employee_id: no such employee")
+    extension = next(
+        (link.extension for link in employee.links if link.channel_id == channel.id), None
+    )
+    if not extension:
+        raise HTTPException(
+            422, detail=f"employee_id: {employee.name} has no short number in this channel"
+        )
+    phone = to_e164(body.phone.strip(), channel.default_country)
+    if phone is None:
+        raise HTTPException(422, detail=f"phone: {body.phone!r} is not a phone number")
+
+    data = PbxActionInput(
+        channel_id=channel.id,
+        action="click_to_call",
+        employee=ActionEmployee(employee.id, employee.name, extension),
+        phone=phone,
+    )
+    try:
+        client = await context.temporal.client()
+        result = await asyncio.wait_for(
+            start_pbx_action(
+                client,
+                data,
+                task_queue=context.task_queue,
+                prefix=f"{context.call_settings.workflow_id_prefix}-pbx",
+            ),
+            _ANSWER_TIMEOUT_SECONDS,
+        )
+    except (TemporalUnavailable, RPCError, TimeoutError) as error:
+        raise HTTPException(503, detail=f"temporarily unavailable, retry later: {error}") from None
+    assert result is not None  # click_to_call is waited on
+    if result.ok:
+        return ClickToCallOut(
+            ok=True, phone=phone, pbx_status=result.status, pbx_answer=result.answer
+        )
+    if not result.sent:
+        # the channel lacks what the request needs (the PBX's address): the admin's to fix
+        raise HTTPException(422, detail=result.message or "the request cannot be made")
+    return JSONResponse(
+        {
+            "detail": result.message or "the PBX refused the call",
+            "ok": False,
+            "phone": phone,
+            "pbx_status": result.status,
+            "pbx_answer": result.answer,
+        },
+        status_code=502,
+    )
