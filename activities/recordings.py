@@ -1,0 +1,404 @@
+"""Recording custody: download a call's recording from its PBX through the SSRF guard, keep it in
+pbxhub's storage, and record on the call what became of it (kept, linked, refused, failed).
+
+The download connects only to addresses `activities.url_guard` vetted, follows redirects itself
+(each one vetted again), and stops at a size and a time limit. A PBX that says "not ready yet"
+(404, 409, 425, 429, 503) or cannot be reached raises a retryable error, so the workflow's retry
+policy backs off and tries again; anything else that cannot succeed is returned as an outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urljoin
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import (
+    FetchedRecording,
+    FetchRecordingInput,
+    KeepRecordingInput,
+    KeptFile,
+    KeptRecording,
+)
+from activities.url_guard import (
+    LinkPolicy,
+    LinkRefused,
+    LinkUnresolved,
+    Resolver,
+    system_resolver,
+    vet_link,
+)
+from crm import Store
+from crm.recording_files import (
+    AUDIO_FORMATS,
+    KEEP_FILE,
+    KEEP_NOTHING,
+    MODE_STATUS,
+    LocalFolder,
+    RecordingFiles,
+    audio_location,
+    recording_hosts,
+    recording_mode,
+    sniff_audio,
+    wav_duration,
+)
+from providers.spec import ProviderSpec
+
+__all__ = [
+    "DownloadFailed",
+    "DownloadLimits",
+    "Downloaded",
+    "NOT_READY_STATUSES",
+    "RecordingActivities",
+    "download",
+]
+
+# What PBXs answer while a recording is still being saved (Zadarma: ~40 s after the event).
+NOT_READY_STATUSES: Final = frozenset({404, 409, 425, 429, 503})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+# Enough for the audio signature and a WAV header.
+_HEAD_BYTES: Final = 4096
+
+# ApplicationError types the workflow's retry policy retries (everything else it gives up on).
+NOT_READY_ERROR: Final = "RecordingNotReady"
+UNREACHABLE_ERROR: Final = "RecordingUnreachable"
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    max_bytes: int = 200 * 1024 * 1024
+    connect_seconds: float = 10.0
+    # the longest silence between two chunks of the answer
+    read_seconds: float = 30.0
+    # the whole download, redirects included
+    total_seconds: float = 600.0
+    max_redirects: int = 5
+
+
+class DownloadFailed(Exception):
+    """The link was allowed but gave no file: `retryable` when trying later may help."""
+
+    def __init__(self, code: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A file fully received into the spool folder (the caller moves or deletes it)."""
+
+    path: Path
+    size: int
+    sha256: str
+    head: bytes
+    final_url: str
+
+
+def download(
+    url: str,
+    policy: LinkPolicy,
+    *,
+    spool: Path,
+    limits: DownloadLimits = DownloadLimits(),
+    resolve: Resolver = system_resolver,
+    transport: httpx.BaseTransport | None = None,
+) -> Downloaded:
+    """Fetch a recording link into `spool`. Raises LinkRefused (the guard said no, at the link
+    or at a redirect) or DownloadFailed."""
+    deadline = time.monotonic() + limits.total_seconds
+    timeout = httpx.Timeout(
+        connect=limits.connect_seconds,
+        read=limits.read_seconds,
+        write=limits.read_seconds,
+        pool=limits.connect_seconds,
+    )
+    # No proxies from the environment: the connection goes to the vetted address or nowhere.
+    with httpx.Client(
+        transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
+    ) as client:
+        current = url
+        for _ in range(limits.max_redirects + 1):
+            try:
+                link = vet_link(current, policy, resolve)
+            except LinkUnresolved as error:
+                raise DownloadFailed("unresolved", str(error), retryable=True) from None
+            request = client.build_request(
+                "GET",
+                link.dial_url,
+                headers={
+                    "Host": link.host_header,
+                    "Accept": "audio/*, application/octet-stream;q=0.9, */*;q=0.5",
+                    "User-Agent": "pbxhub recordings",
+                    # sizes are counted as sent: no compressed answer that unpacks past the limit
+                    "Accept-Encoding": "identity",
+                },
+                # TLS: the name's certificate, sent and checked under the name, not the address
+                extensions={"sni_hostname": link.host},
+            )
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException:
+                raise DownloadFailed(
+                    "timeout", f"{link.host} did not answer in time", retryable=True
+                ) from None
+            except httpx.TransportError as error:
+                raise DownloadFailed(
+                    "unreachable",
+                    f"{link.host} could not be reached: {type(error).__name__}",
+                    retryable=True,
+                ) from None
+            try:
+                if response.status_code in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise DownloadFailed(
+                            "bad_redirect", f"{link.host} redirected without a Location"
+                        )
+                    current = urljoin(current, location)
+                    continue
+                _check_status(response.status_code, link.host)
+                return _receive(response, link.host, current, spool, limits, deadline)
+            finally:
+                response.close()
+        raise DownloadFailed(
+            "too_many_redirects", f"more than {limits.max_redirects} redirects from {url}"
+        )
+
+
+def _check_status(status: int, host: str) -> None:
+    if status == 200:
+        return
+    if status in NOT_READY_STATUSES:
+        raise DownloadFailed("not_ready", f"{host} has no file yet (HTTP {status})", retryable=True)
+    if status == 410:
+        raise DownloadFailed("gone", f"{host} says the link is gone (HTTP 410): it expired")
+    if 400 <= status < 500:
+        raise DownloadFailed(f"http_{status}", f"{host} refused the link (HTTP {status})")
+    if status >= 500:
+        raise DownloadFailed("server_error", f"{host} failed (HTTP {status})", retryable=True)
+    raise DownloadFailed(f"http_{status}", f"{host} answered HTTP {status}, not the file")
+
+
+def _receive(
+    response: httpx.Response,
+    host: str,
+    url: str,
+    spool: Path,
+    limits: DownloadLimits,
+    deadline: float,
+) -> Downloaded:
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
+        raise DownloadFailed(
+            "too_large",
+            f"the recording is {int(declared)} bytes, over the {limits.max_bytes}-byte limit",
+        )
+    spool.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=spool, prefix=".download-", suffix=".part")
+    path = Path(name)
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limits.max_bytes:
+                        raise DownloadFailed(
+                            "too_large",
+                            f"the recording is over the {limits.max_bytes}-byte limit",
+                        )
+                    if time.monotonic() > deadline:
+                        raise DownloadFailed(
+                            "timeout",
+                            f"{host} took over {limits.total_seconds:g} s to send the recording",
+                            retryable=True,
+                        )
+                    if len(head) < _HEAD_BYTES:
+                        head += chunk[: _HEAD_BYTES - len(head)]
+                    digest.update(chunk)
+                    out.write(chunk)
+            except httpx.TimeoutException:
+                raise DownloadFailed(
+                    "timeout", f"{host} stopped sending the recording", retryable=True
+                ) from None
+            except httpx.TransportError as error:
+                raise DownloadFailed(
+                    "unreachable",
+                    f"{host} broke off the download: {type(error).__name__}",
+                    retryable=True,
+                ) from None
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise DownloadFailed("empty", f"{host} sent an empty file", retryable=True)
+    return Downloaded(path, size, digest.hexdigest(), head, url)
+
+
+class RecordingActivities:
+    """Download and keep recordings, bound to the store, the provider specs (their recording
+    hosts), one storage and the download limits. `resolve` and `transport` are for tests."""
+
+    def __init__(
+        self,
+        store: Store,
+        specs: Mapping[str, ProviderSpec],
+        *,
+        files: RecordingFiles | None,
+        spool: Path | None,
+        limits: DownloadLimits = DownloadLimits(),
+        allow_loopback: bool = False,
+        resolve: Resolver = system_resolver,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._store = store
+        self._specs = specs
+        self._files = files
+        self._spool = spool
+        self._limits = limits
+        self._allow_loopback = allow_loopback
+        self._resolve = resolve
+        self._transport = transport
+
+    @classmethod
+    def local(
+        cls, store: Store, specs: Mapping[str, ProviderSpec], folder: Path, **options: Any
+    ) -> RecordingActivities:
+        """Recordings kept in a folder of this machine."""
+        files = LocalFolder(folder)
+        return cls(store, specs, files=files, spool=files.spool(), **options)
+
+    @activity.defn
+    def fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
+        """Keep the file behind a recording link, when the channel keeps files. Raises a
+        retryable ApplicationError while the PBX has no file yet or cannot be reached."""
+        channel = self._store.get_channel(data.channel_id)
+        if channel is None:
+            return FetchedRecording(
+                mode=KEEP_FILE,
+                status="failed",
+                error_code="no_channel",
+                error=f"no channel {data.channel_id}",
+            )
+        mode = recording_mode(channel.settings)
+        if mode != KEEP_FILE:
+            return FetchedRecording(mode=mode)
+        if self._files is None or self._spool is None:
+            return FetchedRecording(
+                mode=mode,
+                status="failed",
+                error_code="no_storage",
+                error="pbxhub has no recording storage configured",
+            )
+        if data.call_id is not None:
+            kept = self._store.find_recording_by_source(data.call_id, data.url)
+            if kept is not None:
+                return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
+        spec = self._specs.get(channel.provider)
+        policy = LinkPolicy(
+            hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
+            allow_loopback=self._allow_loopback,
+        )
+        files, spool = self._files, self._spool
+        try:
+            got = download(
+                data.url,
+                policy,
+                spool=spool,
+                limits=self._limits,
+                resolve=self._resolve,
+                transport=self._transport,
+            )
+        except LinkRefused as refused:
+            activity.logger.warning("recording link refused: %s", refused.reason)
+            return FetchedRecording(
+                mode=mode, status="refused", error_code=refused.code, error=refused.reason
+            )
+        except DownloadFailed as failed:
+            if failed.retryable:
+                activity.logger.info("recording not fetched yet: %s", failed.reason)
+                error_type = NOT_READY_ERROR if failed.code == "not_ready" else UNREACHABLE_ERROR
+                raise ApplicationError(failed.reason, failed.code, type=error_type) from None
+            activity.logger.warning("recording not fetched: %s", failed.reason)
+            return FetchedRecording(
+                mode=mode, status="failed", error_code=failed.code, error=failed.reason
+            )
+        kind = sniff_audio(got.head)
+        if kind is None:
+            got.path.unlink(missing_ok=True)
+            reason = f"the link gave no audio file (it starts {got.head[:16]!r})"
+            activity.logger.warning("recording not kept: %s", reason)
+            return FetchedRecording(
+                mode=mode, status="failed", error_code="not_audio", error=reason
+            )
+        return FetchedRecording(mode=mode, status="kept", file=_keep(files, got, kind, data))
+
+    @activity.defn
+    def keep_recording(self, data: KeepRecordingInput) -> KeptRecording:
+        """Record on the call what became of its recording (and the file, when one was kept)."""
+        fetched = data.fetched
+        recording_id = fetched.recording_id
+        if fetched.file is not None:
+            file = fetched.file
+            recording, _ = self._store.add_recording(
+                call_id=data.call_id,
+                storage=file.storage,
+                location=file.location,
+                content_type=file.content_type,
+                size=file.size,
+                sha256=file.sha256,
+                source_url=data.url,
+                duration_seconds=file.duration_seconds,
+            )
+            recording_id = recording.id
+        status = fetched.status or MODE_STATUS.get(fetched.mode, "kept")
+        self._store.set_recording_outcome(
+            data.call_id,
+            status=status,
+            error_code=fetched.error_code,
+            error=fetched.error,
+            # keep_nothing: not even the PBX's link stays on the call
+            clear_link=fetched.mode == KEEP_NOTHING,
+        )
+        return KeptRecording(status=status, recording_id=recording_id, error=fetched.error)
+
+
+def _keep(files: RecordingFiles, got: Downloaded, kind: str, data: FetchRecordingInput) -> KeptFile:
+    """Put a downloaded file in storage under its checksum."""
+    content_type = AUDIO_FORMATS[kind]
+    location = audio_location(got.sha256, kind)
+    try:
+        files.put(got.path, location, content_type)
+    except Exception as error:
+        got.path.unlink(missing_ok=True)
+        # the storage may be down for a while: the retry policy tries again
+        raise ApplicationError(
+            f"the recording could not be stored: {type(error).__name__}: {error}",
+            "storage",
+            type=UNREACHABLE_ERROR,
+        ) from None
+    return KeptFile(
+        storage=files.name,
+        location=location,
+        content_type=content_type,
+        size=got.size,
+        sha256=got.sha256,
+        duration_seconds=wav_duration(got.head, got.size) or data.pbx_duration,
+    )

@@ -1,0 +1,178 @@
+"""Recordings kept by pbxhub: streamed by id (or by the SHA-256 of their content, the telephony
+API's links) with HTTP Range support; a call's recording wherever its channel keeps it; and how
+recordings fared, counted. Admin key for now: access by the rights on the contact or task a
+recording hangs on comes with user accounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Final
+
+import anyio
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel
+
+from api.context import ApiContext
+from api.deps import AdminDep, ContextDep
+from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
+from crm import Recording, StoredCall
+from crm.recording_files import KEEP_AUTHORIZED_LINK, RecordingFiles, recording_mode
+
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], dependencies=[AdminDep])
+# A call's recording, wherever its channel keeps it.
+call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"], dependencies=[AdminDep])
+
+_SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
+# What each PBX's API offers for a fresh link, for the message of a link not yet wired.
+_FRESH_LINK_APIS: Final = {
+    "zadarma": "Zadarma's GET /v1/pbx/record/request/",
+    "binotel": "Binotel's stats/call-record",
+    "uis": "the UIS Data API",
+    "callgear": "the CallGear Data API",
+}
+
+
+class RecordingOutcomeOut(BaseModel):
+    """How many calls' recordings ended one way: kept, linked, ... or refused/failed and why."""
+
+    status: str
+    error_code: str | None
+    calls: int
+
+
+@router.get(
+    "/outcomes",
+    response_model=list[RecordingOutcomeOut],
+    summary="Calls by what became of their recording (refused and failed links counted)",
+)
+async def recording_outcomes(
+    context: ContextDep, channel_id: Annotated[int | None, Query()] = None
+) -> list[RecordingOutcomeOut]:
+    def count() -> list[tuple[str, str | None, int]]:
+        return context.store.count_recording_outcomes(channel_id=channel_id)
+
+    rows = await anyio.to_thread.run_sync(count)
+    return [RecordingOutcomeOut(status=s, error_code=c, calls=n) for s, c, n in rows]
+
+
+@router.api_route(
+    "/{key}",
+    methods=["GET", "HEAD"],
+    summary="A recording's audio, by id or by SHA-256, with HTTP Range support",
+    response_class=Response,
+)
+async def get_recording(
+    key: str,
+    request: Request,
+    context: ContextDep,
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+    if_range: Annotated[str | None, Header()] = None,
+) -> Response:
+    recording = await anyio.to_thread.run_sync(_find, context, key)
+    if recording is None:
+        raise HTTPException(404, detail="no such recording")
+    store = context.recording_store(recording.storage)
+    if store is None or not await anyio.to_thread.run_sync(store.exists, recording.location):
+        raise HTTPException(404, detail="the recording's file is not in storage")
+    return _stream(store, recording, range_header, if_range, head=request.method == "HEAD")
+
+
+@call_router.get(
+    "/{call_id}/recording",
+    summary="A call's recording: the kept file, or the PBX's link",
+    response_class=Response,
+)
+async def get_call_recording(call_id: int, context: ContextDep) -> Response:
+    call = await anyio.to_thread.run_sync(context.store.get_call, call_id)
+    if call is None:
+        raise HTTPException(404, detail="no such call")
+    if call.recordings:
+        return RedirectResponse(f"/api/v1/recordings/{call.recordings[-1].id}", status_code=307)
+    link = call.recording_url or ""
+    if call.recording_status == "linked" and link.lower().startswith(("http://", "https://")):
+        # the person's player fetches it from the PBX: pbxhub itself sends nothing there
+        return RedirectResponse(link, status_code=307)
+    if call.recording_status == "authorized_link":
+        return await _fresh_link(context, call)
+    reason = call.recording_error or {
+        None: "the call has no recording" if not call.recording_url else "not kept yet",
+        "not_kept": "the channel keeps no recordings",
+    }.get(call.recording_status, f"the recording was {call.recording_status}")
+    raise HTTPException(404, detail=reason)
+
+
+async def _fresh_link(context: ApiContext, call: StoredCall) -> Response:
+    """keep_authorized_link: the PBX's API is asked for a link that works now.
+
+    Not wired yet: asking needs an outbound request of the provider's spec that returns a link
+    (providers.actions has roles click_to_call and channel_setup only, and reads an answer as
+    ok/message, not as a URL). Until then, say so instead of pretending.
+    """
+    channel = await anyio.to_thread.run_sync(context.store.get_channel, call.channel_id)
+    provider = channel.provider if channel is not None else call.provider
+    mode = recording_mode(channel.settings) if channel is not None else KEEP_AUTHORIZED_LINK
+    api = _FRESH_LINK_APIS.get(provider, f"{provider}'s API")
+    raise HTTPException(
+        501,
+        detail=(
+            f"this channel keeps links that need the PBX's authorisation ({mode}); asking "
+            f"{api} for a fresh link is not wired yet"
+        ),
+    )
+
+
+def _find(context: ApiContext, key: str) -> Recording | None:
+    if key.isdigit() and len(key) < 19:
+        return context.store.get_recording(int(key))
+    if _SHA256.match(key):
+        return context.store.find_recording(key)
+    raise HTTPException(422, detail="a recording is named by its id or its SHA-256")
+
+
+def _stream(
+    store: RecordingFiles,
+    recording: Recording,
+    range_header: str | None,
+    if_range: str | None,
+    *,
+    head: bool = False,
+) -> Response:
+    etag = f'"{recording.sha256}"'
+    extension = recording.location.rsplit(".", 1)[-1] if "." in recording.location else "bin"
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        # the content never changes: it is named by its checksum
+        "Cache-Control": "private, max-age=86400, immutable",
+        "Content-Disposition": f'inline; filename="{recording.sha256}.{extension}"',
+    }
+    try:
+        part = requested_range(range_header, recording.size, if_range=if_range, etag=etag)
+    except RangeNotSatisfiable:
+        return Response(
+            status_code=416, headers={**headers, "Content-Range": f"bytes */{recording.size}"}
+        )
+    whole = part is None
+    if part is None:
+        part = ByteRange(0, recording.size - 1, recording.size)
+    else:
+        headers["Content-Range"] = part.content_range
+    headers["Content-Length"] = str(part.length)
+    if head:
+        return Response(
+            status_code=200 if whole else 206, media_type=recording.content_type, headers=headers
+        )
+    return StreamingResponse(
+        _chunks(store, recording.location, part),
+        status_code=200 if whole else 206,
+        media_type=recording.content_type,
+        headers=headers,
+    )
+
+
+def _chunks(store: RecordingFiles, location: str, part: ByteRange) -> Iterator[bytes]:
+    if part.length <= 0:
+        return iter(())
+    return store.read(location, part.start, part.end)
