@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from temporalio import activity
 
+from activities.follow_up import new_contact_values
 from activities.models import (
     AttachRecordingInput,
     ContactResult,
@@ -18,8 +19,9 @@ from activities.models import (
     RecordedCall,
     SaveCallInput,
     SavedCall,
+    SaveSkippedCallInput,
 )
-from crm import CallRecord, Store
+from crm import CallRecord, SkippedCallRecord, Store
 
 
 class CallActivities:
@@ -31,7 +33,8 @@ class CallActivities:
     @activity.defn
     def lookup_recorded_call(self, data: LookupRecordedCallInput) -> RecordedCall | None:
         call = self._store.get_call_by_session(data.channel_id, data.session_id)
-        if call is None:
+        # An "active" row is one the telephony API opened for this very call: not written yet.
+        if call is None or call.kind == "active":
             return None
         return RecordedCall(call_id=call.id, kind=call.kind, recording_url=call.recording_url)
 
@@ -59,8 +62,16 @@ class CallActivities:
 
     @activity.defn
     def find_or_create_contact(self, data: FindOrCreateContactInput) -> ContactResult:
+        name, fields, responsibles = data.name, dict[str, str](), list[int]()
+        if data.channel_id is not None and self._store.find_contact_by_phone(data.phone) is None:
+            # a new contact: from the channel's contact template, with responsibles by rule
+            name, fields, responsibles = new_contact_values(self._store, data)
         contact, created = self._store.find_or_create_contact(
-            phone=data.phone, phone_raw=data.phone_raw, name=data.name
+            phone=data.phone,
+            phone_raw=data.phone_raw,
+            name=name,
+            fields=fields,
+            responsible_employee_ids=responsibles,
         )
         if created:
             activity.logger.info("new contact %s for %s", contact.id, data.phone)
@@ -70,6 +81,22 @@ class CallActivities:
     def save_call(self, data: SaveCallInput) -> SavedCall:
         stored, created = self._store.save_call(CallRecord(**asdict(data)))
         return SavedCall(call_id=stored.id, created=created)
+
+    @activity.defn
+    def save_skipped_call(self, data: SaveSkippedCallInput) -> int:
+        """Keep a call that is not recorded with its reason (never a silent drop); its id."""
+        fields = asdict(data)
+        reason = fields.pop("reason")
+        stored, _ = self._store.save_skipped_call(
+            SkippedCallRecord(**fields, reason=reason["code"], detail=reason["detail"])
+        )
+        activity.logger.warning(
+            "call %s of channel %s not recorded: %s",
+            data.session_id,
+            data.channel_id,
+            data.reason.detail,
+        )
+        return stored.id
 
     @activity.defn
     def attach_recording(self, data: AttachRecordingInput) -> bool:

@@ -64,9 +64,19 @@ class FindEmployeeByPhoneInput:
 
 @dataclass(frozen=True)
 class FindOrCreateContactInput:
+    """A call's contact, found by phone or made from the channel's contact template (when
+    `channel_id` is given), with the responsibles the rules pick for a new one."""
+
     phone: str
     phone_raw: str | None = None
     name: str | None = None
+    channel_id: int | None = None
+    direction: str | None = None
+    virtual_number: str | None = None
+    line_name: str | None = None
+    # who talked with the contact (answered, or made the call), and whom the call first rang
+    answered_employee_id: int | None = None
+    first_directed_employee_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,3 +126,212 @@ class AttachRecordingInput:
     session_id: str
     url: str
     duration: int | None = None
+
+
+# -- the generic telephony API ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredAudio:
+    """An uploaded audio file the API has already written under the recordings folder."""
+
+    location: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class OpenApiCallInput:
+    channel_id: int
+    session_id: str
+    provider: str
+    direction: str | None
+    contact_phone: str | None = None
+    contact_phone_raw: str | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OpenedApiCall:
+    """The call row as it stands: new, or as an earlier run of the workflow left it."""
+
+    call_id: int
+    contact_id: int | None
+    status: str | None
+    employee_id: int | None
+    employee_pbx_id: str | None
+    recording_sha256: str | None
+
+
+@dataclass(frozen=True)
+class OpenTicketInput:
+    call_id: int
+    department: str | None
+    assignee_employee_id: int | None
+
+
+@dataclass(frozen=True)
+class ApplyApiRequestInput:
+    """What one create_call/update_call changes on its call and ticket; applying it twice is a
+    no-op (the comment and the recording are keyed)."""
+
+    call_id: int
+    ticket_id: int
+    call_status: str
+    request_key: str
+    employee_id: int | None = None
+    employee_pbx_id: str | None = None
+    comment: str | None = None
+    audio: StoredAudio | None = None
+
+
+@dataclass(frozen=True)
+class ActionEmployee:
+    """The employee a PBX action is for, as its templates read it (`args.employee`)."""
+
+    id: int
+    name: str
+    extension: str | None = None
+
+
+@dataclass(frozen=True)
+class PbxActionInput:
+    """One outbound request to a channel's PBX: an action of its spec (providers.actions) and
+    the arguments its role takes (click_to_call: employee, phone; channel_setup: webhook_urls).
+    With `record_on_channel`, the outcome is kept as the channel's `last_error`."""
+
+    channel_id: int
+    action: str
+    employee: ActionEmployee | None = None
+    phone: str | None = None
+    webhook_urls: dict[str, str] = field(default_factory=dict)
+    record_on_channel: bool = False
+
+
+@dataclass(frozen=True)
+class PbxActionResult:
+    """What the PBX answered: `ok`, or `message` for the person who asked. `status` is None when
+    the PBX could not be reached (or the request could not be made: `sent` is false)."""
+
+    ok: bool
+    status: int | None = None
+    message: str | None = None
+    # the PBX's answer body, cut short
+    answer: str = ""
+    sent: bool = True
+
+
+@dataclass(frozen=True)
+class RecordPbxActionInput:
+    channel_id: int
+    action: str
+    result: PbxActionResult
+    at: datetime
+
+
+# -- calls not recorded -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    """Why a call is not recorded: `code` is one of crm.records.SKIP_REASONS, `detail` says it
+    for a person ("unknown employee: extension 115")."""
+
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SaveSkippedCallInput:
+    channel_id: int
+    session_id: str
+    provider: str
+    reason: SkipReason
+    direction: str | None = None
+    contact_phone: str | None = None
+    contact_phone_raw: str | None = None
+    virtual_number: str | None = None
+    employee_extension: str | None = None
+    employee_pbx_id: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# -- recording custody ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchRecordingInput:
+    """A recording link to keep for a channel; `call_id` once the call is written (None for a
+    one-time link fetched at once, before anything else)."""
+
+    channel_id: int
+    url: str
+    call_id: int | None = None
+    # the PBX's own figure, kept when the file does not tell its duration
+    pbx_duration: int | None = None
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A recording's audio as storage holds it."""
+
+    storage: str
+    location: str
+    content_type: str
+    size: int
+    sha256: str
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class FetchedRecording:
+    """What fetching a link came to. `mode` is the channel's recording mode; `status` is
+    "kept" (`file` is new, or `recording_id` was kept before), "refused" (the link guard said
+    no) or "failed", with `error_code` and `error`; None when the mode keeps no file."""
+
+    mode: str
+    status: str | None = None
+    file: KeptFile | None = None
+    recording_id: int | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class KeepRecordingInput:
+    call_id: int
+    url: str
+    fetched: FetchedRecording
+
+
+@dataclass(frozen=True)
+class KeptRecording:
+    """What the call now says of its recording (calls.recording_status)."""
+
+    status: str
+    recording_id: int | None = None
+    error: str | None = None
+
+
+# -- what a call leaves behind by the channel's rules -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyCallRulesInput:
+    call_id: int
+    # the call made its contact: task rules may ask for that (`when.new_contact`)
+    new_contact: bool = False
+
+
+@dataclass(frozen=True)
+class CallRulesResult:
+    """What the channel's rules did after one call; applying them again repeats nothing."""
+
+    task_ids: list[int] = field(default_factory=list)
+    notified_employee_ids: list[int] = field(default_factory=list)
+    attach_mode: str | None = None
+    attached_task_id: int | None = None
+    closed_task_ids: list[int] = field(default_factory=list)

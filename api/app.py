@@ -7,7 +7,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.context import ApiContext
-from api.routes import calls, channels, contacts, employees, hooks
+from api.routes import (
+    call_comments,
+    calls,
+    channels,
+    click_to_call,
+    contacts,
+    employees,
+    groups,
+    hooks,
+    metrics,
+    notifications,
+    recordings,
+    skipped_calls,
+    tasks,
+    telephony,
+)
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -19,9 +34,19 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     app.include_router(hooks.router)
     app.include_router(channels.router)
+    app.include_router(click_to_call.router)
     app.include_router(employees.router)
     app.include_router(calls.router)
+    app.include_router(call_comments.router)
+    app.include_router(skipped_calls.router)
+    app.include_router(metrics.router)
     app.include_router(contacts.router)
+    app.include_router(telephony.router)
+    app.include_router(groups.router)
+    app.include_router(tasks.router)
+    app.include_router(notifications.router)
+    app.include_router(recordings.router)
+    app.include_router(recordings.call_router)
 
     @app.exception_handler(RequestValidationError)
     async def name_the_field(_: Request, error: RequestValidationError) -> JSONResponse:

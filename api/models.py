@@ -7,7 +7,15 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import phonenumbers
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from api.analytics import check_analytics_settings
+from api.proxies import parse_networks
+from crm.call_rules import RULE_SETTINGS, check_rule_settings
+from crm.recording_files import check_recording_settings
+from crm.routing import FORWARDING_MODES, FORWARDING_SETTING
+from crm.working_hours import check_working_hours
+from providers.engine import CHANNEL_SOURCES_SETTING
 
 T = TypeVar("T")
 
@@ -38,6 +46,43 @@ class ChannelCreate(BaseModel):
             raise ValueError(f"unknown IANA time zone {value!r}") from error
         return value
 
+    @field_validator("settings")
+    @classmethod
+    def known_routing_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The settings the ingress itself reads: a typo would silently mean "off" / "closed".
+        mode = value.get(FORWARDING_SETTING)
+        if mode is not None and not isinstance(mode, bool) and mode not in FORWARDING_MODES:
+            raise ValueError(
+                f"{FORWARDING_SETTING} must be one of {', '.join(FORWARDING_MODES)}, not {mode!r}"
+            )
+        sources = value.get(CHANNEL_SOURCES_SETTING)
+        if sources is not None:
+            if isinstance(sources, str):
+                sources = [part for part in sources.split(",") if part.strip()]
+            if not isinstance(sources, list) or not all(isinstance(n, str) for n in sources):
+                raise ValueError(f"{CHANNEL_SOURCES_SETTING} must be a list of networks (CIDR)")
+            parse_networks(sources)  # ValueError names the bad entry
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def known_display_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_analytics_settings(value)  # custom_fields, lines, phone_masks
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def valid_call_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # contact_template, task_rules, attach_to: a mistake names its place (crm.call_rules)
+        check_rule_settings(value)
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def known_recording_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_recording_settings(value)  # recording_storage, recording_hosts
+        return value
+
 
 class ChannelOut(BaseModel):
     id: int
@@ -50,6 +95,40 @@ class ChannelOut(BaseModel):
     created_at: datetime
     # What to paste into the PBX: one URL per endpoint of the provider's spec.
     webhook_urls: dict[str, str]
+    # What the PBX last answered to a request pbxhub sent it (the provider's channel_setup)
+    # when it refused: {action, status, message, answer, at}; None once it says ok.
+    last_error: dict[str, Any] | None = None
+
+
+class ChannelUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON merge patch of the settings: null removes a key, objects merge",
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def known_display_settings(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            check_analytics_settings(value, patch=True)
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def known_recording_settings(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            # null removes a setting: nothing to check
+            check_recording_settings({k: v for k, v in value.items() if v is not None})
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def valid_call_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Each rule setting in a patch is given whole (null removes it) and checked as such.
+        if value is not None:
+            check_rule_settings({k: value[k] for k in RULE_SETTINGS if value.get(k) is not None})
+        return value
 
 
 class EmployeeLinkIn(BaseModel):
@@ -62,6 +141,15 @@ class EmployeeCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     phones: list[str] = Field(default_factory=list, description="The employee's own numbers")
     links: list[EmployeeLinkIn] = Field(default_factory=list)
+    working_hours: dict[str, Any] | None = Field(
+        default=None,
+        description='{"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}}',
+    )
+
+    @field_validator("working_hours")
+    @classmethod
+    def valid_working_hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_working_hours(value)
 
 
 class EmployeeOut(BaseModel):
@@ -69,6 +157,7 @@ class EmployeeOut(BaseModel):
     name: str
     phones: list[str]
     links: list[EmployeeLinkIn]
+    working_hours: dict[str, Any] | None = None
 
 
 class ContactPhoneOut(BaseModel):
@@ -82,6 +171,76 @@ class ContactOut(BaseModel):
     phones: list[ContactPhoneOut]
     responsible_employee_ids: list[int]
     created_at: datetime
+    # filled from the channel's contact template when a call made the contact
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class AnalyticsFieldOut(BaseModel):
+    name: str
+    value: str | int | None
+
+
+class LineOut(BaseModel):
+    number: str | None
+    name: str
+    color: str | None = None
+
+
+class CallRecordingOut(BaseModel):
+    """A call's recording as a person plays it: `url` (relative to the API) streams the file
+    kept by pbxhub, or leads to the PBX's link; `status` says what became of it."""
+
+    # kept, pending (a link, not kept yet), linked, authorized_link, not_kept, refused, failed
+    status: str
+    url: str | None = None
+    # why it was refused or failed, in words, and as a code to count by
+    reason: str | None = None
+    error_code: str | None = None
+    id: int | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    duration_seconds: int | None = None
+
+
+def call_recording(call: dict[str, Any]) -> dict[str, Any] | None:
+    """The `recording` of a call's JSON, from the store's call (crm.StoredCall as a dict)."""
+    kept = call.get("recordings") or []
+    status = call.get("recording_status")
+    shown: dict[str, Any] = {"reason": call.get("recording_error")}
+    shown["error_code"] = call.get("recording_error_code")
+    if kept:
+        latest = kept[-1]
+        return {
+            **shown,
+            "status": "kept",
+            "url": f"/api/v1/recordings/{latest['id']}",
+            "id": latest["id"],
+            "content_type": latest["content_type"],
+            "size": latest["size"],
+            "sha256": latest["sha256"],
+            "duration_seconds": latest.get("duration_seconds") or call.get("recording_duration"),
+        }
+    if status in ("linked", "authorized_link"):
+        return {**shown, "status": status, "url": f"/api/v1/calls/{call['id']}/recording"}
+    if status is not None:
+        return {**shown, "status": status}
+    if call.get("recording_url"):
+        return {**shown, "status": "pending"}
+    return None
+
+
+class CallAttachmentOut(BaseModel):
+    # contact, latest_active_task, matching_task, new_task, origin_task (the task it was made
+    # from); None while only the origin task is known
+    mode: str | None
+    contact_id: int | None
+    task_id: int | None
+    # the call as a hidden comment on the task or contact, when the channel asks for that
+    comment_id: int | None
+    hidden: bool
+    origin_task_id: int | None
+    attached_at: datetime | None
 
 
 class CallOut(BaseModel):
@@ -111,8 +270,119 @@ class CallOut(BaseModel):
     recording_duration: int | None
     incomplete: bool
     legs: list[dict[str, Any]]
+    # The status the generic telephony API last reported; None for webhook providers.
+    status: str | None = None
     created_at: datetime
     updated_at: datetime
+    # The reference "Call" / "Missed call" analytics in their documented order, then the
+    # channel's custom fields (api.analytics); dates and times in the channel's zone.
+    analytics: list[AnalyticsFieldOut] = Field(default_factory=list)
+    # The numbers as people read them (the channel's phone masks); the E.164 values stay above.
+    contact_phone_display: str | None = None
+    virtual_number_display: str | None = None
+    # The line, named by the channel's `lines` setting, else by the PBX, else its number.
+    line: LineOut | None = None
+    # Its recording: where to play it and what became of it; None while nothing is known.
+    recording: CallRecordingOut | None = None
+    # Where the call hangs (the channel's attach_to): its contact, a task, a hidden comment.
+    attachment: CallAttachmentOut | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recording_of_the_stored_call(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "recording" not in data and "id" in data:
+            return {**data, "recording": call_recording(data)}
+        return data
+
+
+class SkippedCallOut(BaseModel):
+    """A call not recorded on purpose, and why (`reason`: unknown_employee, employee_phone,
+    internal, pbx; `detail` for a person)."""
+
+    id: int
+    channel_id: int
+    session_id: str
+    provider: str
+    reason: str
+    detail: str
+    direction: str | None
+    contact_phone: str | None
+    contact_phone_raw: str | None
+    virtual_number: str | None
+    employee_extension: str | None
+    employee_pbx_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    extra: dict[str, str]
+    occurred_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    employee_ids: list[int] = Field(default_factory=list)
+
+
+class GroupMemberIn(BaseModel):
+    employee_id: int
+
+
+class GroupOut(BaseModel):
+    id: int
+    name: str
+    employee_ids: list[int]
+    created_at: datetime
+
+
+class TaskOut(BaseModel):
+    id: int
+    title: str
+    status: str
+    description: str | None
+    department: str | None
+    assignee_employee_id: int | None
+    contact_id: int | None
+    call_id: int | None
+    type: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    due_at: datetime | None = None
+    # the name of the channel's task rule that made it
+    rule: str | None = None
+    # a call-back task: closed by the first answered call with its contact after its own call
+    closes_on_contact: bool = False
+    closed_at: datetime | None = None
+    closed_by_call_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    task_id: int | None
+    call_id: int | None
+    contact_id: int | None = None
+    author_employee_id: int | None = None
+    # seen only by those who may hear recordings (a call attached as a hidden comment)
+    hidden: bool = False
+    created_at: datetime
+
+
+class CommentCreate(BaseModel):
+    author_employee_id: int = Field(description="The employee who writes it")
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class NotificationOut(BaseModel):
+    id: int
+    employee_id: int
+    # missed_call: a missed inbound call from a contact the employee is responsible for
+    kind: str
+    text: str
+    call_id: int | None
+    contact_id: int | None
+    created_at: datetime
 
 
 class Page(BaseModel, Generic[T]):

@@ -1,4 +1,5 @@
-"""The store of pbxhub: channels, employees, contacts and calls (SQLite by default, or PostgreSQL).
+"""The store of pbxhub: channels, employees, groups, contacts, calls, tasks and recordings
+(SQLite by default, or PostgreSQL).
 
 It knows nothing above it; callers get and give the frozen records defined in `crm.records`.
 """
@@ -9,28 +10,48 @@ from crm.phones import is_e164, require_e164
 from crm.records import (
     CALL_KINDS,
     DIRECTIONS,
+    SKIP_REASONS,
+    TASK_STATUSES,
+    CallAttachment,
     CallRecord,
     Channel,
+    Comment,
     Contact,
     ContactPhone,
     Employee,
     EmployeeLink,
+    Group,
+    Notification,
+    Recording,
+    SkippedCall,
+    SkippedCallRecord,
     StoredCall,
+    Task,
 )
 from crm.store import ConflictError, Store
 
 __all__ = [
     "CALL_KINDS",
     "DIRECTIONS",
+    "TASK_STATUSES",
+    "CallAttachment",
     "CallRecord",
     "Channel",
+    "Comment",
     "ConflictError",
     "Contact",
     "ContactPhone",
     "Employee",
     "EmployeeLink",
+    "Group",
+    "Notification",
+    "Recording",
     "Store",
+    "SKIP_REASONS",
+    "SkippedCall",
+    "SkippedCallRecord",
     "StoredCall",
+    "Task",
     "is_e164",
     "require_e164",
 ]

@@ -1,4 +1,5 @@
-"""The store: channels, employees, contacts and calls behind one thread-safe `Store` object.
+"""The store: channels, employees, groups, contacts, calls, tasks and recordings behind one
+thread-safe `Store` object.
 
 Synchronous SQLAlchemy on SQLite (the default, one file shared by the API and worker processes) or
 PostgreSQL; callers on an event loop run its methods in threads.
@@ -18,34 +19,64 @@ from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnElement, Engine, Select, create_engine, event, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.phones import require_e164
+from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
     CALL_KINDS,
     DIRECTIONS,
+    SKIP_REASONS,
+    TASK_STATUSES,
+    CallAttachment,
     CallRecord,
     Channel,
+    Comment,
     Contact,
     ContactPhone,
     Employee,
     EmployeeLink,
+    Group,
+    Notification,
+    Recording,
+    SkippedCall,
+    SkippedCallRecord,
     StoredCall,
+    Task,
 )
 from crm.tables import (
+    CallAttachmentRow,
     CallRow,
     ChannelRow,
+    CommentRow,
     ContactPhoneRow,
     ContactResponsibleRow,
     ContactRow,
     EmployeeChannelLinkRow,
     EmployeePhoneRow,
     EmployeeRow,
+    GroupMemberRow,
+    GroupRow,
+    NotificationRow,
+    RecordingRow,
+    SkippedCallRow,
+    TaskRow,
     utcnow,
 )
+from crm.working_hours import check_working_hours
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 
@@ -203,16 +234,46 @@ class Store:
             rows = session.scalars(select(ChannelRow).order_by(ChannelRow.id))
             return [_channel(row) for row in rows]
 
+    def update_channel(
+        self,
+        channel_id: int,
+        *,
+        name: str | None = None,
+        settings_patch: Mapping[str, Any] | None = None,
+    ) -> tuple[Channel, Channel] | None:
+        """Rename a channel and/or change its settings by a JSON merge patch (RFC 7396: objects
+        merge key by key, null removes a key, anything else replaces). Returns the channel before
+        and after, or None if there is no such channel. Concurrent patches of different keys
+        both survive: the row is locked for the read-modify-write."""
+        with self._writes.begin() as session:
+            row = session.get(ChannelRow, channel_id, with_for_update=True)
+            if row is None:
+                return None
+            before = _channel(row)
+            if name is not None:
+                row.name = name
+            if settings_patch:
+                row.settings = _merge_patch(copy.deepcopy(row.settings), settings_patch)
+            session.flush()
+            return before, _channel(row)
+
     # -- employees --------------------------------------------------------------------------
 
     def create_employee(
-        self, *, name: str, phones: Sequence[str] = (), links: Sequence[EmployeeLink] = ()
+        self,
+        *,
+        name: str,
+        phones: Sequence[str] = (),
+        links: Sequence[EmployeeLink] = (),
+        working_hours: Mapping[str, Any] | None = None,
     ) -> Employee:
         """Add an employee with their own phones (E.164) and their identity in each channel.
 
         Raises ConflictError when an extension or PBX user id already belongs to someone in
-        that channel, ValueError for an unknown channel or a channel given twice.
+        that channel, ValueError for an unknown channel, a channel given twice or working
+        hours not in the `crm.working_hours` shape.
         """
+        hours = None if working_hours is None else check_working_hours(working_hours)
         own_phones = list(dict.fromkeys(require_e164(phone) for phone in phones))
         channel_ids = [link.channel_id for link in links]
         if len(set(channel_ids)) != len(channel_ids):
@@ -224,6 +285,7 @@ class Store:
                 row = EmployeeRow(
                     name=name,
                     created_at=utcnow(),
+                    working_hours=hours,
                     phones=[EmployeePhoneRow(phone=phone) for phone in own_phones],
                     links=[
                         EmployeeChannelLinkRow(
@@ -240,6 +302,23 @@ class Store:
         except IntegrityError as error:
             # Someone took the same extension between our check and our insert.
             raise ConflictError(f"an extension or PBX user id is already taken: {error}") from None
+
+    def set_working_hours(
+        self, employee_id: int, working_hours: Mapping[str, Any] | None
+    ) -> Employee | None:
+        """Replace an employee's working hours (None: no schedule); None if no such employee.
+
+        Raises ValueError for hours not in the `crm.working_hours` shape.
+        """
+        hours = None if working_hours is None else check_working_hours(working_hours)
+        with self._writes.begin() as session:
+            row = session.get(EmployeeRow, employee_id)
+            if row is None:
+                return None
+            if row.working_hours != hours:
+                row.working_hours = hours
+                session.flush()
+            return _employee(row)
 
     def get_employee(self, employee_id: int) -> Employee | None:
         with self._reads() as session:
@@ -292,18 +371,32 @@ class Store:
     # -- contacts ---------------------------------------------------------------------------
 
     def find_or_create_contact(
-        self, *, phone: str, phone_raw: str | None = None, name: str | None = None
+        self,
+        *,
+        phone: str,
+        phone_raw: str | None = None,
+        name: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        responsible_employee_ids: Sequence[int] = (),
     ) -> tuple[Contact, bool]:
         """The contact with this E.164 phone, created if there is none; True when created.
 
-        A contact found is returned unchanged (its name is not overwritten).
+        A contact found is returned unchanged (its name, fields and responsibles are kept); a new
+        one gets `fields` and, in this order, `responsible_employee_ids` in the same transaction.
+        Raises ValueError for an unknown responsible employee.
         """
         require_e164(phone)
         found = self.find_contact_by_phone(phone)
         if found is not None:
             return found, False
         try:
-            return self._create_contact(phone=phone, phone_raw=phone_raw, name=name)
+            return self._create_contact(
+                phone=phone,
+                phone_raw=phone_raw,
+                name=name,
+                fields=fields,
+                responsible_employee_ids=list(dict.fromkeys(responsible_employee_ids)),
+            )
         except IntegrityError:
             # Another thread or process created it between our read and our insert.
             found = self.find_contact_by_phone(phone)
@@ -312,20 +405,31 @@ class Store:
             return found, False
 
     def _create_contact(
-        self, *, phone: str, phone_raw: str | None, name: str | None
+        self,
+        *,
+        phone: str,
+        phone_raw: str | None,
+        name: str | None,
+        fields: Mapping[str, str] | None = None,
+        responsible_employee_ids: Sequence[int] = (),
     ) -> tuple[Contact, bool]:
         with self._writes.begin() as session:
             # Read again under the write lock: on SQLite a racing writer has committed by now.
             row = session.scalar(_contact_by_phone(phone))
             if row is not None:
                 return _contact(row), False
+            _check_employees_exist(session, responsible_employee_ids)
             now = utcnow()
             row = ContactRow(
                 name=name,
                 created_at=now,
                 updated_at=now,
                 phones=[ContactPhoneRow(phone=phone, raw=phone_raw)],
-                responsibles=[],
+                responsibles=[
+                    ContactResponsibleRow(employee_id=employee_id, position=position)
+                    for position, employee_id in enumerate(responsible_employee_ids)
+                ],
+                fields=dict(fields) if fields else None,
             )
             session.add(row)
             session.flush()
@@ -415,6 +519,13 @@ class Store:
                 row = CallRow(**values, created_at=now, updated_at=now)
                 row.occurred_at = _occurred_at(row)
                 session.add(row)
+                # recorded after all (a later event made it a call): no longer a skipped one
+                session.execute(
+                    delete(SkippedCallRow).where(
+                        SkippedCallRow.channel_id == record.channel_id,
+                        SkippedCallRow.session_id == record.session_id,
+                    )
+                )
                 session.flush()
                 return _stored_call(row), True
             changes = _call_changes(row, record)
@@ -512,8 +623,787 @@ class Store:
         with self._reads() as session:
             return session.scalar(select(func.count()).select_from(CallRow).where(*conditions)) or 0
 
+    def open_call(self, record: CallRecord) -> tuple[StoredCall, bool]:
+        """A call row for a session that has not ended yet; True when created.
+
+        An existing row is returned untouched, so opening never undoes what a finished call
+        wrote. Raises ValueError like `save_call`.
+        """
+        _check_call(record)
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    row = session.scalar(_call_by_session(record.channel_id, record.session_id))
+                    if row is not None:
+                        return _stored_call(row), False
+                    now = utcnow()
+                    values = {name: _call_value(record, name) for name in _CALL_FIELDS}
+                    row = CallRow(**values, created_at=now, updated_at=now)
+                    row.occurred_at = _occurred_at(row)
+                    session.add(row)
+                    session.flush()
+                    return _stored_call(row), True
+            except IntegrityError as error:
+                # A racing writer inserted it first: the second attempt finds its row.
+                if attempt:
+                    raise ValueError(
+                        f"call {record.session_id!r} refers to an unknown channel, contact or"
+                        f" employee ({error.orig})"
+                    ) from error
+        raise AssertionError("unreachable")
+
+    def set_call_status(
+        self,
+        call_id: int,
+        status: str,
+        *,
+        employee_id: int | None = None,
+        employee_pbx_id: str | None = None,
+    ) -> StoredCall | None:
+        """Record the telephony API's status of a call, and its employee when one is named.
+
+        None if there is no such call; ValueError for an unknown employee.
+        """
+        with self._writes.begin() as session:
+            row = session.get(CallRow, call_id, with_for_update=True)
+            if row is None:
+                return None
+            if employee_id is not None and session.get(EmployeeRow, employee_id) is None:
+                raise ValueError(f"no employee with id {employee_id}")
+            changes: dict[str, Any] = {
+                "status": status,
+                "employee_id": employee_id,
+                "employee_pbx_id": employee_pbx_id,
+            }
+            changed = {
+                name: value
+                for name, value in changes.items()
+                if value is not None and getattr(row, name) != value
+            }
+            if changed:
+                for name, value in changed.items():
+                    setattr(row, name, value)
+                row.updated_at = utcnow()
+                session.flush()
+            return _stored_call(row)
+
+    # -- skipped calls ----------------------------------------------------------------------
+
+    def save_skipped_call(self, record: SkippedCallRecord) -> tuple[SkippedCall, bool]:
+        """Keep a call session that is not recorded, with its reason; True when new. Saving the
+        same session again updates it (a later run may know more), so each is counted once.
+        Raises ValueError for an unknown reason, a naive datetime or an unknown channel."""
+        if record.reason not in SKIP_REASONS:
+            raise ValueError(f"reason {record.reason!r} is not one of {sorted(SKIP_REASONS)}")
+        for name in ("started_at", "ended_at"):
+            _require_aware(name, getattr(record, name))
+        values = {
+            name: (value.astimezone(UTC) if isinstance(value, datetime) else copy.deepcopy(value))
+            for name, value in ((f.name, getattr(record, f.name)) for f in fields(record))
+        }
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    row = session.scalar(
+                        select(SkippedCallRow)
+                        .where(
+                            SkippedCallRow.channel_id == record.channel_id,
+                            SkippedCallRow.session_id == record.session_id,
+                        )
+                        .with_for_update()
+                    )
+                    now = utcnow()
+                    created = row is None
+                    if row is None:
+                        row = SkippedCallRow(**values, created_at=now, updated_at=now)
+                        session.add(row)
+                    elif any(getattr(row, name) != value for name, value in values.items()):
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                        row.updated_at = now
+                    row.occurred_at = row.started_at or row.ended_at or row.created_at
+                    session.flush()
+                    return _skipped_call(row), created
+            except IntegrityError as error:
+                # a racing writer inserted the same session first: the second attempt updates it
+                if attempt:
+                    raise ValueError(
+                        f"skipped call {record.session_id!r}: unknown channel ({error.orig})"
+                    ) from error
+        raise AssertionError("unreachable")
+
+    def list_skipped_calls(
+        self,
+        *,
+        channel_id: int | None = None,
+        reason: str | None = None,
+        phone: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[SkippedCall]:
+        """Skipped calls newest first; the filters are those of `list_calls`."""
+        conditions = _skipped_conditions(channel_id, reason, phone, since, until)
+        query = (
+            select(SkippedCallRow)
+            .where(*conditions)
+            .order_by(SkippedCallRow.occurred_at.desc(), SkippedCallRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._reads() as session:
+            return [_skipped_call(row) for row in session.scalars(query)]
+
+    def count_skipped_calls(
+        self,
+        *,
+        channel_id: int | None = None,
+        reason: str | None = None,
+        phone: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        conditions = _skipped_conditions(channel_id, reason, phone, since, until)
+        query = select(func.count()).select_from(SkippedCallRow).where(*conditions)
+        with self._reads() as session:
+            return session.scalar(query) or 0
+
+    def skipped_call_counts(self) -> list[tuple[int, str, str, int]]:
+        """(channel id, provider, reason, how many) for every reason a channel has skipped."""
+        query = (
+            select(
+                SkippedCallRow.channel_id,
+                SkippedCallRow.provider,
+                SkippedCallRow.reason,
+                func.count(),
+            )
+            .group_by(SkippedCallRow.channel_id, SkippedCallRow.provider, SkippedCallRow.reason)
+            .order_by(SkippedCallRow.channel_id, SkippedCallRow.reason, SkippedCallRow.provider)
+        )
+        with self._reads() as session:
+            return [(c, p, r, n) for c, p, r, n in session.execute(query)]
+
+    def call_counts(self) -> list[tuple[int, str, str, int]]:
+        """(channel id, provider, kind, how many) of the calls kept, per channel and kind."""
+        query = (
+            select(CallRow.channel_id, CallRow.provider, CallRow.kind, func.count())
+            .group_by(CallRow.channel_id, CallRow.provider, CallRow.kind)
+            .order_by(CallRow.channel_id, CallRow.kind, CallRow.provider)
+        )
+        with self._reads() as session:
+            return [(c, p, k, n) for c, p, k, n in session.execute(query)]
+
+    def employee_names(self, employee_ids: Sequence[int]) -> dict[int, str]:
+        """The names of these employees, by id (unknown ids left out)."""
+        wanted = list(set(employee_ids))
+        if not wanted:
+            return {}
+        query = select(EmployeeRow.id, EmployeeRow.name).where(EmployeeRow.id.in_(wanted))
+        with self._reads() as session:
+            return {employee_id: name for employee_id, name in session.execute(query)}
+
+    def contact_names(self, contact_ids: Sequence[int]) -> dict[int, str | None]:
+        """The names of these contacts, by id (unknown ids left out; a contact may have none)."""
+        wanted = list(set(contact_ids))
+        if not wanted:
+            return {}
+        query = select(ContactRow.id, ContactRow.name).where(ContactRow.id.in_(wanted))
+        with self._reads() as session:
+            return {contact_id: name for contact_id, name in session.execute(query)}
+
+    # -- groups -----------------------------------------------------------------------------
+
+    def create_group(self, *, name: str, employee_ids: Sequence[int] = ()) -> Group:
+        """A named group of employees; ValueError for an unknown employee."""
+        members = list(dict.fromkeys(employee_ids))
+        with self._writes.begin() as session:
+            _check_employees_exist(session, members)
+            row = GroupRow(
+                name=name,
+                created_at=utcnow(),
+                members=[GroupMemberRow(employee_id=employee_id) for employee_id in members],
+            )
+            session.add(row)
+            session.flush()
+            return _group(row)
+
+    def get_group(self, group_id: int) -> Group | None:
+        with self._reads() as session:
+            row = session.get(GroupRow, group_id)
+            return _group(row) if row else None
+
+    def list_groups(self) -> list[Group]:
+        with self._reads() as session:
+            return [_group(row) for row in session.scalars(select(GroupRow).order_by(GroupRow.id))]
+
+    def add_to_group(self, group_id: int, employee_id: int) -> Group | None:
+        """Make an employee a member (once); None if no such group, ValueError if no employee."""
+        with self._writes.begin() as session:
+            row = session.get(GroupRow, group_id, with_for_update=True)
+            if row is None:
+                return None
+            _check_employees_exist(session, [employee_id])
+            if employee_id not in {member.employee_id for member in row.members}:
+                row.members.append(GroupMemberRow(employee_id=employee_id))
+                session.flush()
+            return _group(row)
+
+    def employees_in_groups(self, group_ids: Sequence[int]) -> list[Employee]:
+        """The members of these groups, each once, by id; ValueError naming an unknown group."""
+        wanted = list(dict.fromkeys(group_ids))
+        with self._reads() as session:
+            known = set(session.scalars(select(GroupRow.id).where(GroupRow.id.in_(wanted))))
+            unknown = [group_id for group_id in wanted if group_id not in known]
+            if unknown:
+                raise ValueError(f"no group with id {unknown[0]}")
+            members = select(GroupMemberRow.employee_id).where(GroupMemberRow.group_id.in_(wanted))
+            rows = session.scalars(
+                select(EmployeeRow).where(EmployeeRow.id.in_(members)).order_by(EmployeeRow.id)
+            )
+            return [_employee(row) for row in rows]
+
+    # -- tasks and comments -----------------------------------------------------------------
+
+    def create_task(
+        self,
+        *,
+        title: str,
+        description: str | None = None,
+        department: str | None = None,
+        assignee_employee_id: int | None = None,
+        contact_id: int | None = None,
+        call_id: int | None = None,
+        idempotency_key: str | None = None,
+        type: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        due_at: datetime | None = None,
+        rule: str | None = None,
+        closes_on_contact: bool = False,
+    ) -> Task:
+        """Open a task; with an `idempotency_key` already used, that first task comes back.
+
+        Raises ValueError for an unknown employee, contact or call, or a naive `due_at`.
+        """
+        _require_aware("due_at", due_at)
+        if idempotency_key is not None:
+            found = self._task_by_key(idempotency_key)
+            if found is not None:
+                return found
+        try:
+            with self._writes.begin() as session:
+                if idempotency_key is not None:
+                    # Read again under the write lock: on SQLite a racing writer is done by now.
+                    row = session.scalar(
+                        select(TaskRow).where(TaskRow.idempotency_key == idempotency_key)
+                    )
+                    if row is not None:
+                        return _task(row)
+                _check_task_refs(session, assignee_employee_id, contact_id, call_id)
+                now = utcnow()
+                row = TaskRow(
+                    title=title,
+                    description=description,
+                    status="open",
+                    department=department,
+                    assignee_employee_id=assignee_employee_id,
+                    contact_id=contact_id,
+                    call_id=call_id,
+                    idempotency_key=idempotency_key,
+                    type=type,
+                    fields=dict(fields) if fields else None,
+                    due_at=due_at,
+                    rule=rule,
+                    closes_on_contact=closes_on_contact,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                session.flush()
+                return _task(row)
+        except IntegrityError:
+            found = self._task_by_key(idempotency_key) if idempotency_key else None
+            if found is None:
+                raise
+            return found
+
+    def _task_by_key(self, idempotency_key: str) -> Task | None:
+        with self._reads() as session:
+            row = session.scalar(select(TaskRow).where(TaskRow.idempotency_key == idempotency_key))
+            return _task(row) if row else None
+
+    def get_task(self, task_id: int) -> Task | None:
+        with self._reads() as session:
+            row = session.get(TaskRow, task_id)
+            return _task(row) if row else None
+
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        assignee_employee_id: int | None = None,
+        contact_id: int | None = None,
+        call_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Task]:
+        """Tasks newest first, narrowed by whichever filters are given."""
+        equal_to: list[tuple[Any, Any]] = [
+            (TaskRow.status, status),
+            (TaskRow.assignee_employee_id, assignee_employee_id),
+            (TaskRow.contact_id, contact_id),
+            (TaskRow.call_id, call_id),
+        ]
+        query = (
+            select(TaskRow)
+            .where(*[column == value for column, value in equal_to if value is not None])
+            .order_by(TaskRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._reads() as session:
+            return [_task(row) for row in session.scalars(query)]
+
+    def update_task(
+        self,
+        task_id: int,
+        *,
+        status: str | None = None,
+        assignee_employee_id: int | None = None,
+    ) -> Task | None:
+        """Change what is given (None keeps it); None if no such task.
+
+        Raises ValueError for an unknown status or employee.
+        """
+        if status is not None and status not in TASK_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {sorted(TASK_STATUSES)}")
+        with self._writes.begin() as session:
+            row = session.get(TaskRow, task_id, with_for_update=True)
+            if row is None:
+                return None
+            _check_task_refs(session, assignee_employee_id, None, None)
+            changed = False
+            for name, value in (("status", status), ("assignee_employee_id", assignee_employee_id)):
+                if value is not None and getattr(row, name) != value:
+                    setattr(row, name, value)
+                    changed = True
+            if changed:
+                row.updated_at = utcnow()
+                row.closed_at = row.updated_at if row.status == "closed" else None
+                session.flush()
+            return _task(row)
+
+    def add_comment(
+        self,
+        *,
+        text: str,
+        task_id: int | None = None,
+        call_id: int | None = None,
+        idempotency_key: str | None = None,
+        contact_id: int | None = None,
+        author_employee_id: int | None = None,
+        hidden: bool = False,
+    ) -> Comment:
+        """Comment on a task, a call and/or a contact card, by an employee or by pbxhub itself;
+        a repeated `idempotency_key` returns the first one.
+
+        Raises ValueError when none of task, call and contact is given, or any given is unknown.
+        """
+        if task_id is None and call_id is None and contact_id is None:
+            raise ValueError("a comment belongs to a task, a call or a contact; neither was given")
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    if idempotency_key is not None:
+                        row = session.scalar(
+                            select(CommentRow).where(CommentRow.idempotency_key == idempotency_key)
+                        )
+                        if row is not None:
+                            return _comment(row)
+                    if task_id is not None and session.get(TaskRow, task_id) is None:
+                        raise ValueError(f"no task with id {task_id}")
+                    if call_id is not None and session.get(CallRow, call_id) is None:
+                        raise ValueError(f"no call with id {call_id}")
+                    _check_task_refs(session, author_employee_id, contact_id, None)
+                    row = CommentRow(
+                        task_id=task_id,
+                        call_id=call_id,
+                        contact_id=contact_id,
+                        author_employee_id=author_employee_id,
+                        hidden=hidden,
+                        text=text,
+                        idempotency_key=idempotency_key,
+                        created_at=utcnow(),
+                    )
+                    session.add(row)
+                    session.flush()
+                    return _comment(row)
+            except IntegrityError:
+                # Another writer added the same keyed comment between our read and insert.
+                if attempt or idempotency_key is None:
+                    raise
+        raise AssertionError("unreachable")
+
+    def list_comments(
+        self,
+        *,
+        task_id: int | None = None,
+        call_id: int | None = None,
+        contact_id: int | None = None,
+        include_hidden: bool = True,
+    ) -> list[Comment]:
+        """Comments oldest first, of a task, a call or a contact (or several filters at once);
+        without `include_hidden`, only those everybody may see."""
+        query = select(CommentRow).order_by(CommentRow.id)
+        if task_id is not None:
+            query = query.where(CommentRow.task_id == task_id)
+        if call_id is not None:
+            query = query.where(CommentRow.call_id == call_id)
+        if contact_id is not None:
+            query = query.where(CommentRow.contact_id == contact_id)
+        if not include_hidden:
+            query = query.where(CommentRow.hidden.is_(False))
+        with self._reads() as session:
+            return [_comment(row) for row in session.scalars(query)]
+
+    # -- what a call leaves behind by rule: call-backs closed, attachment, notifications ------
+
+    def close_reached_tasks(self, contact_id: int) -> list[Task]:
+        """Close the contact's open call-back tasks (`closes_on_contact`) that an answered call
+        has reached since the call the task is about (since the task was made, if it is about
+        none), whatever order the calls are processed in; returns the tasks closed now."""
+        closed: list[Task] = []
+        with self._writes.begin() as session:
+            waiting = session.scalars(
+                select(TaskRow)
+                .where(
+                    TaskRow.contact_id == contact_id,
+                    TaskRow.status == "open",
+                    TaskRow.closes_on_contact.is_(True),
+                )
+                .order_by(TaskRow.id)
+                .with_for_update()
+            ).all()
+            for task in waiting:
+                about = session.get(CallRow, task.call_id) if task.call_id is not None else None
+                since = about.occurred_at if about is not None else task.created_at
+                reached = session.scalar(
+                    select(CallRow)
+                    .where(
+                        CallRow.contact_id == contact_id,
+                        CallRow.kind == "call",
+                        CallRow.occurred_at > since,
+                    )
+                    .order_by(CallRow.occurred_at, CallRow.id)
+                    .limit(1)
+                )
+                if reached is None:
+                    continue
+                task.status = "closed"
+                task.closed_by_call_id = reached.id
+                task.closed_at = task.updated_at = utcnow()
+                session.flush()
+                closed.append(_task(task))
+        return closed
+
+    def set_call_origin_task(self, call_id: int, task_id: int) -> CallAttachment:
+        """Note the task a call was made from (the telephony API's ticket, say): the call will
+        hang there. A call that already has an origin task keeps it."""
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    _check_task_refs(session, None, None, call_id)
+                    if session.get(TaskRow, task_id) is None:
+                        raise ValueError(f"no task with id {task_id}")
+                    row = session.get(CallAttachmentRow, call_id, with_for_update=True)
+                    if row is None:
+                        row = CallAttachmentRow(call_id=call_id, hidden=False)
+                        session.add(row)
+                    if row.origin_task_id is None:
+                        row.origin_task_id = task_id
+                    session.flush()
+                    return _attachment(row)
+            except IntegrityError:
+                # Another writer made the row between our read and insert: the retry finds it.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_call_attachment(self, call_id: int) -> CallAttachment | None:
+        with self._reads() as session:
+            row = session.get(CallAttachmentRow, call_id)
+            return _attachment(row) if row else None
+
+    def attach_call(
+        self,
+        call_id: int,
+        *,
+        mode: str,
+        contact_id: int | None = None,
+        task_id: int | None = None,
+        hidden: bool = False,
+        comment_text: str | None = None,
+    ) -> CallAttachment:
+        """Hang a call on a task and/or its contact, once: a call already attached keeps its
+        place and gets that back. `hidden` also writes the call as a hidden comment on the task
+        (or, with none, on the contact). ValueError for an unknown call, contact or task."""
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    _check_task_refs(session, None, contact_id, call_id)
+                    if task_id is not None and session.get(TaskRow, task_id) is None:
+                        raise ValueError(f"no task with id {task_id}")
+                    row = session.get(CallAttachmentRow, call_id, with_for_update=True)
+                    if row is not None and row.attached_at is not None:
+                        return _attachment(row)
+                    if row is None:
+                        row = CallAttachmentRow(call_id=call_id, hidden=False)
+                        session.add(row)
+                    now = utcnow()
+                    row.mode, row.contact_id, row.task_id = mode, contact_id, task_id
+                    row.hidden, row.attached_at = hidden, now
+                    if hidden and (task_id is not None or contact_id is not None):
+                        comment = CommentRow(
+                            task_id=task_id,
+                            contact_id=contact_id if task_id is None else None,
+                            text=comment_text or f"call {call_id}",
+                            hidden=True,
+                            created_at=now,
+                        )
+                        session.add(comment)
+                        session.flush()
+                        row.comment_id = comment.id
+                    session.flush()
+                    return _attachment(row)
+            except IntegrityError:
+                # Another writer attached it between our read and insert: the retry finds it.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def add_notifications(
+        self,
+        *,
+        kind: str,
+        text: str,
+        employee_ids: Sequence[int],
+        call_id: int | None = None,
+        contact_id: int | None = None,
+    ) -> list[Notification]:
+        """Tell each employee; about a call, each employee is told each `kind` once however often
+        this is repeated (the stored notifications come back). ValueError for an unknown
+        employee, call or contact."""
+        wanted = list(dict.fromkeys(employee_ids))
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    _check_employees_exist(session, wanted)
+                    _check_task_refs(session, None, contact_id, call_id)
+                    told: list[Notification] = []
+                    for employee_id in wanted:
+                        row = None
+                        if call_id is not None:
+                            row = session.scalar(
+                                select(NotificationRow).where(
+                                    NotificationRow.call_id == call_id,
+                                    NotificationRow.employee_id == employee_id,
+                                    NotificationRow.kind == kind,
+                                )
+                            )
+                        if row is None:
+                            row = NotificationRow(
+                                employee_id=employee_id,
+                                kind=kind,
+                                text=text,
+                                call_id=call_id,
+                                contact_id=contact_id,
+                                created_at=utcnow(),
+                            )
+                            session.add(row)
+                            session.flush()
+                        told.append(_notification(row))
+                    return told
+            except IntegrityError:
+                # A racing writer told the same employee first: the retry finds its row.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def list_notifications(
+        self,
+        *,
+        employee_id: int | None = None,
+        call_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Notification]:
+        """Notifications newest first, of one employee and/or about one call."""
+        query = select(NotificationRow).order_by(NotificationRow.id.desc())
+        if employee_id is not None:
+            query = query.where(NotificationRow.employee_id == employee_id)
+        if call_id is not None:
+            query = query.where(NotificationRow.call_id == call_id)
+        with self._reads() as session:
+            rows = session.scalars(query.limit(limit).offset(offset))
+            return [_notification(row) for row in rows]
+
+    # -- recordings -------------------------------------------------------------------------
+
+    def add_recording(
+        self,
+        *,
+        call_id: int,
+        storage: str,
+        location: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        source_url: str | None = None,
+        duration_seconds: int | None = None,
+    ) -> tuple[Recording, bool]:
+        """Keep a call's audio; the same file (by sha256) on the same call is kept once.
+
+        True when added; ValueError for an unknown call.
+        """
+        sha256 = sha256.lower()
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"sha256 {sha256!r} is not a hex SHA-256 digest")
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    row = session.scalar(
+                        select(RecordingRow).where(
+                            RecordingRow.call_id == call_id, RecordingRow.sha256 == sha256
+                        )
+                    )
+                    if row is not None:
+                        return _recording(row), False
+                    if session.get(CallRow, call_id) is None:
+                        raise ValueError(f"no call with id {call_id}")
+                    row = RecordingRow(
+                        call_id=call_id,
+                        storage=storage,
+                        location=location,
+                        content_type=content_type,
+                        size=size,
+                        sha256=sha256,
+                        source_url=source_url,
+                        duration_seconds=duration_seconds,
+                        created_at=utcnow(),
+                    )
+                    session.add(row)
+                    session.flush()
+                    return _recording(row), True
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def list_recordings(self, call_id: int) -> list[Recording]:
+        """A call's recordings, oldest first."""
+        query = (
+            select(RecordingRow).where(RecordingRow.call_id == call_id).order_by(RecordingRow.id)
+        )
+        with self._reads() as session:
+            return [_recording(row) for row in session.scalars(query)]
+
+    def find_recording(self, sha256: str) -> Recording | None:
+        """A recording with this content (the first kept), whatever call it belongs to."""
+        query = (
+            select(RecordingRow)
+            .where(RecordingRow.sha256 == sha256.lower())
+            .order_by(RecordingRow.id)
+            .limit(1)
+        )
+        with self._reads() as session:
+            row = session.scalar(query)
+            return _recording(row) if row else None
+
+    def get_recording(self, recording_id: int) -> Recording | None:
+        with self._reads() as session:
+            row = session.get(RecordingRow, recording_id)
+            return _recording(row) if row else None
+
+    def find_recording_by_source(self, call_id: int, source_url: str) -> Recording | None:
+        """The recording a call already keeps from this link (so a link is downloaded once)."""
+        query = (
+            select(RecordingRow)
+            .where(RecordingRow.call_id == call_id, RecordingRow.source_url == source_url)
+            .order_by(RecordingRow.id)
+            .limit(1)
+        )
+        with self._reads() as session:
+            row = session.scalar(query)
+            return _recording(row) if row else None
+
+    def set_recording_outcome(
+        self,
+        call_id: int,
+        *,
+        status: str,
+        error_code: str | None = None,
+        error: str | None = None,
+        clear_link: bool = False,
+    ) -> StoredCall | None:
+        """Record what became of a call's recording (a status of RECORDING_STATUSES, and why
+        when it was refused or failed); `clear_link` forgets the PBX's link too (a channel that
+        keeps nothing). None if there is no such call."""
+        if status not in RECORDING_STATUSES:
+            raise ValueError(
+                f"recording status {status!r} is not one of {sorted(RECORDING_STATUSES)}"
+            )
+        changes: dict[str, Any] = {
+            "recording_status": status,
+            "recording_error_code": error_code,
+            "recording_error": None if error is None else error[:1024],
+        }
+        if clear_link:
+            changes["recording_url"] = None
+        with self._writes.begin() as session:
+            row = session.get(CallRow, call_id, with_for_update=True)
+            if row is None:
+                return None
+            changed = {
+                name: value for name, value in changes.items() if getattr(row, name) != value
+            }
+            if changed:
+                for name, value in changed.items():
+                    setattr(row, name, value)
+                row.updated_at = utcnow()
+                session.flush()
+            return _stored_call(row)
+
+    def count_recording_outcomes(
+        self, *, channel_id: int | None = None
+    ) -> list[tuple[str, str | None, int]]:
+        """How many calls' recordings ended how: (status, error code, calls), most first."""
+        count = func.count().label("calls")
+        query = (
+            select(CallRow.recording_status, CallRow.recording_error_code, count)
+            .where(CallRow.recording_status.is_not(None))
+            .group_by(CallRow.recording_status, CallRow.recording_error_code)
+            .order_by(count.desc(), CallRow.recording_status, CallRow.recording_error_code)
+        )
+        if channel_id is not None:
+            query = query.where(CallRow.channel_id == channel_id)
+        with self._reads() as session:
+            return [(str(status), code, calls) for status, code, calls in session.execute(query)]
+
 
 # -- migrations -----------------------------------------------------------------------------
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch of `target` by `patch`."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
@@ -548,6 +1438,30 @@ def _contact_by_phone(phone: str) -> Select[ContactRow]:
 
 def _call_by_session(channel_id: int, session_id: str) -> Select[CallRow]:
     return select(CallRow).where(CallRow.channel_id == channel_id, CallRow.session_id == session_id)
+
+
+def _skipped_conditions(
+    channel_id: int | None,
+    reason: str | None,
+    phone: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ColumnElement[bool]]:
+    _require_aware("since", since)
+    _require_aware("until", until)
+    equal_to: list[tuple[Any, Any]] = [
+        (SkippedCallRow.channel_id, channel_id),
+        (SkippedCallRow.reason, reason),
+        (SkippedCallRow.contact_phone, phone),
+    ]
+    conditions: list[ColumnElement[bool]] = [
+        column == value for column, value in equal_to if value is not None
+    ]
+    if since is not None:
+        conditions.append(SkippedCallRow.occurred_at >= since)
+    if until is not None:
+        conditions.append(SkippedCallRow.occurred_at < until)
+    return conditions
 
 
 def _call_conditions(
@@ -603,6 +1517,25 @@ def _check_links_free(session: Session, links: Sequence[EmployeeLink]) -> None:
                 raise ConflictError(
                     f"{what} {value!r} in channel {link.channel_id} belongs to employee {owner}"
                 )
+
+
+def _check_employees_exist(session: Session, employee_ids: Sequence[int]) -> None:
+    known = set(session.scalars(select(EmployeeRow.id).where(EmployeeRow.id.in_(employee_ids))))
+    for employee_id in employee_ids:
+        if employee_id not in known:
+            raise ValueError(f"no employee with id {employee_id}")
+
+
+def _check_task_refs(
+    session: Session, employee_id: int | None, contact_id: int | None, call_id: int | None
+) -> None:
+    for what, table, value in (
+        ("employee", EmployeeRow, employee_id),
+        ("contact", ContactRow, contact_id),
+        ("call", CallRow, call_id),
+    ):
+        if value is not None and session.get(table, value) is None:
+            raise ValueError(f"no {what} with id {value}")
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -681,6 +1614,7 @@ def _employee(row: EmployeeRow) -> Employee:
             )
             for link in row.links
         ],
+        working_hours=copy.deepcopy(row.working_hours),
     )
 
 
@@ -691,9 +1625,110 @@ def _contact(row: ContactRow) -> Contact:
         phones=[ContactPhone(phone=phone.phone, raw=phone.raw) for phone in row.phones],
         responsible_employee_ids=[responsible.employee_id for responsible in row.responsibles],
         created_at=row.created_at,
+        fields=dict(row.fields or {}),
     )
+
+
+def _skipped_call(row: SkippedCallRow) -> SkippedCall:
+    values = {f.name: copy.deepcopy(getattr(row, f.name)) for f in fields(SkippedCall)}
+    return SkippedCall(**values)
 
 
 def _stored_call(row: CallRow) -> StoredCall:
     values = {name: copy.deepcopy(getattr(row, name)) for name in _CALL_FIELDS}
-    return StoredCall(id=row.id, **values, created_at=row.created_at, updated_at=row.updated_at)
+    return StoredCall(
+        id=row.id,
+        **values,
+        status=row.status,
+        attachment=_attachment(row.attachment) if row.attachment is not None else None,
+        recording_status=row.recording_status,
+        recording_error_code=row.recording_error_code,
+        recording_error=row.recording_error,
+        recordings=[_recording(recording) for recording in row.recordings],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _group(row: GroupRow) -> Group:
+    return Group(
+        id=row.id,
+        name=row.name,
+        employee_ids=[member.employee_id for member in row.members],
+        created_at=row.created_at,
+    )
+
+
+def _task(row: TaskRow) -> Task:
+    return Task(
+        id=row.id,
+        title=row.title,
+        status=row.status,
+        description=row.description,
+        department=row.department,
+        assignee_employee_id=row.assignee_employee_id,
+        contact_id=row.contact_id,
+        call_id=row.call_id,
+        type=row.type,
+        fields=dict(row.fields or {}),
+        due_at=row.due_at,
+        rule=row.rule,
+        closes_on_contact=row.closes_on_contact,
+        closed_at=row.closed_at,
+        closed_by_call_id=row.closed_by_call_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _comment(row: CommentRow) -> Comment:
+    return Comment(
+        id=row.id,
+        text=row.text,
+        task_id=row.task_id,
+        call_id=row.call_id,
+        contact_id=row.contact_id,
+        author_employee_id=row.author_employee_id,
+        hidden=row.hidden,
+        created_at=row.created_at,
+    )
+
+
+def _attachment(row: CallAttachmentRow) -> CallAttachment:
+    return CallAttachment(
+        call_id=row.call_id,
+        mode=row.mode,
+        contact_id=row.contact_id,
+        task_id=row.task_id,
+        comment_id=row.comment_id,
+        hidden=row.hidden,
+        origin_task_id=row.origin_task_id,
+        attached_at=row.attached_at,
+    )
+
+
+def _notification(row: NotificationRow) -> Notification:
+    return Notification(
+        id=row.id,
+        employee_id=row.employee_id,
+        kind=row.kind,
+        text=row.text,
+        call_id=row.call_id,
+        contact_id=row.contact_id,
+        created_at=row.created_at,
+    )
+
+
+def _recording(row: RecordingRow) -> Recording:
+    return Recording(
+        id=row.id,
+        call_id=row.call_id,
+        storage=row.storage,
+        location=row.location,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        source_url=row.source_url,
+        duration_seconds=row.duration_seconds,
+        created_at=row.created_at,
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -18,8 +19,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -94,6 +97,8 @@ class EmployeeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # crm.working_hours shape; NULL when no schedule is known.
+    working_hours: Mapped[dict[str, Any] | None] = mapped_column(json_type(), nullable=True)
 
     # Loaded with the employee in one extra query each, and usable after the session closes.
     phones: Mapped[list[EmployeePhoneRow]] = relationship(
@@ -151,6 +156,8 @@ class ContactRow(Base):
     responsibles: Mapped[list[ContactResponsibleRow]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContactResponsibleRow.position"
     )
+    # The contact template's fields, rendered when a call created the contact; NULL: none.
+    fields: Mapped[dict[str, str] | None] = mapped_column(json_type(), nullable=True)
 
 
 class ContactPhoneRow(Base):
@@ -224,5 +231,204 @@ class CallRow(Base):
     recording_duration: Mapped[int | None] = mapped_column(Integer)
     incomplete: Mapped[bool] = mapped_column(Boolean)
     legs: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
+    # The status the generic telephony API last reported ("ringing", ..., "answered").
+    status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What became of the recording (crm.recording_files.RECORDING_STATUSES), and when it was
+    # refused or failed, why: a short code to count by and the reason in words.
+    recording_status: Mapped[str | None] = mapped_column(String(16))
+    recording_error_code: Mapped[str | None] = mapped_column(String(32))
+    recording_error: Mapped[str | None] = mapped_column(String(1024))
+
+    attachment: Mapped[CallAttachmentRow | None] = relationship(lazy="selectin", uselist=False)
+    # Loaded with the call (one query for a whole list), so a call shows its recording.
+    recordings: Mapped[list[RecordingRow]] = relationship(
+        lazy="selectin", order_by="RecordingRow.id", viewonly=True
+    )
+
+
+class GroupRow(Base):
+    """A named set of employees, whatever channels they work in."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    members: Mapped[list[GroupMemberRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="GroupMemberRow.employee_id"
+    )
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TaskRow(Base):
+    """A task ("ticket"): work for an employee, often about a call and its contact."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_id", "status", "id"),
+        Index("ix_tasks_assignee_employee_id_status", "assignee_employee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(255))
+    assignee_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL")
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    # Whoever creates a task on a retry gets the first one back instead of a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    type: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, str] | None] = mapped_column(json_type(), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The name of the channel's task rule that created it.
+    rule: Mapped[str | None] = mapped_column(String(255))
+    closes_on_contact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CommentRow(Base):
+    """A comment on a task, a call and/or a contact card."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    author_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL")
+    )
+    # Shown only to those who may hear recordings (a call attached "as a hidden comment").
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CallAttachmentRow(Base):
+    """Where a call hangs (the channel's attach option decides once), and the task it was made
+    from, when it was."""
+
+    __tablename__ = "call_attachments"
+
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[str | None] = mapped_column(String(32))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL"), index=True
+    )
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    hidden: Mapped[bool] = mapped_column(Boolean)
+    origin_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationRow(Base):
+    """What an employee is told, e.g. a missed call from a contact they are responsible for."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # A call tells each employee each thing once, however often it is processed.
+        UniqueConstraint("call_id", "employee_id", "kind"),
+        Index("ix_notifications_employee_id_id", "employee_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecordingRow(Base):
+    """A call's audio kept by pbxhub: where it lies, what it is, and its checksum."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("call_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    # "local": `location` is a path relative to the recordings folder; "s3": a key below the
+    # bucket's prefix (crm.recording_files).
+    storage: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Where the PBX offered it, when it was downloaded rather than uploaded.
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Its length: read from the file when that is cheap (WAV), else the PBX's figure.
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class SkippedCallRow(Base):
+    """A call session not recorded on purpose, with the reason: never dropped silently."""
+
+    __tablename__ = "skipped_calls"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "session_id"),
+        Index("ix_skipped_calls_occurred_at", "occurred_at"),
+        Index("ix_skipped_calls_channel_id_reason", "channel_id", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"))
+    session_id: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(64))
+    # crm.records.SKIP_REASONS
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(1024))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_phone_raw: Mapped[str | None] = mapped_column(String(64))
+    virtual_number: Mapped[str | None] = mapped_column(String(64))
+    employee_extension: Mapped[str | None] = mapped_column(String(64))
+    employee_pbx_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # started_at, else ended_at, else created_at (as for calls)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    extra: Mapped[dict[str, str]] = mapped_column(json_type())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -17,7 +17,7 @@ from api.app import create_app
 from api.temporal import TemporalGateway
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, load_provider_specs, open_store
+from pbxhub.wiring import api_context, load_provider_specs, open_store, recording_activities
 from pbxhub.worker import build_worker
 
 
@@ -107,11 +107,19 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
                 host=settings.api_host,
                 port=settings.api_port,
                 access_log=False,  # access logs would carry channel keys, which are secrets
+                # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
+                proxy_headers=False,
                 log_level="info",
             )
         )
         print_banner(settings, specs=sorted(specs), embedded_temporal=process is not None)
-        async with build_worker(client, store, task_queue=settings.task_queue):
+        async with build_worker(
+            client,
+            store,
+            task_queue=settings.task_queue,
+            specs=specs,
+            recordings=recording_activities(settings, store, specs),
+        ):
             await server.serve()
     finally:
         if process is not None:

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.temporal import TemporalGateway
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, load_provider_specs, open_store
+from pbxhub.wiring import api_context, load_provider_specs, open_store, recording_activities
 from pbxhub.worker import build_worker
 
 
@@ -26,6 +26,8 @@ async def serve_api(settings: Settings) -> None:
         host=settings.api_host,
         port=settings.api_port,
         access_log=False,  # access logs would carry channel keys, which are secrets
+        # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
+        proxy_headers=False,
     )
     try:
         await uvicorn.Server(config).serve()
@@ -34,12 +36,18 @@ async def serve_api(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    load_provider_specs(settings)
+    specs = load_provider_specs(settings)
     store = open_store(settings)
     client = await _connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     try:
-        async with build_worker(client, store, task_queue=settings.task_queue):
+        async with build_worker(
+            client,
+            store,
+            task_queue=settings.task_queue,
+            specs=specs,
+            recordings=recording_activities(settings, store, specs),
+        ):
             await asyncio.Event().wait()
     finally:
         store.close()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import providers
+from api.proxies import DEFAULT_TRUSTED_PROXIES, parse_networks
 
 
 class Settings(BaseSettings):
@@ -43,8 +47,55 @@ class Settings(BaseSettings):
     settle_seconds: int = 2
     # Webhook bodies above this size get 413 before they are parsed.
     max_body_bytes: int = 256 * 1024
+    # The largest call recording the telephony API takes as an upload (`audio_record`).
+    max_upload_bytes: int = 100 * 1024 * 1024
+
+    # Recordings downloaded from PBXs: kept under `data_dir/recordings` ("local"), or in an
+    # S3-compatible bucket ("s3": the bucket and, when not from boto3's own chain, the keys).
+    recording_storage: Literal["local", "s3"] = "local"
+    recording_s3_bucket: str = ""
+    recording_s3_prefix: str = "recordings/"
+    recording_s3_endpoint_url: str = ""
+    recording_s3_region: str = ""
+    recording_s3_access_key_id: str = ""
+    recording_s3_secret_access_key: str = ""
+    # Limits of one download: its size, the connection, a silence, the whole download.
+    recording_max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    recording_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    recording_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    recording_download_timeout_seconds: float = Field(default=600.0, gt=0)
+    # A file the PBX has not finished saving is asked for again after this long (doubling, up
+    # to 5 minutes between tries), this many times in all.
+    recording_retry_seconds: float = Field(default=10.0, gt=0)
+    recording_fetch_attempts: int = Field(default=10, ge=1)
+    # For tests only: let recording links point at this machine (a file host on 127.0.0.1).
+    # Private, link-local and other non-public addresses stay refused whatever this says.
+    recording_allow_loopback_hosts: bool = False
     # How long the ingress waits for Temporal to acknowledge an event before answering 503.
     temporal_rpc_timeout_seconds: float = 5.0
+    # How long a PBX's routing question (UIS interactive, Binotel apiCallSettings, Zadarma
+    # NOTIFY_START) waits for the store before it gets the spec's fallback reply.
+    routing_timeout_seconds: float = Field(default=0.8, gt=0)
+    # Behind a reverse proxy: the header naming the client ("X-Forwarded-For", "X-Real-IP").
+    # Empty: the TCP peer is the client. Matters for channels that allow only some sources.
+    trusted_proxy_header: str = ""
+    # The proxies whose header is believed (CIDRs, comma-separated or a JSON list); in an
+    # X-Forwarded-For chain the client is the right-most address outside them.
+    trusted_proxies: Annotated[list[str], NoDecode] = list(DEFAULT_TRUSTED_PROXIES)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError names the bad entry
+        return [network.strip() for network in value if network.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
+from activities.recordings import DownloadLimits, RecordingActivities
 from api.context import ApiContext
+from api.proxies import parse_networks
 from api.temporal import TemporalGateway
 from crm import Store
+from crm.recording_files import LocalFolder, RecordingFiles, S3Bucket, S3Settings
 from pbxhub.settings import Settings
 from providers.spec import ProviderSpec, SpecError, load_specs
 from workflows.starter import CallSettings
@@ -33,6 +37,50 @@ def call_settings(settings: Settings) -> CallSettings:
         max_call_seconds=settings.max_call_seconds,
         workflow_id_prefix=settings.workflow_id_prefix,
         settle_seconds=settings.settle_seconds,
+        recording_retry_seconds=settings.recording_retry_seconds,
+        recording_fetch_attempts=settings.recording_fetch_attempts,
+    )
+
+
+def recording_stores(settings: Settings) -> dict[str, RecordingFiles]:
+    """Every recording storage pbxhub reads from, by name; new files go to the configured one
+    (`recording_storage`). The local folder is always there: uploaded audio is kept in it."""
+    stores: dict[str, RecordingFiles] = {"local": LocalFolder(settings.data_dir / "recordings")}
+    if settings.recording_storage == "s3":
+        if not settings.recording_s3_bucket:
+            raise SystemExit("pbxhub cannot start: PBXHUB_RECORDING_S3_BUCKET is not set")
+        stores["s3"] = S3Bucket(
+            S3Settings(
+                bucket=settings.recording_s3_bucket,
+                prefix=settings.recording_s3_prefix,
+                endpoint_url=settings.recording_s3_endpoint_url or None,
+                region=settings.recording_s3_region or None,
+                access_key_id=settings.recording_s3_access_key_id or None,
+                secret_access_key=settings.recording_s3_secret_access_key or None,
+            )
+        )
+    return stores
+
+
+def recording_activities(
+    settings: Settings, store: Store, specs: Mapping[str, ProviderSpec]
+) -> RecordingActivities:
+    stores = recording_stores(settings)
+    local = stores["local"]
+    assert isinstance(local, LocalFolder)
+    return RecordingActivities(
+        store,
+        specs,
+        files=stores[settings.recording_storage],
+        # downloads land next to the local folder, so keeping one there is a rename
+        spool=local.spool(),
+        limits=DownloadLimits(
+            max_bytes=settings.recording_max_bytes,
+            connect_seconds=settings.recording_connect_timeout_seconds,
+            read_seconds=settings.recording_read_timeout_seconds,
+            total_seconds=settings.recording_download_timeout_seconds,
+        ),
+        allow_loopback=settings.recording_allow_loopback_hosts,
     )
 
 
@@ -52,4 +100,10 @@ def api_context(
         call_settings=call_settings(settings),
         max_body_bytes=settings.max_body_bytes,
         temporal_rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
+        recordings_dir=settings.data_dir / "recordings",
+        recording_stores=recording_stores(settings),
+        max_upload_bytes=settings.max_upload_bytes,
+        routing_timeout=timedelta(seconds=settings.routing_timeout_seconds),
+        trusted_proxy_header=settings.trusted_proxy_header.strip() or None,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
     )

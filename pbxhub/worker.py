@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calls import CallActivities
+from activities.follow_up import FollowUpActivities
+from activities.pbx import PbxActivities
+from activities.recordings import RecordingActivities
+from activities.telephony import TelephonyActivities
 from crm import Store
+from providers.spec import ProviderSpec, load_specs
 from workflows.call import CallWorkflow
+from workflows.pbx_action import PbxActionWorkflow
 
 
-def build_worker(client: Client, store: Store, *, task_queue: str, threads: int = 16) -> Worker:
+def build_worker(
+    client: Client,
+    store: Store,
+    *,
+    task_queue: str,
+    threads: int = 16,
+    specs: Mapping[str, ProviderSpec] | None = None,
+    recordings: RecordingActivities | None = None,
+) -> Worker:
+    """`specs`: the provider specs PBX actions are rendered from (default: providers/);
+    `recordings`: where recordings are kept and how they are downloaded (default: nowhere, so
+    a channel that keeps files records its recordings as failed)."""
+    specs = load_specs() if specs is None else specs
     activities = CallActivities(store)
+    pbx = PbxActivities(store, specs)
+    recordings = recordings or RecordingActivities(store, specs, files=None, spool=None)
+    telephony = TelephonyActivities(store)
+    follow_up = FollowUpActivities(store)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CallWorkflow],
+        workflows=[CallWorkflow, PbxActionWorkflow],
         activities=[
             activities.lookup_recorded_call,
             activities.find_employees,
             activities.find_employee_by_phone,
             activities.find_or_create_contact,
             activities.save_call,
+            activities.save_skipped_call,
             activities.attach_recording,
+            follow_up.apply_call_rules,
+            telephony.open_api_call,
+            telephony.open_ticket,
+            telephony.apply_api_request,
+            pbx.send_pbx_action,
+            pbx.record_pbx_action,
+            recordings.fetch_recording,
+            recordings.keep_recording,
         ],
         # Store activities are synchronous: they run in these threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=threads),

@@ -76,18 +76,22 @@ class HmacSignature:
 @dataclass(frozen=True)
 class SourceIpAllowlist:
     """The client address must be inside one of the networks: static ones from the spec plus the
-    channel setting named `setting` (a list or comma-separated text). No network at all → allowed
-    unless `deny_when_empty`. Which proxy header yields `client_host` is the ingress's business."""
+    channel setting named `setting` (a list or comma-separated text). With `setting_replaces`, a
+    channel setting that lists networks replaces the static ones instead (the PBX's published
+    addresses, unless the channel says otherwise). No network at all → allowed unless
+    `deny_when_empty`. Which proxy header yields `client_host` is the ingress's business."""
 
     networks: tuple[str, ...] = ()
     setting: str | None = None
     deny_when_empty: bool = False
+    setting_replaces: bool = False
 
     def check(self, channel: Any, client_host: str | None) -> None:
         settings = getattr(channel, "settings", {}) or {}
         configured = [*self.networks]
         if self.setting:
-            configured += [str(n) for n in as_list(settings.get(self.setting))]
+            own = [str(n) for n in as_list(settings.get(self.setting))]
+            configured = own if own and self.setting_replaces else configured + own
         if not configured:
             if self.deny_when_empty:
                 raise AuthFailure(403, "no source networks are allowed for this channel")
@@ -108,11 +112,17 @@ class SourceIpAllowlist:
 @dataclass(frozen=True)
 class TokenField:
     """A token sent in the query, the body or a header must equal `secret` (a template, usually
-    `{{ channel.secrets.<name> }}`)."""
+    `{{ channel.secrets.<name> }}`). `aliases`: other names the same token may come under (a
+    protocol that documents two spellings); the first name present is the one checked."""
 
     location: str
     name: str
     secret: TextTemplate
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
     def check(self, context: Mapping[str, Any], headers: Mapping[str, str]) -> None:
         expected = self.secret.render(context)
@@ -123,7 +133,14 @@ class TokenField:
             "body": context.get("body") or {},
             "header": headers,
         }[self.location]
-        sent = as_str(source.get(self.name.lower() if self.location == "header" else self.name))
+        sent = next(
+            (
+                text
+                for name in self.names
+                if (text := as_str(source.get(name.lower() if self.location == "header" else name)))
+            ),
+            None,
+        )
         if not sent:
             raise AuthFailure(401, f"token {self.name} is missing from the {self.location}")
         if not hmac.compare_digest(expected.encode(), sent.encode()):

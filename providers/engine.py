@@ -1,37 +1,59 @@
 """The provider engine: one PBX request in, canonical call events and the PBX's reply out.
 
 Pure: no store, no web framework, no Temporal, no network. Everything is compiled at load
-(providers.spec); here a request is only parsed, recognised, checked, validated and mapped."""
+(providers.spec); here a request is only parsed, recognised, checked, validated and mapped.
+A reply that needs data from the CRM is rendered in two steps: `prepare_request` says what to
+look up (providers.lookups), the caller reads it, `finish_request` renders the reply with it;
+`fallback_outcome` is the reply for when the caller could not read it in time."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
-from providers.auth import AuthFailure, check_auth
+from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import CoercionError, coerce_field, event_to_json
 from providers.events import CallEvent
-from providers.spec import EmissionSpec, EndpointSpec, EventSpec, ProviderSpec, format_path
+from providers.spec import (
+    EmissionSpec,
+    EndpointSpec,
+    EventSpec,
+    ProviderSpec,
+    ReplySpec,
+    format_path,
+)
 from providers.templating import EvaluationError, Expression, as_str, is_blank
 
 __all__ = [
+    "CHANNEL_SOURCES_SETTING",
     "ChannelContext",
     "EndpointNotFound",
     "IncomingRequest",
     "MappingError",
     "Outcome",
+    "PreparedRequest",
     "Reply",
     "RequestRejected",
+    "fallback_outcome",
+    "finish_request",
     "handle_request",
+    "prepare_request",
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# A channel setting every provider honours: when it lists networks (CIDR, a list or comma text),
+# requests from anywhere else are refused with 403 before anything else is looked at. It narrows
+# whatever the spec's own `source_ip_allowlist` allows.
+CHANNEL_SOURCES_SETTING = "allowed_sources"
+_CHANNEL_SOURCES = SourceIpAllowlist(setting=CHANNEL_SOURCES_SETTING)
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,9 @@ class IncomingRequest:
     query: Mapping[str, str]
     body: bytes
     client_host: str | None = None
+    # When the ingress received it (aware UTC): templates read it as `received_at`, for PBXs whose
+    # notifications carry no time of their own. None where no one received it (spec examples).
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +79,24 @@ class ChannelContext:
     country: str = "RU"
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stored(
+        cls, channel_id: int, *, timezone: str, country: str, settings: Mapping[str, Any]
+    ) -> ChannelContext:
+        """A stored channel's context: its `settings.secrets` (name → value) become
+        `channel.secrets` only, not part of `channel.settings`."""
+        plain = dict(settings)
+        secrets = plain.pop("secrets", None)
+        return cls(
+            channel_id=channel_id,
+            timezone=timezone,
+            country=country,
+            settings=plain,
+            secrets={str(k): str(v) for k, v in secrets.items()}
+            if isinstance(secrets, Mapping)
+            else {},
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +114,29 @@ class Outcome:
     event_name: str | None
     events: tuple[CallEvent, ...]
     reply: Reply
+    # the reply is the spec's fallback_reply: its lookups could not be answered
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request parsed, recognised, authenticated, validated and mapped to its events: all but
+    the reply, which may need answers from the CRM first (`lookups_needed`: kind → arguments,
+    e.g. {"responsible": {"phone": "+79161234567"}}; empty when the reply needs none)."""
+
+    spec: ProviderSpec
+    endpoint: EndpointSpec
+    event: EventSpec
+    channel: ChannelContext
+    session_id: str
+    events: tuple[CallEvent, ...]
+    lookups_needed: Mapping[str, Mapping[str, Any]]
+    # what the reply templates read (body, query, headers, channel, provider, event, session_id)
+    template_context: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def event_name(self) -> str:
+        return self.event.name
 
 
 class EndpointNotFound(LookupError):
@@ -81,11 +147,16 @@ class RequestRejected(Exception):
     """The request is refused: 401/403 auth, 405 method, 400/415 body, 422 schema or an
     unrecognised request. `field` is the JSON path of the offending body field, if one is."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, *, reply: Reply | None = None
+    ) -> None:
         super().__init__(f"{status}: {message}" + (f" (field {field})" if field else ""))
         self.status = status
         self.field = field
         self.message = message
+        # the endpoint's declared answer (its `rejections`), when its PBX expects its own words;
+        # `message` still says why, for the log
+        self.reply = reply
 
     def as_json(self) -> dict[str, Any]:
         """The error body the ingress can send as is."""
@@ -114,13 +185,58 @@ def handle_request(
     *,
     lookups: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Turn one PBX request into canonical events and a reply, as the spec says.
+    """Turn one PBX request into canonical events and a reply, as the spec says: prepare_request
+    then finish_request with the `lookups` the caller already has (none by default).
+
+    Raises EndpointNotFound, RequestRejected (the PBX's fault) or MappingError (the spec's).
+    """
+    return finish_request(prepare_request(spec, endpoint, request, channel), lookups or _EMPTY)
+
+
+def prepare_request(
+    spec: ProviderSpec, endpoint: str, request: IncomingRequest, channel: ChannelContext
+) -> PreparedRequest:
+    """Everything but the reply: the channel's source allow-list, method, body, recognition,
+    auth, schema, the canonical events, and the lookups (kind → arguments) the reply needs.
 
     Raises EndpointNotFound, RequestRejected (the PBX's fault) or MappingError (the spec's).
     """
     ep = spec.endpoints.get(endpoint)
     if ep is None:
         raise EndpointNotFound(f"provider {spec.id} has no endpoint {endpoint!r}")
+    try:
+        return _prepare(spec, ep, request, channel)
+    except RequestRejected as rejected:
+        declared = _declared_rejection(spec, ep, rejected)
+        if declared is None:
+            raise
+        raise declared from rejected
+
+
+# Which declared rejection (an endpoint's `rejections`) answers a refusal of each status.
+_REJECTION_CAUSES: Mapping[int, str] = MappingProxyType(
+    {401: "unauthorized", 403: "unauthorized", 400: "invalid", 415: "invalid", 422: "invalid"}
+)
+
+
+def _declared_rejection(
+    spec: ProviderSpec, ep: EndpointSpec, rejected: RequestRejected
+) -> RequestRejected | None:
+    declared = ep.rejections.get(_REJECTION_CAUSES.get(rejected.status, ""))
+    if declared is None:
+        return None
+    body = ""
+    if declared.body is not None:
+        context = {"status": rejected.status, "message": rejected.message, "field": rejected.field}
+        body = _render(spec, declared.body, context)
+    reply = Reply(status=declared.status, body=body, content_type=declared.content_type)
+    return RequestRejected(declared.status, rejected.message, rejected.field, reply=reply)
+
+
+def _prepare(
+    spec: ProviderSpec, ep: EndpointSpec, request: IncomingRequest, channel: ChannelContext
+) -> PreparedRequest:
+    _check_channel_sources(channel, request.client_host)
     method = request.method.upper()
     if method not in ep.methods:
         raise RequestRejected(
@@ -142,6 +258,7 @@ def handle_request(
         "headers": request.headers,
         "channel": channel,
         "provider": spec.id,
+        "received_at": request.received_at,
     }
     event = _recognise(spec, ep, context)
     _authenticate(spec, ep, event, context, request)
@@ -165,16 +282,68 @@ def handle_request(
     events = tuple(
         e
         for emission in event.emissions
-        if (e := _emit(spec, event, emission, context, channel, session_id, extra)) is not None
+        for e in _emit(spec, event, emission, context, channel, session_id, extra)
     )
+    _check_keys_differ(spec, event, events)
+    needed = {
+        kind: MappingProxyType(
+            {name: _evaluate(spec, expression, context) for name, expression in arguments}
+        )
+        for kind, arguments in event.lookups
+    }
+    return PreparedRequest(
+        spec=spec,
+        endpoint=ep,
+        event=event,
+        channel=channel,
+        session_id=session_id,
+        events=events,
+        lookups_needed=MappingProxyType(needed),
+        template_context=MappingProxyType(context),
+    )
+
+
+def finish_request(prepared: PreparedRequest, lookups: Mapping[str, Any]) -> Outcome:
+    """The outcome with the reply rendered from the answers to `prepared.lookups_needed`
+    (templates read them as `lookups.<kind>`; a kind left out reads as undefined).
+
+    Raises MappingError when the reply template fails (a spec bug).
+    """
+    return _outcome(prepared, prepared.event.reply, lookups, fallback=False)
+
+
+def fallback_outcome(prepared: PreparedRequest) -> Outcome:
+    """The outcome when the lookups cannot be answered (store slow or down): the same events, and
+    the event's `fallback_reply` ("continue by your own scenario"). An event that declares no
+    lookups has no fallback: its ordinary reply is rendered, with no lookups.
+
+    Raises MappingError when the fallback template fails (a spec bug).
+    """
+    reply = prepared.event.fallback_reply
+    if reply is None:
+        return _outcome(prepared, prepared.event.reply, _EMPTY, fallback=False)
+    return _outcome(prepared, reply, None, fallback=True)
+
+
+def _outcome(
+    prepared: PreparedRequest,
+    reply_spec: ReplySpec,
+    lookups: Mapping[str, Any] | None,
+    *,
+    fallback: bool,
+) -> Outcome:
     body_text = ""
-    if event.reply.body is not None:
-        reply_context = {**context, "lookups": lookups if lookups is not None else _EMPTY}
-        if "events" in event.reply.body.names:  # only built when the reply shows them
-            reply_context["events"] = [event_to_json(e) for e in events]
-        body_text = _render(spec, event.reply.body, reply_context)
-    reply = Reply(status=event.reply.status, content_type=event.reply.content_type, body=body_text)
-    return Outcome(event_name=event.name, events=events, reply=reply)
+    if reply_spec.body is not None:
+        reply_context = dict(prepared.template_context)
+        if lookups is not None:  # a fallback template cannot read lookups (checked at load)
+            reply_context["lookups"] = lookups
+        if "events" in reply_spec.body.names:  # only built when the reply shows them
+            reply_context["events"] = [event_to_json(e) for e in prepared.events]
+        body_text = _render(prepared.spec, reply_spec.body, reply_context)
+    reply = Reply(status=reply_spec.status, content_type=reply_spec.content_type, body=body_text)
+    return Outcome(
+        event_name=prepared.event.name, events=prepared.events, reply=reply, fallback=fallback
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +395,17 @@ def _authenticate(
         raise MappingError(spec.id, exc.path, exc.message) from exc
 
 
+def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> None:
+    try:
+        _CHANNEL_SOURCES.check(channel, client_host)
+    except AuthFailure as exc:
+        raise RequestRejected(exc.status, exc.message) from exc
+    except ValueError as exc:  # the setting is not a list of networks: closed, not open
+        raise RequestRejected(
+            403, f"the channel's {CHANNEL_SOURCES_SETTING} setting is not a list of networks"
+        ) from exc
+
+
 def _validate(event: EventSpec, body: Mapping[str, Any]) -> None:
     error = best_match(event.validator.iter_errors(body))
     if error is None:
@@ -251,6 +431,13 @@ def _truthy(spec: ProviderSpec, expression: Expression, context: Mapping[str, An
         raise MappingError(spec.id, exc.path, exc.message) from exc
 
 
+def _evaluate(spec: ProviderSpec, expression: Expression, context: Mapping[str, Any]) -> Any:
+    try:
+        return expression.evaluate(context)
+    except EvaluationError as exc:
+        raise MappingError(spec.id, exc.path, exc.message) from exc
+
+
 def _render(spec: ProviderSpec, template: Any, context: Mapping[str, Any]) -> str:
     try:
         return str(template.render(context))
@@ -263,6 +450,46 @@ def _emit(
     event: EventSpec,
     emission: EmissionSpec,
     context: dict[str, Any],
+    channel: ChannelContext,
+    session_id: str,
+    extra: dict[str, str],
+) -> list[CallEvent]:
+    if emission.for_each is None:
+        one = _emit_one(spec, emission, context, channel, session_id, extra)
+        return [one] if one is not None else []
+    items = _evaluate(spec, emission.for_each, context)
+    if is_blank(items):
+        return []
+    if isinstance(items, str | Mapping) or not isinstance(items, Iterable):
+        raise MappingError(
+            spec.id, emission.for_each.path, f"for_each must give a list, got {items!r}"
+        )
+    emitted = []
+    for index, item in enumerate(items):
+        each = {**context, "item": item, "index": index}
+        one = _emit_one(spec, emission, each, channel, session_id, extra)
+        if one is not None:
+            emitted.append(one)
+    return emitted
+
+
+def _check_keys_differ(spec: ProviderSpec, event: EventSpec, events: tuple[CallEvent, ...]) -> None:
+    # Two events of one request with one key: the workflow would drop the second as a redelivery.
+    seen: set[str] = set()
+    for emitted in events:
+        if emitted.idempotency_key in seen:
+            raise MappingError(
+                spec.id,
+                event.path,
+                f"two events of one request share the idempotency key {emitted.idempotency_key!r}",
+            )
+        seen.add(emitted.idempotency_key)
+
+
+def _emit_one(
+    spec: ProviderSpec,
+    emission: EmissionSpec,
+    context: Mapping[str, Any],
     channel: ChannelContext,
     session_id: str,
     extra: dict[str, str],
@@ -336,4 +563,8 @@ def _extra(body: Mapping[str, Any], event: EventSpec) -> dict[str, str]:
 
     for key, value in body.items():
         visit((str(key),), value)
+    for prefix in event.extra_strip_prefixes:
+        # `data_utm_source` → `utm_source`, over a parameter sent under that name
+        for name in [k for k in result if k.startswith(prefix) and len(k) > len(prefix)]:
+            result[name[len(prefix) :]] = result.pop(name)
     return result

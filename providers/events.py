@@ -62,5 +62,9 @@ class CallEvent:
     answered: bool | None = None
     recording_url: str | None = None
     recording_duration: int | None = None
+    # Whether the PBX says a recording will come: False lets the call stop waiting for one.
+    recording_expected: bool | None = None
+    # Set when the PBX says this call is not to be recorded (and why); see workflows.summary.
+    skip_reason: str | None = None
     tags: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)

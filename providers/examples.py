@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import yaml
 
+from providers.actions import ActionError, read_answer, render_action
 from providers.canonical import FIELD_TYPES, event_to_json
 from providers.engine import (
     ChannelContext,
@@ -21,11 +22,15 @@ from providers.engine import (
     IncomingRequest,
     MappingError,
     Outcome,
+    PreparedRequest,
     RequestRejected,
-    handle_request,
+    fallback_outcome,
+    finish_request,
+    prepare_request,
 )
 from providers.events import CallEvent
-from providers.spec import ExampleSpec, ProviderSpec, display_path
+from providers.lookups import answer_from_mapping
+from providers.spec import ActionExampleSpec, ExampleSpec, ProviderSpec, display_path
 
 __all__ = ["ExampleResult", "SpecRun", "build_request", "format_run", "run_examples"]
 
@@ -74,14 +79,26 @@ def build_request(example: ExampleSpec) -> IncomingRequest:
         query={str(k): str(v) for k, v in (raw.get("query") or {}).items()},
         body=body,
         client_host=raw.get("client_host"),
+        received_at=_received_at(raw.get("received_at")),
     )
+
+
+def _received_at(value: Any) -> datetime | None:
+    """An example's `received_at` (ISO 8601 with an offset) as the aware instant the ingress
+    would stamp; absent → None, so an example never depends on the clock."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"request.received_at {value!r} needs an offset (e.g. +00:00)")
+    return moment.astimezone(UTC)
 
 
 def _form_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _channel(example: ExampleSpec) -> ChannelContext:
+def _channel(example: ExampleSpec | ActionExampleSpec) -> ChannelContext:
     data = {**_DEFAULT_CHANNEL, **example.channel}
     return ChannelContext(
         channel_id=int(data["channel_id"]),
@@ -95,7 +112,9 @@ def _channel(example: ExampleSpec) -> ChannelContext:
 def run_examples(spec: ProviderSpec) -> SpecRun:
     """Run every example of the spec; never raises for a failing example."""
     started = time.perf_counter()
-    results = tuple(_run_one(spec, example) for example in spec.examples)
+    results = tuple(_run_one(spec, example) for example in spec.examples) + tuple(
+        _run_action_example(spec, example) for example in spec.action_examples
+    )
     return SpecRun(spec.id, display_path(spec.path), results, time.perf_counter() - started)
 
 
@@ -104,8 +123,15 @@ def _run_one(spec: ProviderSpec, example: ExampleSpec) -> ExampleResult:
     expect = example.expect
     wanted_rejection = expect.get("rejected")
     try:
-        outcome = handle_request(
-            spec, example.endpoint, build_request(example), channel, lookups=example.lookups
+        # the answers as the ingress would hand them over: typed, so a template reading a field
+        # the ingress never gives fails here rather than in production
+        lookups = {kind: answer_from_mapping(kind, data) for kind, data in example.lookups.items()}
+    except ValueError as exc:
+        return ExampleResult(example.name, example.path, False, error=f"lookups: {exc}")
+    try:
+        prepared = prepare_request(spec, example.endpoint, build_request(example), channel)
+        outcome = (
+            fallback_outcome(prepared) if example.fallback else finish_request(prepared, lookups)
         )
     except RequestRejected as exc:
         if wanted_rejection is None:
@@ -127,7 +153,9 @@ def _run_one(spec: ProviderSpec, example: ExampleSpec) -> ExampleResult:
         }
         return _compare(example, {"rejected": dict(wanted_rejection)}, accepted)
     return _compare(
-        example, _expected_outcome(spec, channel, expect), _actual_outcome(outcome, expect)
+        example,
+        _expected_outcome(spec, channel, expect),
+        _actual_outcome(outcome, expect, prepared),
     )
 
 
@@ -142,7 +170,64 @@ def _rejection(wanted: Mapping[str, Any], actual: RequestRejected | None) -> dic
         view["message"] = (
             f"...{contains}..." if actual is None or contains in actual.message else actual.message
         )
+    if "body" in wanted:
+        body = wanted["body"] if actual is None else actual.reply.body if actual.reply else None
+        view["body"] = _reply_view({"body": body})["body"]
     return {"rejected": view}
+
+
+def _run_action_example(spec: ProviderSpec, example: ActionExampleSpec) -> ExampleResult:
+    """An outbound action rendered and its answers read, compared with what the example says."""
+    action = spec.actions.get(example.action)
+    if action is None:
+        return ExampleResult(example.name, example.path, False, error="no such action")
+    channel = _channel(example)
+    args = dict(example.args)
+    expected: dict[str, Any] = {}
+    actual: dict[str, Any] = {}
+    wanted = dict(example.expect)
+    try:
+        request = render_action(action, channel=channel, provider=spec.id, args=args)
+    except ActionError as exc:
+        contains = wanted.get("error_contains")
+        if contains is not None and contains in exc.message and not exc.spec_bug:
+            return ExampleResult(example.name, example.path, True)
+        return ExampleResult(example.name, example.path, False, error=f"ActionError: {exc}")
+    if "error_contains" in wanted:
+        expected["error"] = f"...{wanted['error_contains']}..."
+        actual["request"] = request.describe()
+    for key in ("method", "url"):
+        if key in wanted:
+            expected[key] = wanted[key]
+            actual[key] = getattr(request, key)
+    if "headers" in wanted:
+        expected["headers"] = dict(wanted["headers"])
+        actual["headers"] = {k: request.headers.get(k) for k in wanted["headers"]}
+    if "form" in wanted:
+        expected["form"] = {str(k): str(v) for k, v in wanted["form"].items()}
+        actual["form"] = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+    if "json" in wanted:
+        expected["json"] = dict(wanted["json"])
+        actual["json"] = json.loads(request.body or b"null")
+    for i, answer in enumerate(example.answers):
+        try:
+            read = read_answer(
+                action,
+                status=int(answer["status"]),
+                text=str(answer.get("text", "")),
+                channel=channel,
+                provider=spec.id,
+                args=args,
+            )
+        except ActionError as exc:
+            return ExampleResult(example.name, example.path, False, error=f"answers[{i}]: {exc}")
+        want = dict(answer["expect"])
+        expected[f"answer {answer['status']}"] = want
+        actual[f"answer {answer['status']}"] = {
+            "ok": read.ok,
+            **({"message": read.message} if "message" in want else {}),
+        }
+    return _compare(example, expected, actual)
 
 
 def _expected_outcome(
@@ -158,13 +243,19 @@ def _expected_outcome(
         result["event"] = expect["event"]
     if "reply" in expect:
         result["reply"] = _reply_view(dict(expect["reply"]))
+    if "lookups_needed" in expect:
+        result["lookups_needed"] = _plain(expect["lookups_needed"])
     return result
 
 
-def _actual_outcome(outcome: Outcome, expect: Mapping[str, Any]) -> dict[str, Any]:
+def _actual_outcome(
+    outcome: Outcome, expect: Mapping[str, Any], prepared: PreparedRequest
+) -> dict[str, Any]:
     result: dict[str, Any] = {"events": [event_to_json(e) for e in outcome.events]}
     if "event" in expect:
         result["event"] = outcome.event_name
+    if "lookups_needed" in expect:
+        result["lookups_needed"] = _plain(prepared.lookups_needed)
     if "reply" in expect:
         wanted = expect["reply"]
         actual = {
@@ -186,6 +277,12 @@ def _reply_view(reply: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
 def _normalise(name: str, value: Any) -> Any:
     if FIELD_TYPES.get(name) == "datetime" and isinstance(value, str | datetime):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -197,14 +294,16 @@ def _normalise(name: str, value: Any) -> Any:
     return value
 
 
-def _compare(example: ExampleSpec, expected: Any, actual: Any) -> ExampleResult:
+def _compare(example: ExampleSpec | ActionExampleSpec, expected: Any, actual: Any) -> ExampleResult:
     if expected == actual:
         return ExampleResult(example.name, example.path, True)
     return ExampleResult(example.name, example.path, False, diff=_diff(expected, actual))
 
 
 def _dump(value: Any) -> list[str]:
-    text = yaml.safe_dump(value, sort_keys=True, allow_unicode=True, default_flow_style=False)
+    text = yaml.dump(
+        value, Dumper=_NoAliasDumper, sort_keys=True, allow_unicode=True, default_flow_style=False
+    )
     return text.splitlines(keepends=True)
 
 
@@ -233,3 +332,10 @@ def format_run(runs: Sequence[SpecRun], *, verbose: bool = False) -> str:
             for line in result.diff.splitlines():
                 lines.append(f"       {line}")
     return "\n".join(lines)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Spells out repeated values: `&id001`/`*id001` anchors make a diff unreadable."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True

@@ -19,13 +19,18 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from providers.actions import ActionSpec, compile_action
 from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, TokenField
 from providers.bodies import BodyFormat
+from providers.lookups import LOOKUP_KINDS
 from providers.templating import (
     AUTH_NAMES,
+    FALLBACK_NAMES,
     KEY_NAMES,
+    LOOKUP_NAMES,
     MAP_NAMES,
     MATCH_NAMES,
+    REJECTION_NAMES,
     REPLY_NAMES,
     Expression,
     ExpressionGroup,
@@ -41,7 +46,9 @@ __all__ = [
     "EmissionSpec",
     "EndpointSpec",
     "EventSpec",
+    "ActionExampleSpec",
     "ExampleSpec",
+    "RejectionSpec",
     "ProviderSpec",
     "ReplySpec",
     "SpecError",
@@ -53,6 +60,9 @@ __all__ = [
 ]
 
 DEFAULT_SPECS_DIR = Path(__file__).resolve().parent
+
+# What an emission with `for_each` adds to its templates: the list's item and its 0-based index.
+EACH_NAMES = frozenset({"item", "index"})
 
 
 class SpecProblem(NamedTuple):
@@ -87,6 +97,17 @@ class ReplySpec:
 
 
 @dataclass(frozen=True)
+class RejectionSpec:
+    """How an endpoint answers a request it refuses, when its PBX expects its own wording:
+    the status and body replace the engine's default (the status it chose, a JSON error naming
+    the field). The body template reads status, message and field."""
+
+    status: int
+    content_type: str = "application/json"
+    body: TextTemplate | None = None
+
+
+@dataclass(frozen=True)
 class EmissionSpec:
     """One canonical event a recognised request yields."""
 
@@ -97,6 +118,8 @@ class EmissionSpec:
     idempotency_key: TextTemplate
     # all of `fields` compiled into one template, evaluated in one pass per request
     values: ExpressionGroup
+    # `for_each`: a list expression; one event per item, its templates reading `item` and `index`
+    for_each: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,14 @@ class EventSpec:
     consumed: frozenset[tuple[str, ...]]
     extra_exclude: frozenset[tuple[str, ...]]
     extra_flatten: bool
+    # what the reply needs from the CRM: (kind, ((argument, expression), ...)), see
+    # providers.lookups; and the reply when it cannot be had in time
+    lookups: tuple[tuple[str, tuple[tuple[str, Expression], ...]], ...] = ()
+    fallback_reply: ReplySpec | None = None
+    # read by the mapping, yet copied to extra as sent (`extra.keep`)
+    extra_keep: frozenset[tuple[str, ...]] = frozenset()
+    # parameters named <prefix><name> go to extra as <name> (`extra.strip_prefixes`)
+    extra_strip_prefixes: tuple[str, ...] = ()
 
     @property
     def extra_skip(self) -> frozenset[tuple[str, ...]]:
@@ -131,7 +162,7 @@ class EventSpec:
 
     @cached_property
     def _skip(self) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
-        skip = self.consumed | self.extra_exclude
+        skip = (self.consumed - self.extra_keep) | self.extra_exclude
         return skip, frozenset(path[0] for path in skip)
 
 
@@ -148,6 +179,8 @@ class EndpointSpec:
     explicit: tuple[tuple[tuple[str, ...], Mapping[str, EventSpec]], ...]
     # every event's `recognize.match`, evaluated in one pass (see engine._recognise)
     matches: ExpressionGroup
+    # declared answers to refused requests, by cause: "unauthorized", "invalid"
+    rejections: Mapping[str, RejectionSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,6 +194,22 @@ class ExampleSpec:
     lookups: Mapping[str, Any]
     request: Mapping[str, Any]
     expect: Mapping[str, Any]
+    # run as if the lookups could not be answered: the reply is the fallback_reply
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class ActionExampleSpec:
+    """An outbound action rendered for a channel and arguments, and answers read back; run by
+    providers.examples."""
+
+    name: str
+    path: str
+    action: str
+    channel: Mapping[str, Any]
+    args: Mapping[str, Any]
+    expect: Mapping[str, Any]
+    answers: tuple[Mapping[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -174,6 +223,14 @@ class ProviderSpec:
     endpoints: Mapping[str, EndpointSpec]
     examples: tuple[ExampleSpec, ...]
     document: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # outbound requests to the PBX by role (providers.actions.ACTION_ROLES)
+    actions: Mapping[str, ActionSpec] = field(default_factory=dict)
+    # the secrets a channel of this provider keeps (settings.secrets), and whether pbxhub
+    # generates one when the channel is created without it
+    channel_secrets: Mapping[str, bool] = field(default_factory=dict)
+    action_examples: tuple[ActionExampleSpec, ...] = ()
+    # the hosts recording links may be downloaded from (`recordings.hosts`; channels add more)
+    recording_hosts: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,8 +516,31 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
                 lookups=MappingProxyType(dict(ex.get("lookups", {}))),
                 request=MappingProxyType(dict(ex["request"])),
                 expect=MappingProxyType(dict(ex["expect"])),
+                fallback=bool(ex.get("fallback", False)),
             )
         )
+    actions = {}
+    for name, action in document.get("actions", {}).items():
+        compiled = compile_action(name, action, f"actions.{name}", c.problem)
+        if compiled is not None:
+            actions[name] = compiled
+    action_examples = []
+    for i, ex in enumerate(document.get("action_examples", [])):
+        path = f"action_examples[{i}]"
+        if ex["action"] not in document.get("actions", {}):
+            c.problem(f"{path}.action", f"no action named {ex['action']!r}")
+        action_examples.append(
+            ActionExampleSpec(
+                name=ex["name"],
+                path=path,
+                action=ex["action"],
+                channel=MappingProxyType(dict(ex.get("channel", {}))),
+                args=MappingProxyType(dict(ex.get("args", {}))),
+                expect=MappingProxyType(dict(ex.get("expect", {}))),
+                answers=tuple(MappingProxyType(dict(a)) for a in ex.get("answers", [])),
+            )
+        )
+    secrets = document.get("channel", {}).get("secrets", {})
     if c.problems:
         raise SpecError(c.problems)
     return ProviderSpec(
@@ -473,6 +553,15 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
         endpoints=MappingProxyType(endpoints),
         examples=tuple(examples),
         document=MappingProxyType(document),
+        actions=MappingProxyType(actions),
+        channel_secrets=MappingProxyType(
+            {name: bool((item or {}).get("generate", False)) for name, item in secrets.items()}
+        ),
+        action_examples=tuple(action_examples),
+        recording_hosts=tuple(
+            str(host).lower().rstrip(".")
+            for host in document.get("recordings", {}).get("hosts", [])
+        ),
     )
 
 
@@ -503,19 +592,29 @@ def _compile_auth(
                     networks=tuple(item.get("networks", ())),
                     setting=item.get("setting"),
                     deny_when_empty=item.get("deny_when_empty", False),
+                    setting_replaces=item.get("setting_replaces", False),
                 )
             )
         else:
             secret = c.tmpl(item["secret"], f"{here}.secret", AUTH_NAMES)
             if secret:
-                mechanisms.append(TokenField(location=item["in"], name=item["name"], secret=secret))
+                mechanisms.append(
+                    TokenField(
+                        location=item["in"],
+                        name=item["name"],
+                        secret=secret,
+                        aliases=tuple(item.get("aliases", ())),
+                    )
+                )
     return tuple(mechanisms)
 
 
-def _compile_map(c: _Compiler, mapping: Mapping[str, Any], path: str) -> dict[str, Expression]:
+def _compile_map(
+    c: _Compiler, mapping: Mapping[str, Any], path: str, names: frozenset[str] = MAP_NAMES
+) -> dict[str, Expression]:
     compiled: dict[str, Expression] = {}
     for name, source in mapping.items():
-        expression = c.expr(source, f"{path}.{name}", MAP_NAMES)
+        expression = c.expr(source, f"{path}.{name}", names)
         if expression is not None:
             compiled[name] = expression
     return compiled
@@ -544,6 +643,10 @@ def _compile_endpoint(
         reply_path=f"{path}.reply",
         extra=dict(ep.get("extra", {})),
         auth=auth,
+        lookups=dict(ep.get("lookups", {})),
+        lookups_path=f"{path}.lookups",
+        fallback_reply=dict(ep["fallback_reply"]) if "fallback_reply" in ep else None,
+        fallback_path=f"{path}.fallback_reply",
     )
     events = tuple(
         _compile_event(c, ev, f"{path}.events[{i}]", shared) for i, ev in enumerate(ep["events"])
@@ -573,7 +676,27 @@ def _compile_endpoint(
         events=events,
         explicit=tuple((k, MappingProxyType(v)) for k, v in explicit.items()),
         matches=ExpressionGroup((e.name, e.match) for e in events if e.match is not None),
+        rejections=MappingProxyType(_compile_rejections(c, ep.get("rejections", {}), path)),
     )
+
+
+def _compile_rejections(
+    c: _Compiler, declared: Mapping[str, Any], path: str
+) -> dict[str, RejectionSpec]:
+    compiled: dict[str, RejectionSpec] = {}
+    for cause, document in declared.items():
+        here = f"{path}.rejections.{cause}"
+        body = (
+            c.tmpl(document["body"], f"{here}.body", REJECTION_NAMES)
+            if "body" in document
+            else None
+        )
+        compiled[cause] = RejectionSpec(
+            status=document["status"],
+            content_type=document.get("content_type", "application/json"),
+            body=body,
+        )
+    return compiled
 
 
 @dataclass
@@ -587,6 +710,10 @@ class _Shared:
     reply_path: str
     extra: dict[str, Any]
     auth: tuple[AuthMechanism, ...]
+    lookups: dict[str, Any] = field(default_factory=dict)
+    lookups_path: str = ""
+    fallback_reply: dict[str, Any] | None = None
+    fallback_path: str = ""
 
 
 def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shared) -> EventSpec:
@@ -622,13 +749,29 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
     emissions: list[EmissionSpec] = []
     consumed: set[tuple[str, ...]] = set(session_id.body_reads if session_id else ())
     for em_path, em in raw_emissions:
-        fields = {**event_map, **_compile_map(c, em.get("map", {}), f"{em_path}.map")}
-        when = c.expr(em["when"], f"{em_path}.when", MAP_NAMES) if "when" in em else None
+        for_each = (
+            c.expr(em["for_each"], f"{em_path}.for_each", MAP_NAMES) if "for_each" in em else None
+        )
+        # an emission repeated per item reads the item (and its index) in its map, when and key
+        each = EACH_NAMES if "for_each" in em else frozenset()
+        fields = {
+            **event_map,
+            **_compile_map(c, em.get("map", {}), f"{em_path}.map", MAP_NAMES | each),
+        }
+        when = c.expr(em["when"], f"{em_path}.when", MAP_NAMES | each) if "when" in em else None
         key = (
-            c.tmpl(em["idempotency_key"], f"{em_path}.idempotency_key", KEY_NAMES)
+            c.tmpl(em["idempotency_key"], f"{em_path}.idempotency_key", KEY_NAMES | each)
             if "idempotency_key" in em
             else event_key
         )
+        if for_each is not None:
+            consumed |= for_each.body_reads
+            if "idempotency_key" not in em:
+                c.problem(
+                    em_path,
+                    "an emission with for_each needs its own idempotency_key telling the items "
+                    "apart (e.g. with {{ index }})",
+                )
         if key is None:
             c.problem(
                 path, "no idempotency_key: set one on the endpoint, the event or the emission"
@@ -645,6 +788,7 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
                 fields=kept,
                 idempotency_key=key,
                 values=ExpressionGroup(kept),
+                for_each=for_each,
             )
         )
     if raw_emissions and session_id is None:
@@ -662,7 +806,10 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         content_type=reply_doc.get("content_type", _DEFAULT_REPLY.content_type),
         body=reply_body,
     )
+    lookups = _compile_lookups(c, ev, path, shared)
+    fallback = _compile_fallback(c, ev, path, shared, reply) if lookups else None
     extra = {**shared.extra, **ev.get("extra", {})}
+    event_auth = _compile_auth(c, ev["auth"], f"{path}.auth") if "auth" in ev else shared.auth
     return EventSpec(
         name=ev["name"],
         path=path,
@@ -675,10 +822,78 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         session_id=session_id,
         emissions=tuple(emissions),
         reply=reply,
-        auth=_compile_auth(c, ev["auth"], f"{path}.auth") if "auth" in ev else shared.auth,
+        auth=event_auth,
         consumed=frozenset(consumed),
-        extra_exclude=frozenset(tuple(p.split(".")) for p in extra.get("exclude", ())),
+        extra_exclude=frozenset(tuple(p.split(".")) for p in extra.get("exclude", ()))
+        | _token_fields(event_auth),
         extra_flatten=extra.get("flatten", True),
+        extra_keep=frozenset(tuple(p.split(".")) for p in extra.get("keep", ())),
+        extra_strip_prefixes=tuple(extra.get("strip_prefixes", ())),
+        lookups=lookups,
+        fallback_reply=fallback,
+    )
+
+
+def _compile_lookups(
+    c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shared
+) -> tuple[tuple[str, tuple[tuple[str, Expression], ...]], ...]:
+    """The event's lookups over the endpoint's (kind by kind), each argument compiled."""
+    declared = {**shared.lookups, **ev.get("lookups", {})}
+    compiled: list[tuple[str, tuple[tuple[str, Expression], ...]]] = []
+    for kind, arguments in declared.items():
+        here = f"{path}.lookups.{kind}" if kind in ev.get("lookups", {}) else shared.lookups_path
+        lookup = LOOKUP_KINDS.get(kind)
+        if lookup is None:
+            c.problem(here, f"no lookup kind {kind!r}; known: {', '.join(sorted(LOOKUP_KINDS))}")
+            continue
+        given = dict(arguments or {})
+        for name in sorted(set(given) - set(lookup.arguments)):
+            c.problem(f"{here}.{name}", f"lookup {kind!r} takes no argument {name!r}")
+        for name in lookup.arguments:
+            if name not in given:
+                c.problem(here, f"lookup {kind!r} needs the argument {name!r}")
+        expressions: list[tuple[str, Expression]] = []
+        for name in lookup.arguments:
+            if name in given:
+                expression = c.expr(given[name], f"{here}.{name}", LOOKUP_NAMES)
+                if expression is not None:
+                    expressions.append((name, expression))
+        compiled.append((kind, tuple(expressions)))
+    return tuple(compiled)
+
+
+def _compile_fallback(
+    c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shared, reply: ReplySpec
+) -> ReplySpec | None:
+    """The reply when the lookups cannot be answered: required wherever lookups are declared,
+    since a PBX waiting on a synchronous answer must get one that continues its own scenario."""
+    if "fallback_reply" in ev:
+        document: dict[str, Any] | None = {**(shared.fallback_reply or {}), **ev["fallback_reply"]}
+        where = f"{path}.fallback_reply"
+    else:
+        document, where = shared.fallback_reply, shared.fallback_path
+    if document is None:
+        c.problem(
+            path,
+            "an event with lookups needs a fallback_reply: what the PBX gets when the store "
+            "cannot answer in time",
+        )
+        return None
+    body = c.tmpl(document["body"], f"{where}.body", FALLBACK_NAMES) if "body" in document else None
+    return ReplySpec(
+        status=document.get("status", reply.status),
+        content_type=document.get("content_type", reply.content_type),
+        body=body,
+    )
+
+
+def _token_fields(mechanisms: tuple[AuthMechanism, ...]) -> frozenset[tuple[str, ...]]:
+    """The body parameters a token is sent in: a secret never goes to a call's extra."""
+    return frozenset(
+        (name,)
+        for mechanism in mechanisms
+        if isinstance(mechanism, TokenField) and mechanism.location == "body"
+        for name in mechanism.names
     )
 
 

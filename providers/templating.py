@@ -22,10 +22,15 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = [
+    "ACTION_NAMES",
+    "ANSWER_NAMES",
     "AUTH_NAMES",
+    "FALLBACK_NAMES",
     "KEY_NAMES",
+    "LOOKUP_NAMES",
     "MAP_NAMES",
     "MATCH_NAMES",
+    "REJECTION_NAMES",
     "REPLY_NAMES",
     "EvaluationError",
     "Expression",
@@ -43,10 +48,21 @@ __all__ = [
 # where StrictUndefined would have helped, without making a missing *body key* an error (a PBX
 # body template typed by the customer may legitimately omit a parameter).
 MATCH_NAMES = frozenset({"body", "query", "headers", "channel", "provider"})
-MAP_NAMES = MATCH_NAMES | {"event"}
-KEY_NAMES = MAP_NAMES | {"session_id", "kind", "mapped"}
+# received_at: when the ingress received the request (aware UTC; None in spec examples unless set)
+MAP_NAMES = MATCH_NAMES | {"event", "received_at"}
+# A redelivery is received at another moment: an idempotency key must never read received_at.
+KEY_NAMES = (MAP_NAMES - {"received_at"}) | {"session_id", "kind", "mapped"}
 REPLY_NAMES = MAP_NAMES | {"session_id", "events", "lookups"}
+# a fallback reply is what the PBX gets when the lookups could not be answered: it cannot read them
+FALLBACK_NAMES = REPLY_NAMES - {"lookups"}
+LOOKUP_NAMES = MAP_NAMES | {"session_id"}
 AUTH_NAMES = MAP_NAMES | {"raw_body"}
+# a declared rejection's body: why the request was refused, and the field at fault (if one is)
+REJECTION_NAMES = frozenset({"status", "message", "field"})
+# an outbound action (pbxhub → PBX): the channel, the action's arguments; reading its answer
+# also the PBX's HTTP status, its body as JSON (None when not JSON) and as text
+ACTION_NAMES = frozenset({"channel", "provider", "args"})
+ANSWER_NAMES = ACTION_NAMES | {"status", "body", "text"}
 
 # Strings PBX body templates produce for "no value": an empty placeholder, or `null` rendered
 # inside quotes by a customer who wrapped the placeholder in quotes (PROTOCOLS.md §1.1).
@@ -158,8 +174,13 @@ def _e164(text: str, country: str | None) -> str | None:
     candidates: list[tuple[str, str | None]] = [(text, country)]
     if not text.startswith("+"):
         only = re.sub(r"\D", "", text)
+        if only.startswith("00") and len(only) >= 10:
+            # "00" is the international prefix of most of the world (ITU-T E.164 recommends
+            # it), though not of every channel's country (Russia dials 810): no national
+            # number starts with it, so this reading comes first ("0048221234567").
+            candidates.insert(0, ("+" + only[2:], None))
         # International numbers often arrive without "+" ("380441234567"): try that reading too.
-        if len(only) >= 8:
+        elif len(only) >= 8:
             candidates.append(("+" + only, None))
     parsed: list[phonenumbers.PhoneNumber] = []
     for candidate, region in candidates:
@@ -386,17 +407,15 @@ class ExpressionGroup:
     def __init__(self, expressions: Iterable[tuple[str, Expression]]) -> None:
         self._items = tuple(expressions)
         self._constants = {n: e.evaluate({}) for n, e in self._items if e.constant}
-        assigns: list[nodes.Node] = []
         self._slots: list[tuple[str, str]] = []
+        sources: list[tuple[str, str]] = []
         for index, (name, expression) in enumerate(self._items):
             if expression.constant:
                 continue
             slot = f"v{index}"
-            target = nodes.Name(slot, "store", lineno=1)
-            assigns.append(nodes.Assign(target, parse_expression(expression.source), lineno=1))
+            sources.append((slot, expression.source))
             self._slots.append((name, slot))
-        tree = nodes.Template(assigns, lineno=1)
-        self._template = _ENV.from_string(tree) if assigns else None
+        self._template = _group_template(tuple(sources)) if sources else None
 
     def evaluate(self, context: Mapping[str, Any]) -> dict[str, Any]:
         values = dict(self._constants)
@@ -475,17 +494,41 @@ def compile_expression(source: Any, path: str, allowed: Iterable[str]) -> Expres
         return Expression.const(source, path)
     if not isinstance(source, str):
         raise TemplateProblem(f"an expression must be a string, got {type(source).__name__}")
+    fn, body_reads = _compiled_expression(source, frozenset(allowed))
+    return Expression(source=source, path=path, _fn=fn, body_reads=body_reads)
+
+
+def compile_template(source: str, path: str, allowed: Iterable[str]) -> TextTemplate:
+    """Compile a text template once, at load."""
+    template, body_reads, names = _compiled_template(source, frozenset(allowed))
+    return TextTemplate(
+        source=source, path=path, _template=template, body_reads=body_reads, names=names
+    )
+
+
+# Compiling is most of a spec's load time, and the same source recurs: a spec extending another
+# compiles its base again, one event list shared by several endpoints compiles once per endpoint.
+# Compiled Jinja templates are immutable, so the same source (with the same names allowed) is
+# compiled once per process; failures are not cached and are raised again for each path.
+
+
+@lru_cache(maxsize=4096)
+def _compiled_expression(
+    source: str, allowed: frozenset[str]
+) -> tuple[Callable[..., Any], frozenset[tuple[str, ...]]]:
     tree = parse_expression(source)
     _check_tree(tree, allowed)
     try:
         fn = _ENV.compile_expression(source, undefined_to_none=True)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_syntax_message(exc)) from exc
-    return Expression(source=source, path=path, _fn=fn, body_reads=_body_paths(tree))
+    return fn, _body_paths(tree)
 
 
-def compile_template(source: str, path: str, allowed: Iterable[str]) -> TextTemplate:
-    """Compile a text template once, at load."""
+@lru_cache(maxsize=4096)
+def _compiled_template(
+    source: str, allowed: frozenset[str]
+) -> tuple[Any, frozenset[tuple[str, ...]], frozenset[str]]:
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:
@@ -495,13 +538,17 @@ def compile_template(source: str, path: str, allowed: Iterable[str]) -> TextTemp
         template = _ENV.from_string(tree)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_syntax_message(exc)) from exc
-    return TextTemplate(
-        source=source,
-        path=path,
-        _template=template,
-        body_reads=_body_paths(tree),
-        names=frozenset(find_undeclared_variables(tree)),
-    )
+    return template, _body_paths(tree), frozenset(find_undeclared_variables(tree))
+
+
+@lru_cache(maxsize=1024)
+def _group_template(sources: tuple[tuple[str, str], ...]) -> Any:
+    """One template assigning each (slot, expression source) pair: an ExpressionGroup's body."""
+    assigns: list[nodes.Node] = [
+        nodes.Assign(nodes.Name(slot, "store", lineno=1), parse_expression(source), lineno=1)
+        for slot, source in sources
+    ]
+    return _ENV.from_string(nodes.Template(assigns, lineno=1))
 
 
 def _body_paths(tree: nodes.Node) -> frozenset[tuple[str, ...]]:

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.recordings import RecordingActivities
 from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
@@ -150,13 +151,22 @@ class Pbxhub:
         return {"X-API-Key": self.admin_key}
 
     async def post_hook(
-        self, channel: dict[str, Any], endpoint: str, body: bytes | dict[str, Any], **kwargs: Any
+        self,
+        channel: dict[str, Any],
+        endpoint: str,
+        body: bytes | dict[str, Any],
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """POST a webhook: a dict as JSON, bytes as they are with `content_type`; `headers`
+        add to (or replace) the request's, e.g. a PBX's signature."""
         url = f"/hooks/{channel['provider']}/{channel['secret_key']}/{endpoint}"
         if isinstance(body, dict):
-            return await self.http.post(url, json=body, **kwargs)
+            return await self.http.post(url, json=body, headers=headers, **kwargs)
         return await self.http.post(
-            url, content=body, headers={"content-type": "application/json"}, **kwargs
+            url, content=body, headers={"content-type": content_type, **(headers or {})}, **kwargs
         )
 
     async def get(self, path: str, **params: Any) -> Any:
@@ -180,25 +190,42 @@ class Pbxhub:
 
 
 def scenario(provider: str, name: str) -> list[tuple[str, bytes]]:
-    """A whole call as the PBX delivers it: (file name, body) in delivery order."""
+    """A whole call as the PBX delivers it: (file name, body) in delivery order. Bodies are
+    `NN_<event>.json`, or `NN_<event>.txt` for form-encoded ones (a trailing newline an editor
+    may add is not part of a form body)."""
     folder = FIXTURES / provider / name
-    return [(path.name, path.read_bytes()) for path in sorted(folder.glob("*.json"))]
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".txt"))
+    return [
+        (
+            path.name,
+            path.read_bytes().rstrip(b"\r\n") if path.suffix == ".txt" else path.read_bytes(),
+        )
+        for path in paths
+    ]
 
 
 @asynccontextmanager
 async def running_pbxhub(
-    env: WorkflowEnvironment, tmp_path: Path, **settings: Any
+    env: WorkflowEnvironment, tmp_path: Path, *, store_class: type[Store] = Store, **settings: Any
 ) -> AsyncIterator[Pbxhub]:
-    """The API (in-process ASGI) and a worker on a fresh task queue, on a fresh SQLite store."""
+    """The API (in-process ASGI) and a worker on a fresh task queue, on a fresh SQLite store
+    (of `store_class`: a real Store that a test may make slow or failing); `settings` are
+    ApiContext fields, and `recordings`: a function of the store and the specs making the
+    worker's RecordingActivities (default: the local folder, loopback links refused)."""
     task_queue = f"calls-{uuid.uuid4().hex[:8]}"
     id_prefix = f"test-{uuid.uuid4().hex[:8]}"
-    store = Store(f"sqlite:///{tmp_path / 'pbxhub.db'}")
+    store = store_class(f"sqlite:///{tmp_path / 'pbxhub.db'}")
     store.migrate()
     admin_key = "test-admin-key"
+    specs = load_specs()
+    recordings_dir = settings.pop("recordings_dir", tmp_path / "recordings")
+    make_recordings = settings.pop("recordings", None) or (
+        lambda store, specs: RecordingActivities.local(store, specs, recordings_dir)
+    )
     context = ApiContext(
         store=store,
         temporal=settings.pop("temporal", None) or TemporalGateway.for_client(env.client),
-        specs=load_specs(),
+        specs=specs,
         admin_key=admin_key,
         public_base_url="http://testserver",
         task_queue=task_queue,
@@ -207,14 +234,23 @@ async def running_pbxhub(
             max_call_seconds=settings.pop("max_call_seconds", 3600),
             # Tests share one Temporal server while each has its own store.
             workflow_id_prefix=id_prefix,
+            recording_retry_seconds=settings.pop("recording_retry_seconds", 0.5),
+            recording_fetch_attempts=settings.pop("recording_fetch_attempts", 4),
         ),
         temporal_rpc_timeout=timedelta(seconds=3),
+        recordings_dir=recordings_dir,
         **settings,
     )
     transport = httpx.ASGITransport(app=create_app(context))
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
-        build_worker(env.client, store, task_queue=task_queue),
+        build_worker(
+            env.client,
+            store,
+            task_queue=task_queue,
+            specs=specs,
+            recordings=make_recordings(store, specs),
+        ),
     ):
         yield Pbxhub(http, store, env.client, admin_key, task_queue, id_prefix)
     store.close()

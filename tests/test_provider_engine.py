@@ -23,7 +23,7 @@ from providers.engine import (
     RequestRejected,
     handle_request,
 )
-from providers.spec import ProviderSpec, load_spec
+from providers.spec import ProviderSpec, SpecError, load_spec
 from providers.templating import (
     MAP_NAMES,
     FilterValueError,
@@ -376,6 +376,67 @@ def test_one_request_can_emit_several_events_each_with_its_own_key(tmp_path: Pat
     assert len(handle_request(spec, "hook", post(body), MOSCOW).events) == 1
 
 
+def test_an_emission_for_each_item_of_a_list_reads_the_item_and_its_index(
+    tmp_path: Path,
+) -> None:
+    spec = make_spec(
+        tmp_path,
+        endpoint(
+            event(
+                "completed",
+                emit=[
+                    {"kind": "call_finished"},
+                    {
+                        "kind": "talk_finished",
+                        "for_each": "body.legs",
+                        "when": "(item.talk | as_int) > 0",
+                        "map": {
+                            "employee_extension": "item.ext",
+                            "talk_seconds": "item.talk | as_int",
+                            "leg_id": "index",
+                        },
+                        "idempotency_key": "{{ session_id }}:{{ kind }}:{{ index }}",
+                    },
+                ],
+            )
+        ),
+    )
+    body = {
+        "type": "completed",
+        "call_id": 4,
+        "legs": [
+            {"ext": "101", "talk": "30"},
+            {"ext": "102", "talk": 0},
+            {"ext": "103", "talk": 9},
+        ],
+        "other": "kept",
+    }
+    events = handle_request(spec, "hook", post(body), MOSCOW).events
+    assert [(e.kind, e.idempotency_key, e.employee_extension, e.leg_id) for e in events] == [
+        ("call_finished", "4:completed", None, None),
+        ("talk_finished", "4:talk_finished:0", "101", "0"),
+        ("talk_finished", "4:talk_finished:2", "103", "2"),
+    ]
+    # the list is read by the emission, so it is not repeated in extra
+    assert events[1].extra == {"type": "completed", "other": "kept"}
+    body["legs"] = ""
+    assert [e.kind for e in handle_request(spec, "hook", post(body), MOSCOW).events] == [
+        "call_finished"
+    ]
+
+
+def test_for_each_needs_its_own_key_and_a_list(tmp_path: Path) -> None:
+    repeated = {"kind": "ringing", "for_each": "body.legs", "map": {"leg_id": "item"}}
+    with pytest.raises(SpecError, match="needs its own idempotency_key"):
+        make_spec(tmp_path, endpoint(event("start", emit=[repeated])))
+    same_key = {**repeated, "idempotency_key": "{{ session_id }}:{{ kind }}"}
+    spec = make_spec(tmp_path, endpoint(event("start", emit=[same_key])))
+    with pytest.raises(MappingError, match="share the idempotency key"):
+        handle_request(spec, "hook", post({"type": "start", "call_id": 1, "legs": [1, 2]}), MOSCOW)
+    with pytest.raises(MappingError, match="for_each must give a list"):
+        handle_request(spec, "hook", post({"type": "start", "call_id": 1, "legs": "1,2"}), MOSCOW)
+
+
 def test_a_reply_per_event_overrides_the_endpoint_default_and_may_use_lookups(
     tmp_path: Path,
 ) -> None:
@@ -549,6 +610,27 @@ def test_a_source_address_allow_list_from_a_channel_setting(tmp_path: Path) -> N
     assert handle_request(spec, "hook", post(body, client_host="10.0.0.1"), MOSCOW).events
 
 
+def test_a_published_address_list_the_channels_own_list_replaces(tmp_path: Path) -> None:
+    allowlist = {
+        "kind": "source_ip_allowlist",
+        "networks": ["194.88.218.116"],
+        "setting": "pbx_sources",
+        "setting_replaces": True,
+    }
+    spec = make_spec(tmp_path, endpoint(event("start"), auth=[allowlist]))
+    body = {"type": "start", "call_id": 1}
+    # the PBX's published address is allowed on a channel that says nothing
+    assert handle_request(spec, "hook", post(body, client_host="194.88.218.116"), MOSCOW).events
+    with pytest.raises(RequestRejected):
+        handle_request(spec, "hook", post(body, client_host="10.0.0.1"), MOSCOW)
+    # a channel's own list replaces it: its networks only
+    own = ChannelContext(channel_id=1, settings={"pbx_sources": ["10.0.0.0/8"]})
+    assert handle_request(spec, "hook", post(body, client_host="10.0.0.1"), own).events
+    with pytest.raises(RequestRejected) as caught:
+        handle_request(spec, "hook", post(body, client_host="194.88.218.116"), own)
+    assert caught.value.status == 403
+
+
 def test_a_token_field_is_compared_with_a_channel_secret(tmp_path: Path) -> None:
     spec = make_spec(
         tmp_path,
@@ -567,7 +649,7 @@ def test_a_token_field_is_compared_with_a_channel_secret(tmp_path: Path) -> None
     channel = ChannelContext(channel_id=1, secrets={"token": "t0k"})
     ok = {"type": "start", "call_id": 1, "token": "t0k"}
     [mapped] = handle_request(spec, "hook", post(ok), channel).events
-    assert "token" in mapped.extra  # auth reads it; only the mapping consumes parameters
+    assert "token" not in mapped.extra  # a secret never reaches a call's extra (the store)
     statuses = []
     for body in ({"type": "start", "call_id": 1}, {**ok, "token": "nope"}):
         with pytest.raises(RequestRejected) as caught:
@@ -660,6 +742,10 @@ def test_as_str_renders_numbers_and_structures_plainly() -> None:
         ("380441234567", "RU", "+380441234567"),
         ("0671234567", "UA", "+380671234567"),
         ("0048221234567", "UA", "+48221234567"),
+        # "00" is read as the international prefix even where the country dials another one
+        ("0048221234567", "RU", "+48221234567"),
+        ("00380671234567", "RU", "+380671234567"),
+        ("00 48 22 123 45 67", "KZ", "+48221234567"),
         ("101", "RU", None),
         ("anonymous", "RU", None),
         (None, "RU", None),
@@ -734,3 +820,51 @@ def test_handling_a_request_is_cheap_once_the_spec_is_loaded(tmp_path: Path) -> 
     for _ in range(200):
         handle_request(spec, "hook", request, MOSCOW)
     assert (time.perf_counter() - started) / 200 < 0.005
+
+
+# --- received_at, extra.keep ---------------------------------------------------------------------
+
+
+def test_received_at_is_when_the_ingress_received_the_request_and_maps_like_any_time(
+    tmp_path: Path,
+) -> None:
+    spec = make_spec(
+        tmp_path,
+        endpoint(event("answer", kind="talk_started", map={"answered_at": "received_at"})),
+    )
+    moment = datetime(2024, 3, 12, 7, 15, 9, tzinfo=UTC)
+    [mapped] = handle_request(
+        spec, "hook", post({"type": "answer", "call_id": 1}, received_at=moment), MOSCOW
+    ).events
+    assert mapped.answered_at == moment
+    # nobody received a request built without it (a spec example): the field stays empty
+    [unstamped] = handle_request(
+        spec, "hook", post({"type": "answer", "call_id": 1}), MOSCOW
+    ).events
+    assert unstamped.answered_at is None
+
+
+def test_an_idempotency_key_may_not_read_received_at(tmp_path: Path) -> None:
+    # a redelivery is received at another moment: such a key would count it twice
+    with pytest.raises(SpecError) as caught:
+        make_spec(
+            tmp_path,
+            endpoint(event("start"), idempotency_key="{{ session_id }}:{{ received_at }}"),
+        )
+    assert caught.value.path == "endpoints.hook.idempotency_key"
+    assert "unknown name(s) received_at" in caught.value.problem
+
+
+def test_extra_keep_copies_a_parameter_the_mapping_reads(tmp_path: Path) -> None:
+    answered = "(body.disposition | as_str) == 'answered'"
+    spec = make_spec(
+        tmp_path,
+        endpoint(
+            event("end", kind="call_finished", map={"answered": answered}),
+            extra={"keep": ["disposition"], "exclude": ["type"]},
+        ),
+    )
+    request = post({"type": "end", "call_id": 1, "disposition": "busy", "code": 17})
+    [mapped] = handle_request(spec, "hook", request, MOSCOW).events
+    assert mapped.answered is False
+    assert mapped.extra == {"disposition": "busy", "code": "17"}

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 
 from providers.events import CallEvent
 from workflows.call import EVENT_SIGNAL, CallInput, CallWorkflow, call_workflow_id
+from workflows.telephony_api import API_UPDATE, ApiCallAnswer, ApiCallRequest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,6 +20,9 @@ class CallSettings:
     # Several pbxhub installations may share one Temporal namespace: their ids must not meet.
     workflow_id_prefix: str = "call"
     settle_seconds: int = 2
+    # how a recording the PBX has not finished saving is asked for again (CallInput's)
+    recording_retry_seconds: float = 10.0
+    recording_fetch_attempts: int = 10
 
 
 async def deliver_event(
@@ -41,6 +46,8 @@ async def deliver_event(
             recording_wait_seconds=call_settings.recording_wait_seconds,
             max_call_seconds=call_settings.max_call_seconds,
             settle_seconds=call_settings.settle_seconds,
+            recording_retry_seconds=call_settings.recording_retry_seconds,
+            recording_fetch_attempts=call_settings.recording_fetch_attempts,
         ),
         id=call_workflow_id(
             event.channel_id, event.session_id, prefix=call_settings.workflow_id_prefix
@@ -49,4 +56,55 @@ async def deliver_event(
         start_signal=EVENT_SIGNAL,
         start_signal_args=[event],
         rpc_timeout=rpc_timeout,
+    )
+
+
+async def send_api_request(
+    client: Client,
+    request: ApiCallRequest,
+    *,
+    channel_id: int,
+    provider: str,
+    session_id: str,
+    task_queue: str,
+    call_settings: CallSettings,
+    rpc_timeout: timedelta = timedelta(seconds=30),
+) -> ApiCallAnswer:
+    """Hand a telephony API request to its call's workflow (starting it if need be) and wait
+    for the answer: the call and ticket ids once the workflow has written them.
+
+    Raises `WorkflowUpdateFailedError` when the workflow refuses the request, and
+    `WorkflowUpdateRPCTimeoutOrCancelledError` when no answer came within `rpc_timeout`.
+    """
+    start = WithStartWorkflowOperation(
+        CallWorkflow.run,
+        _call_input(channel_id, provider, session_id, call_settings),
+        id=call_workflow_id(channel_id, session_id, prefix=call_settings.workflow_id_prefix),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    answer: ApiCallAnswer = await client.execute_update_with_start_workflow(
+        API_UPDATE,
+        request,
+        # Temporal itself answers a repeated update id with the first outcome.
+        id=request.key,
+        start_workflow_operation=start,
+        result_type=ApiCallAnswer,
+        rpc_timeout=rpc_timeout,
+    )
+    return answer
+
+
+def _call_input(
+    channel_id: int, provider: str, session_id: str, call_settings: CallSettings
+) -> CallInput:
+    return CallInput(
+        channel_id=channel_id,
+        provider=provider,
+        session_id=session_id,
+        recording_wait_seconds=call_settings.recording_wait_seconds,
+        max_call_seconds=call_settings.max_call_seconds,
+        settle_seconds=call_settings.settle_seconds,
+        recording_retry_seconds=call_settings.recording_retry_seconds,
+        recording_fetch_attempts=call_settings.recording_fetch_attempts,
     )

@@ -22,6 +22,10 @@ class Leg:
     answered_at: datetime | None = None
     talk_ended_at: datetime | None = None
     talk_seconds: int | None = None
+    # The PBX closed this employee's part without ending the call (another employee answered,
+    # or a hunt group moved on): a status update naming the employee with answered = false.
+    closed: bool = False
+    closed_at: datetime | None = None
 
     @property
     def answered(self) -> bool:
@@ -41,6 +45,8 @@ class Leg:
             "talk_ended_at": iso(self.talk_ended_at),
             "talk_seconds": self.talk_seconds,
             "answered": self.answered,
+            "closed": self.closed,
+            "closed_at": iso(self.closed_at),
         }
 
 
@@ -68,12 +74,24 @@ class CallSummary:
     extra: dict[str, str] = field(default_factory=dict)
     recording_url: str | None = None
     recording_duration: int | None = None
+    # True when any event says a recording will come, False when they only say none will.
+    recording_expected: bool | None = None
+    # Why the call is not to be recorded, when every event that ended it says so.
+    skip_reason: str | None = None
 
 
 def _ref(event: CallEvent) -> EmployeeRef | None:
     if not (event.employee_extension or event.employee_pbx_id):
         return None
     return EmployeeRef(event.employee_extension, event.employee_pbx_id, event.employee_name)
+
+
+def _same(a: EmployeeRef, b: EmployeeRef) -> bool:
+    """The same employee, by any identifier both refs carry."""
+    return bool(
+        (a.extension and a.extension == b.extension)
+        or (a.pbx_user_id and a.pbx_user_id == b.pbx_user_id)
+    )
 
 
 def _first(values: list[Any]) -> Any:
@@ -111,7 +129,13 @@ def summarize(events: list[CallEvent]) -> CallSummary:
 
     employee: EmployeeRef | None = None
     talkers = [leg for leg in legs if leg.answered]
-    if answered and talkers:
+    # The finish's own word on who ended the call wins when that employee talked: the PBX's
+    # clocks on talks may be missing or only our arrival times (Zadarma), so order can lie.
+    finisher = _first([_ref(e) for e in reversed(finished)])
+    named = [leg for leg in talkers if finisher is not None and _same(leg.employee, finisher)]
+    if answered and named:
+        employee = named[-1].employee
+    elif answered and talkers:
         employee = max(
             talkers, key=lambda leg: leg.answered_at or leg.talk_ended_at or _EPOCH
         ).employee
@@ -148,6 +172,9 @@ def summarize(events: list[CallEvent]) -> CallSummary:
         [e.answered_at for e in ordered]
     )
 
+    expected = [e.recording_expected for e in ordered if e.recording_expected is not None]
+    skips = [e.skip_reason for e in finished + lost]
+
     extra: dict[str, str] = {}
     tags: list[str] = []
     for event in ordered:
@@ -176,7 +203,12 @@ def summarize(events: list[CallEvent]) -> CallSummary:
         extra=extra,
         recording_url=_first([e.recording_url for e in reversed(recordings)]),
         recording_duration=_first([e.recording_duration for e in reversed(recordings)]),
+        recording_expected=any(expected) if expected else None,
+        skip_reason=skips[0] if skips and all(skips) else None,
     )
+
+
+_LEG_KINDS = (EventKind.RINGING, EventKind.TALK_STARTED, EventKind.TALK_FINISHED)
 
 
 def _legs(ordered: list[CallEvent]) -> list[Leg]:
@@ -184,16 +216,15 @@ def _legs(ordered: list[CallEvent]) -> list[Leg]:
     legs: dict[tuple[str | None, str | None, str | None], Leg] = {}
     for event in ordered:
         ref = _ref(event)
-        if ref is None or event.kind not in (
-            EventKind.RINGING,
-            EventKind.TALK_STARTED,
-            EventKind.TALK_FINISHED,
-        ):
+        closes = event.kind == EventKind.STATUS_UPDATE and event.answered is False
+        if ref is None or not (closes or event.kind in _LEG_KINDS):
             continue
         key = _leg_key(legs, event, ref)
         leg = legs.get(key) or Leg(employee=ref, leg_id=event.leg_id)
         when = _when(event)
-        if event.kind == EventKind.RINGING:
+        if closes:
+            leg = replace(leg, closed=True, closed_at=leg.closed_at or event.ended_at or when)
+        elif event.kind == EventKind.RINGING:
             leg = replace(leg, rang_at=leg.rang_at or when)
         elif event.kind == EventKind.TALK_STARTED:
             leg = replace(leg, answered_at=leg.answered_at or event.answered_at or when)

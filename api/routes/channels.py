@@ -7,7 +7,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
-from api.models import ChannelCreate, ChannelOut
+from api.models import ChannelCreate, ChannelOut, ChannelUpdate
+from api.pbx_actions import setup_changed, start_channel_setup, with_generated_secrets
+from api.telephony import PROVIDER as TELEPHONY_API
+from api.telephony import telephony_url
 from crm import Channel
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"], dependencies=[AdminDep])
@@ -17,6 +20,10 @@ def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
     spec = context.specs.get(channel.provider)
     endpoints = list(spec.endpoints) if spec is not None else []
     base = f"{context.public_base_url}/hooks/{channel.provider}/{channel.secret_key}"
+    urls = {name: f"{base}/{name}" for name in endpoints}
+    if channel.provider == TELEPHONY_API:
+        # No spec: the generic telephony API has one URL of its own (see api/telephony.py).
+        urls = {"api": telephony_url(context.public_base_url, channel.secret_key)}
     return ChannelOut(
         id=channel.id,
         provider=channel.provider,
@@ -26,15 +33,19 @@ def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
         timezone=channel.timezone,
         settings=channel.settings,
         created_at=channel.created_at,
-        webhook_urls={name: f"{base}/{name}" for name in endpoints},
+        last_error=channel.settings.get("last_error"),
+        webhook_urls=urls,
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ChannelOut)
 async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut:
-    if body.provider not in context.specs:
-        known = ", ".join(sorted(context.specs))
+    if body.provider not in context.specs and body.provider != TELEPHONY_API:
+        known = ", ".join(sorted([*context.specs, TELEPHONY_API]))
         raise HTTPException(422, detail=f"provider: unknown provider {body.provider!r} ({known})")
+    department = body.settings.get("default_department")
+    if department is not None and not isinstance(department, str):
+        raise HTTPException(422, detail="settings.default_department: must be a string")
 
     def create() -> Channel:
         return context.store.create_channel(
@@ -42,10 +53,37 @@ async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut
             name=body.name,
             default_country=body.default_country,
             timezone=body.timezone,
-            settings=body.settings,
+            # keys the provider has pbxhub generate (the one its PBX sends back, say)
+            settings=with_generated_secrets(context.specs.get(body.provider), body.settings),
         )
 
-    return channel_out(context, await anyio.to_thread.run_sync(create))
+    channel = await anyio.to_thread.run_sync(create)
+    out = channel_out(context, channel)
+    # tell the PBX how to reach us, when the provider has it set up that way (background)
+    await start_channel_setup(context, channel, out.webhook_urls)
+    return out
+
+
+@router.patch("/{channel_id}", response_model=ChannelOut)
+async def update_channel(channel_id: int, body: ChannelUpdate, context: ContextDep) -> ChannelOut:
+    """Rename the channel and/or change its settings (a JSON merge patch: null removes a key,
+    objects such as `secrets` merge key by key). When that changes what the provider's setup
+    request would tell the PBX (a key, the PBX's address), it is sent again."""
+
+    def update() -> tuple[Channel, Channel] | None:
+        return context.store.update_channel(
+            channel_id, name=body.name, settings_patch=body.settings
+        )
+
+    changed = await anyio.to_thread.run_sync(update)
+    if changed is None:
+        raise HTTPException(404, detail="no such channel")
+    before, after = changed
+    out = channel_out(context, after)
+    spec = context.specs.get(after.provider)
+    if setup_changed(spec, before, after, out.webhook_urls):
+        await start_channel_setup(context, after, out.webhook_urls)
+    return out
 
 
 @router.get("", response_model=list[ChannelOut])

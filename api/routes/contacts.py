@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import AdminDep, StoreDep
-from api.models import ContactOut
+from api.models import CommentOut, ContactOut
 from api.routes.calls import normalize_phone_filter
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep])
@@ -36,3 +36,15 @@ async def get_contact(contact_id: int, store: StoreDep) -> ContactOut:
     if contact is None:
         raise HTTPException(404, detail="no such contact")
     return ContactOut.model_validate(asdict(contact))
+
+
+@router.get("/{contact_id}/comments", response_model=list[CommentOut])
+async def list_contact_comments(
+    contact_id: int, store: StoreDep, include_hidden: bool = True
+) -> list[CommentOut]:
+    """The contact card's comments, oldest first: employees' and calls attached to it (hidden
+    ones only with `include_hidden`, for those who may hear recordings)."""
+    comments = await anyio.to_thread.run_sync(
+        lambda: store.list_comments(contact_id=contact_id, include_hidden=include_hidden)
+    )
+    return [CommentOut.model_validate(asdict(comment)) for comment in comments]

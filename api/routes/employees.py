@@ -25,6 +25,7 @@ async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
             name=body.name,
             phones=body.phones,
             links=[EmployeeLink(**link.model_dump()) for link in body.links],
+            working_hours=body.working_hours,
         )
 
     try:

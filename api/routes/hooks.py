@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -15,6 +16,8 @@ from temporalio.service import RPCError
 
 from api.context import ApiContext
 from api.deps import ContextDep
+from api.proxies import client_address
+from api.routing import reply_outcome
 from api.temporal import TemporalUnavailable
 from crm import Channel
 from providers.engine import (
@@ -23,7 +26,7 @@ from providers.engine import (
     IncomingRequest,
     MappingError,
     RequestRejected,
-    handle_request,
+    prepare_request,
 )
 from providers.events import CallEvent
 from workflows.starter import deliver_event
@@ -70,26 +73,35 @@ async def receive_webhook(
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
         body=body,
-        client_host=request.client.host if request.client else None,
+        client_host=_client_host(request, context),
+        received_at=datetime.now(UTC),
     )
     try:
-        outcome = handle_request(spec, endpoint, incoming, _channel_context(channel))
+        prepared = prepare_request(spec, endpoint, incoming, _channel_context(channel))
     except EndpointNotFound:
         return _reject(404, NOT_FOUND, where, "unknown endpoint")
     except RequestRejected as rejected:
+        reason = f"{rejected.field}: {rejected.message}"
+        if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
+            log.warning("rejected %s with %d: %s", where, rejected.status, reason)
+            declared = rejected.reply
+            return Response(declared.body, declared.status, media_type=declared.content_type)
         content = {"error": rejected.message, "field": rejected.field}
-        return _reject(rejected.status, content, where, f"{rejected.field}: {rejected.message}")
+        return _reject(rejected.status, content, where, reason)
     except MappingError as error:
-        # The spec is wrong, not the request: 500 makes the PBX retry once the spec is fixed.
-        log.error("spec error for %s at %s: %s", where, error.path, error.message)
-        return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
+        return _spec_error(where, error)
 
     try:
-        await _deliver(context, outcome.events)
+        await _deliver(context, prepared.events)
     except (TemporalUnavailable, RPCError, TimeoutError) as error:
         # Not durable, so not accepted: the PBX must retry.
         log.error("event from %s not accepted, Temporal unavailable: %s", where, error)
         return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503)
+    try:
+        # a reply that needs the CRM (routing) reads it under a deadline, else the fallback
+        outcome = await reply_outcome(context, channel, prepared, where=where)
+    except MappingError as error:
+        return _spec_error(where, error)
     log.info("accepted %s from %s: %d event(s)", outcome.event_name, where, len(outcome.events))
     reply = outcome.reply
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
@@ -109,9 +121,25 @@ async def _deliver(context: ApiContext, events: tuple[CallEvent, ...]) -> None:
         )
 
 
+def _client_host(request: Request, context: ApiContext) -> str | None:
+    """The sender's address: the TCP peer, or what our own proxy says in the trusted header."""
+    peer = request.client.host if request.client else None
+    header = context.trusted_proxy_header
+    values = request.headers.getlist(header) if header else []
+    return client_address(peer, values, context.trusted_proxies)
+
+
+def _spec_error(where: str, error: MappingError) -> JSONResponse:
+    # The spec is wrong, not the request: 500 makes the PBX retry once the spec is fixed.
+    log.error("spec error for %s at %s: %s", where, error.path, error.message)
+    return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
+
+
 def _channel_context(channel: Channel) -> ChannelContext:
-    return ChannelContext(
-        channel_id=channel.id,
+    # `settings.secrets` (name → value, e.g. the PBX's API secret its signatures are keyed with)
+    # reaches the spec's templates as `channel.secrets` only, not inside `channel.settings`.
+    return ChannelContext.from_stored(
+        channel.id,
         timezone=channel.timezone,
         country=channel.default_country,
         settings=channel.settings,
