@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -77,6 +77,9 @@ from crm.tables import (
     utcnow,
 )
 from crm.working_hours import check_working_hours
+
+# A frozen record type that `_copied` fills from a row.
+_R = TypeVar("_R")
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 
@@ -1629,9 +1632,14 @@ def _contact(row: ContactRow) -> Contact:
     )
 
 
+def _copied(record: type[_R], row: Any) -> _R:
+    """A record whose fields the row carries under the same names, copied (JSON values too)."""
+    names = [f.name for f in fields(record)]  # type: ignore[arg-type]
+    return record(**{name: copy.deepcopy(getattr(row, name)) for name in names})
+
+
 def _skipped_call(row: SkippedCallRow) -> SkippedCall:
-    values = {f.name: copy.deepcopy(getattr(row, f.name)) for f in fields(SkippedCall)}
-    return SkippedCall(**values)
+    return _copied(SkippedCall, row)
 
 
 def _stored_call(row: CallRow) -> StoredCall:
@@ -1682,53 +1690,16 @@ def _task(row: TaskRow) -> Task:
 
 
 def _comment(row: CommentRow) -> Comment:
-    return Comment(
-        id=row.id,
-        text=row.text,
-        task_id=row.task_id,
-        call_id=row.call_id,
-        contact_id=row.contact_id,
-        author_employee_id=row.author_employee_id,
-        hidden=row.hidden,
-        created_at=row.created_at,
-    )
+    return _copied(Comment, row)
 
 
 def _attachment(row: CallAttachmentRow) -> CallAttachment:
-    return CallAttachment(
-        call_id=row.call_id,
-        mode=row.mode,
-        contact_id=row.contact_id,
-        task_id=row.task_id,
-        comment_id=row.comment_id,
-        hidden=row.hidden,
-        origin_task_id=row.origin_task_id,
-        attached_at=row.attached_at,
-    )
+    return _copied(CallAttachment, row)
 
 
 def _notification(row: NotificationRow) -> Notification:
-    return Notification(
-        id=row.id,
-        employee_id=row.employee_id,
-        kind=row.kind,
-        text=row.text,
-        call_id=row.call_id,
-        contact_id=row.contact_id,
-        created_at=row.created_at,
-    )
+    return _copied(Notification, row)
 
 
 def _recording(row: RecordingRow) -> Recording:
-    return Recording(
-        id=row.id,
-        call_id=row.call_id,
-        storage=row.storage,
-        location=row.location,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        source_url=row.source_url,
-        duration_seconds=row.duration_seconds,
-        created_at=row.created_at,
-    )
+    return _copied(Recording, row)
