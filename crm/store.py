@@ -602,6 +602,53 @@ class Store:
         with self._reads() as session:
             return [_stored_call(row) for row in session.scalars(query)]
 
+    def page_calls(
+        self,
+        *,
+        kind: str | None = None,
+        channel_id: int | None = None,
+        phone: str | None = None,
+        employee_id: int | None = None,
+        contact_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[StoredCall], int]:
+        """A page of `list_calls` and the total, read in one statement so they agree even while
+        workflows write calls."""
+        conditions = _call_conditions(
+            kind=kind,
+            channel_id=channel_id,
+            phone=phone,
+            employee_id=employee_id,
+            contact_id=contact_id,
+            since=since,
+            until=until,
+        )
+        query = (
+            select(CallRow, func.count().over())
+            .where(*conditions)
+            .order_by(CallRow.occurred_at.desc(), CallRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._reads() as session:
+            rows = session.execute(query).all()
+            calls = [_stored_call(row) for row, _ in rows]
+        if rows:
+            return calls, int(rows[0][1])
+        # An empty page (past the end, or nothing at all) carries no total of its own.
+        return calls, self.count_calls(
+            kind=kind,
+            channel_id=channel_id,
+            phone=phone,
+            employee_id=employee_id,
+            contact_id=contact_id,
+            since=since,
+            until=until,
+        )
+
     def count_calls(
         self,
         *,

@@ -398,6 +398,21 @@ def test_calls_are_listed_within_a_time_window(store: Store, channel: Channel) -
     assert store.count_calls(until=T0 + timedelta(hours=1)) == 1
 
 
+def test_a_page_of_calls_and_its_total_are_read_together(store: Store, channel: Channel) -> None:
+    for hour in range(5):
+        store.save_call(answered_call(channel, f"p{hour}", started_at=T0 + timedelta(hours=hour)))
+    store.save_call(answered_call(channel, "lost", kind="missed"))
+
+    page, total = store.page_calls(kind="call", limit=2, offset=1)
+    past_the_end, total_past_the_end = store.page_calls(kind="call", limit=2, offset=10)
+    nothing, none_at_all = store.page_calls(kind="call", phone="+79990000000")
+
+    assert [call.session_id for call in page] == ["p3", "p2"]
+    assert total == 5
+    assert (past_the_end, total_past_the_end) == ([], 5)
+    assert (nothing, none_at_all) == ([], 0)
+
+
 def test_a_moscow_time_comes_back_as_the_same_instant_in_utc(
     store: Store, channel: Channel
 ) -> None:

@@ -129,10 +129,9 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
 
 async def _page(store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
     def read() -> tuple[list[StoredCall], int, Names]:
-        calls = store.list_calls(
+        calls, total = store.page_calls(
             kind=kind, limit=filters.limit, offset=filters.offset, **filters.query
         )
-        total = store.count_calls(kind=kind, **filters.query)
         return calls, total, read_names(store, calls)
 
     calls, total, names = await anyio.to_thread.run_sync(read)
