@@ -80,6 +80,8 @@ from crm.working_hours import check_working_hours
 
 # A frozen record type that `_copied` fills from a row.
 _R = TypeVar("_R")
+# A select of call rows, with or without more columns beside them.
+_Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 
@@ -592,15 +594,13 @@ class Store:
             since=since,
             until=until,
         )
-        query = (
-            select(CallRow)
-            .where(*conditions)
-            .order_by(CallRow.occurred_at.desc(), CallRow.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
         with self._reads() as session:
-            return [_stored_call(row) for row in session.scalars(query)]
+            return [
+                _stored_call(row)
+                for row in session.scalars(
+                    _newest_first(select(CallRow), conditions, limit, offset)
+                )
+            ]
 
     def page_calls(
         self,
@@ -626,13 +626,7 @@ class Store:
             since=since,
             until=until,
         )
-        query = (
-            select(CallRow, func.count().over())
-            .where(*conditions)
-            .order_by(CallRow.occurred_at.desc(), CallRow.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        query = _newest_first(select(CallRow, func.count().over()), conditions, limit, offset)
         with self._reads() as session:
             rows = session.execute(query).all()
             calls = [_stored_call(row) for row, _ in rows]
@@ -1497,21 +1491,43 @@ def _skipped_conditions(
     since: datetime | None,
     until: datetime | None,
 ) -> list[ColumnElement[bool]]:
-    _require_aware("since", since)
-    _require_aware("until", until)
-    equal_to: list[tuple[Any, Any]] = [
+    equal_to = [
         (SkippedCallRow.channel_id, channel_id),
         (SkippedCallRow.reason, reason),
         (SkippedCallRow.contact_phone, phone),
     ]
+    return _filters(SkippedCallRow.occurred_at, equal_to, since, until)
+
+
+def _filters(
+    occurred_at: Any,
+    equal_to: list[tuple[Any, Any]],
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ColumnElement[bool]]:
+    """Equality on the values given, and `since <= occurred_at < until`."""
+    _require_aware("since", since)
+    _require_aware("until", until)
     conditions: list[ColumnElement[bool]] = [
         column == value for column, value in equal_to if value is not None
     ]
     if since is not None:
-        conditions.append(SkippedCallRow.occurred_at >= since)
+        conditions.append(occurred_at >= since)
     if until is not None:
-        conditions.append(SkippedCallRow.occurred_at < until)
+        conditions.append(occurred_at < until)
     return conditions
+
+
+def _newest_first(
+    query: _Query, conditions: list[ColumnElement[bool]], limit: int, offset: int
+) -> _Query:
+    """Calls newest first by when they happened, a page of them."""
+    return (
+        query.where(*conditions)
+        .order_by(CallRow.occurred_at.desc(), CallRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 def _call_conditions(
@@ -1524,23 +1540,14 @@ def _call_conditions(
     since: datetime | None,
     until: datetime | None,
 ) -> list[ColumnElement[bool]]:
-    _require_aware("since", since)
-    _require_aware("until", until)
-    equal_to: list[tuple[Any, Any]] = [
+    equal_to = [
         (CallRow.kind, kind),
         (CallRow.channel_id, channel_id),
         (CallRow.contact_phone, phone),
         (CallRow.employee_id, employee_id),
         (CallRow.contact_id, contact_id),
     ]
-    conditions: list[ColumnElement[bool]] = [
-        column == value for column, value in equal_to if value is not None
-    ]
-    if since is not None:
-        conditions.append(CallRow.occurred_at >= since)
-    if until is not None:
-        conditions.append(CallRow.occurred_at < until)
-    return conditions
+    return _filters(CallRow.occurred_at, equal_to, since, until)
 
 
 def _check_channels_exist(session: Session, channel_ids: Sequence[int]) -> None:
