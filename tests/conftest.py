@@ -3,15 +3,17 @@ itself (API + worker) wired to them, fresh for every test."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.recordings import RecordingActivities
@@ -36,6 +39,41 @@ from workflows.starter import CallSettings
 POSTGRES_URL = os.environ.get(
     "PBXHUB_TEST_POSTGRES_URL", "postgresql+psycopg://pbxhub:pbxhub@127.0.0.1:5432/pbxhub_test"
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def only_this_machine() -> Iterator[None]:
+    """No test ever opens a connection off this machine: a socket asked to connect anywhere but
+    a loopback address fails the test instead (a PBX spec's default address, a link not
+    vetted). Python sockets only; the Temporal and PostgreSQL clients connect to 127.0.0.1."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def vetted(sock: socket.socket, address: Any) -> None:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        host = str(address[0])
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise AssertionError(f"a test tried to connect to {host}: only loopback is allowed")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        vetted(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        vetted(sock, address)
+        return real_connect_ex(sock, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -93,15 +131,29 @@ BIN = Path(sys.executable).parent
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (in memory), shared by the session."""
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server() -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with pbxhub's search attributes."""
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
         ui=False,
     )
+
+
+def unreachable_temporal() -> TemporalGateway:
+    """A gateway to a port where no Temporal listens: what the API sees when Temporal is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    # Closed again before it is used: nothing listens there.
+    return TemporalGateway.for_address(f"127.0.0.1:{port}", namespace="default")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (in memory), shared by the session."""
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 
@@ -146,6 +198,24 @@ class Pbxhub:
         employee: dict[str, Any] = response.json()
         return employee
 
+    async def create_staff(
+        self, channel: dict[str, Any], staff: Mapping[str, Mapping[str, str]]
+    ) -> list[dict[str, Any]]:
+        """An employee per entry of `staff`, in its order: their name → their link on the
+        channel (`extension`, and `pbx_user_id` where the PBX names its users)."""
+        return [
+            await self.create_employee(name, links=[{"channel_id": channel["id"], **link}])
+            for name, link in staff.items()
+        ]
+
+    async def create_line(
+        self, provider: str, staff: Mapping[str, Mapping[str, str]], **channel_fields: Any
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A channel of `provider` (`channel_fields` as the REST API takes them) and its
+        employees (`create_staff`), set up over REST as an admin would."""
+        channel = await self.create_channel(provider, **channel_fields)
+        return channel, await self.create_staff(channel, staff)
+
     @property
     def admin(self) -> dict[str, str]:
         return {"X-API-Key": self.admin_key}
@@ -187,6 +257,85 @@ class Pbxhub:
         result = await handle.result()
         assert isinstance(result, CallResult)
         return result
+
+    async def deliver(
+        self,
+        channel: dict[str, Any],
+        requests: Iterable[tuple[str, bytes]],
+        *,
+        endpoint: str | Callable[[str], str] = "notify",
+        sign: Callable[[bytes], dict[str, str]] | None = None,
+        reply: str | None = None,
+    ) -> None:
+        """Post a scenario's requests (`scenario`) in the given order as the PBX does, each taken
+        with a 200 (and answered with `reply`, when given). `endpoint` is the webhook's, or a
+        function of the file name for a PBX with a URL per request type; `sign` gives the headers
+        that sign a body, for a PBX that signs."""
+        for name, body in requests:
+            response = await self.post_hook(
+                channel,
+                endpoint if isinstance(endpoint, str) else endpoint(name),
+                body,
+                content_type=content_type_of(name),
+                headers=sign(body) if sign else None,
+            )
+            assert response.status_code == 200, f"{name}: {response.status_code} {response.text}"
+            assert reply is None or response.text == reply, f"{name}: {response.text!r}"
+
+    async def calls_and_missed(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every call record and every missed call pbxhub holds, each list whole (one page)."""
+        calls = await self.get("/api/v1/calls")
+        missed = await self.get("/api/v1/missed-calls")
+        assert calls["total"] == len(calls["items"]) and missed["total"] == len(missed["items"])
+        return calls["items"], missed["items"]
+
+    async def the_one_record(self, kind: Literal["call", "missed"]) -> dict[str, Any]:
+        """The only record pbxhub holds: one call and no missed call, or the other way round."""
+        calls, missed = await self.calls_and_missed()
+        records = {"call": calls, "missed": missed}
+        other = "missed" if kind == "call" else "call"
+        assert len(records[kind]) == 1, records
+        assert records[other] == [], records
+        record: dict[str, Any] = records[kind][0]
+        return record
+
+    async def the_one_contact(
+        self, phone: str, raw: str, name: str | None = None
+    ) -> dict[str, Any]:
+        """The only contact pbxhub holds, with the one number `phone` (as the PBX wrote it: `raw`)
+        and, when given, the name `name`."""
+        contacts = await self.get("/api/v1/contacts")
+        assert len(contacts) == 1
+        assert contacts[0]["phones"] == [{"phone": phone, "raw": raw}]
+        if name is not None:
+            assert contacts[0]["name"] == name
+        contact: dict[str, Any] = contacts[0]
+        return contact
+
+    async def assert_no_workflow(self, channel: dict[str, Any], session_id: str | int) -> None:
+        """No call workflow was ever started for the session."""
+        with pytest.raises(RPCError) as error:
+            await self.workflow(channel, session_id).describe()
+        assert error.value.status == RPCStatusCode.NOT_FOUND
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def content_type_of(name: str) -> str:
+    """The content type of a scenario's request by its file name: `.txt` bodies are forms."""
+    return FORM if name.endswith(".txt") else "application/json"
+
+
+def wall_clock(text: str, utc_offset_hours: int) -> datetime:
+    """A wall-clock time of a zone `utc_offset_hours` ahead of UTC as the aware UTC instant the
+    store must hold (the fixtures' dates see no change of daylight saving time)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC) - timedelta(hours=utc_offset_hours)
+
+
+def instant(value: str | None) -> datetime | None:
+    """A time the API answered, as an aware datetime to compare (None stays None)."""
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def scenario(provider: str, name: str) -> list[tuple[str, bytes]]:

@@ -5,12 +5,12 @@ under English names, so these calls also show what the shared mapping does for a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pbxhub, scenario
+from conftest import FIXTURES, Pbxhub, instant, scenario, wall_clock
 
 from providers.engine import ChannelContext, IncomingRequest, handle_request
 from providers.spec import DEFAULT_SPECS_DIR, load_spec
@@ -26,54 +26,36 @@ SCENARIOS = {
     "outbound_answered": OUTBOUND,
     "outbound_not_answered": OUTBOUND_MISSED,
 }
-FIXTURES = Path(__file__).parent / "fixtures" / "callgear"
 DUBAI = ChannelContext(channel_id=1, timezone="Asia/Dubai", country="AE")
 
 
 async def callgear_line(hub: Pbxhub) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A CallGear channel of a Dubai account, with Aisha (CallGear user 38511, extension 101)
     and Omar (38512, 102)."""
-    channel = await hub.create_channel("callgear", timezone="Asia/Dubai", default_country="AE")
-    aisha = await hub.create_employee(
-        "Aisha Rahman",
-        links=[{"channel_id": channel["id"], "extension": "101", "pbx_user_id": "38511"}],
-    )
-    omar = await hub.create_employee(
-        "Omar Haddad",
-        links=[{"channel_id": channel["id"], "extension": "102", "pbx_user_id": "38512"}],
+    channel, (aisha, omar) = await hub.create_line(
+        "callgear",
+        {
+            "Aisha Rahman": {"extension": "101", "pbx_user_id": "38511"},
+            "Omar Haddad": {"extension": "102", "pbx_user_id": "38512"},
+        },
+        timezone="Asia/Dubai",
+        default_country="AE",
     )
     return channel, aisha, omar
 
 
 async def deliver(hub: Pbxhub, channel: dict[str, Any], bodies: list[tuple[str, bytes]]) -> None:
-    for name, body in bodies:
-        response = await hub.post_hook(channel, "notify", body)
-        assert response.status_code == 200, f"{name}: {response.status_code} {response.text}"
-
-
-async def calls_and_missed(hub: Pbxhub) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    calls = await hub.get("/api/v1/calls")
-    missed = await hub.get("/api/v1/missed-calls")
-    assert calls["total"] == len(calls["items"]) and missed["total"] == len(missed["items"])
-    return calls["items"], missed["items"]
+    """CallGear, like UIS, posts every notification to the one `notify` URL, as JSON."""
+    await hub.deliver(channel, bodies)
 
 
 async def the_one_contact(hub: Pbxhub) -> dict[str, Any]:
-    contacts = await hub.get("/api/v1/contacts")
-    assert len(contacts) == 1
-    assert contacts[0]["phones"] == [{"phone": CALLER, "raw": "971501234567"}]
-    assert contacts[0]["name"] == "Khalid Al Mansoori"
-    contact: dict[str, Any] = contacts[0]
-    return contact
+    return await hub.the_one_contact(CALLER, raw="971501234567", name="Khalid Al Mansoori")
 
 
 def dubai(text: str) -> datetime:
     """A Dubai wall-clock time as the UTC instant the store must hold (UTC+4, no DST)."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC) - timedelta(hours=4)
-
-
-def at(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    return wall_clock(text, 4)
 
 
 def assert_answered_inbound_owned_by_omar(
@@ -84,9 +66,9 @@ def assert_answered_inbound_owned_by_omar(
     assert (call["employee_id"], call["employee_pbx_id"]) == (omar["id"], "38512")
     assert call["contact_id"] == contact_id
     assert (call["contact_phone"], call["virtual_number"]) == (CALLER, "+97143334455")
-    assert at(call["started_at"]) == dubai("2024-03-12 10:15:00.250000")
-    assert at(call["answered_at"]) == dubai("2024-03-12 10:15:07")
-    assert at(call["ended_at"]) == dubai("2024-03-12 10:16:50")
+    assert instant(call["started_at"]) == dubai("2024-03-12 10:15:00.250000")
+    assert instant(call["answered_at"]) == dubai("2024-03-12 10:15:07")
+    assert instant(call["ended_at"]) == dubai("2024-03-12 10:16:50")
     assert (call["wait_seconds"], call["talk_seconds"], call["total_seconds"]) == (7, 103, 110)
     assert call["recording_url"] == "http://127.0.0.1:9/callgear/records/5610000101/1.mp3"
     assert call["recording_duration"] == 103
@@ -101,7 +83,9 @@ def assert_answered_inbound_owned_by_omar(
 
 
 @pytest.mark.parametrize(
-    "path", sorted(FIXTURES.glob("*/*.json")), ids=lambda p: f"{p.parent.name}/{p.name}"
+    "path",
+    sorted((FIXTURES / "callgear").glob("*/*.json")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_every_fixture_is_recognised_as_the_notification_its_name_says(path: Path) -> None:
     spec = load_spec(DEFAULT_SPECS_DIR / "callgear.yaml")
@@ -140,11 +124,9 @@ async def test_an_inbound_call_transferred_from_aisha_to_omar_is_one_call_owned_
 
     result = await pbxhub.call_result(channel, ANSWERED)
     assert (result.outcome, result.events) == ("call", len(bodies))
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
+    call = await pbxhub.the_one_record("call")
     contact = await the_one_contact(pbxhub)
-    assert_answered_inbound_owned_by_omar(calls[0], omar, contact["id"])
+    assert_answered_inbound_owned_by_omar(call, omar, contact["id"])
 
 
 async def test_an_inbound_call_that_rang_aisha_and_omar_and_was_lost_is_one_missed_call(
@@ -156,18 +138,15 @@ async def test_an_inbound_call_that_rang_aisha_and_omar_and_was_lost_is_one_miss
 
     result = await pbxhub.call_result(channel, MISSED)
     assert result.outcome == "missed"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert calls == []
-    assert len(missed) == 1
+    lost = await pbxhub.the_one_record("missed")
     contact = await the_one_contact(pbxhub)
-    lost = missed[0]
     assert (lost["direction"], lost["employee_id"], lost["contact_id"]) == (
         "in",
         None,
         contact["id"],
     )
     assert (lost["wait_seconds"], lost["talk_seconds"], lost["total_seconds"]) == (31, 0, 31)
-    assert at(lost["ended_at"]) == dubai("2024-03-12 11:00:31")
+    assert instant(lost["ended_at"]) == dubai("2024-03-12 11:00:31")
     assert sorted(leg["employee_pbx_id"] for leg in lost["legs"]) == ["38511", "38512"]
     assert not any(leg["answered"] for leg in lost["legs"])
 
@@ -179,16 +158,13 @@ async def test_an_outbound_call_from_a_mobile_answered(pbxhub: Pbxhub) -> None:
 
     result = await pbxhub.call_result(channel, OUTBOUND)
     assert result.outcome == "call"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
-    call = calls[0]
+    call = await pbxhub.the_one_record("call")
     assert (call["direction"], call["employee_id"], call["contact_phone"]) == (
         "out",
         aisha["id"],
         CALLER,
     )
-    assert at(call["started_at"]) == dubai("2024-03-12 12:00:00")
+    assert instant(call["started_at"]) == dubai("2024-03-12 12:00:00")
     assert (call["wait_seconds"], call["talk_seconds"], call["total_seconds"]) == (9, 90, 99)
     assert call["recording_url"] == "http://127.0.0.1:9/callgear/records/5610000103/1.mp3"
     await the_one_contact(pbxhub)
@@ -201,10 +177,7 @@ async def test_an_outbound_call_nobody_answered_is_a_missed_outbound_call(pbxhub
 
     result = await pbxhub.call_result(channel, OUTBOUND_MISSED)
     assert result.outcome == "missed"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert calls == []
-    assert len(missed) == 1
-    lost = missed[0]
+    lost = await pbxhub.the_one_record("missed")
     assert (lost["direction"], lost["employee_id"], lost["employee_pbx_id"]) == (
         "out",
         aisha["id"],
@@ -229,7 +202,7 @@ async def test_every_notification_of_every_call_delivered_twice_is_recorded_once
     for name, session_id in SCENARIOS.items():
         result = await pbxhub.call_result(channel, session_id)
         assert result.events == len(scenario("callgear", name)), name
-    calls, missed = await calls_and_missed(pbxhub)
+    calls, missed = await pbxhub.calls_and_missed()
     assert sorted(c["session_id"] for c in calls) == [str(ANSWERED), str(OUTBOUND)]
     assert sorted(m["session_id"] for m in missed) == [str(MISSED), str(OUTBOUND_MISSED)]
     contact = await the_one_contact(pbxhub)
@@ -258,7 +231,5 @@ async def test_shuffled_the_finish_and_the_recording_first_the_call_is_still_oma
     await deliver(pbxhub, channel, [(name, by_name[name]) for name in shuffled])
 
     await pbxhub.call_result(channel, ANSWERED)
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
-    assert_answered_inbound_owned_by_omar(calls[0], omar, (await the_one_contact(pbxhub))["id"])
+    call = await pbxhub.the_one_record("call")
+    assert_answered_inbound_owned_by_omar(call, omar, (await the_one_contact(pbxhub))["id"])

@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import Pbxhub, running_pbxhub
+from conftest import Pbxhub, running_pbxhub, unreachable_temporal
 from temporalio.testing import WorkflowEnvironment
 
-from api.temporal import TemporalGateway
 from workflows.call import CallState
 
 T = TypeVar("T")
@@ -102,22 +100,6 @@ async def eventually(check: Callable[[], Awaitable[T]], *, seconds: float = 20) 
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.2)
-
-
-async def the_one_record(hub: Pbxhub, kind: str) -> dict[str, Any]:
-    """Waits until exactly one call record of `kind` exists (and none of the other kind)."""
-
-    async def check() -> dict[str, Any]:
-        calls = await hub.get("/api/v1/calls")
-        missed = await hub.get("/api/v1/missed-calls")
-        records = {"call": calls, "missed": missed}
-        other = "missed" if kind == "call" else "call"
-        assert records[kind]["total"] == 1, records
-        assert records[other]["total"] == 0, records
-        record: dict[str, Any] = records[kind]["items"][0]
-        return record
-
-    return await eventually(check)
 
 
 def error_fields(response: httpx.Response) -> list[str]:
@@ -232,11 +214,12 @@ async def test_calls_without_a_pbx_call_id_are_separate_calls(pbxhub: Pbxhub) ->
 
 async def people(hub: Pbxhub, channel: dict[str, Any]) -> tuple[int, int, int, int]:
     """Anna (PBX user u-1) and Boris (u-2) in the channel; groups: Sales (Anna), All (both)."""
-    anna = await hub.create_employee(
-        "Anna", links=[{"channel_id": channel["id"], "extension": "101", "pbx_user_id": "u-1"}]
-    )
-    boris = await hub.create_employee(
-        "Boris", links=[{"channel_id": channel["id"], "extension": "102", "pbx_user_id": "u-2"}]
+    anna, boris = await hub.create_staff(
+        channel,
+        {
+            "Anna": {"extension": "101", "pbx_user_id": "u-1"},
+            "Boris": {"extension": "102", "pbx_user_id": "u-2"},
+        },
     )
     groups = []
     for name, members in (("Sales", [anna["id"]]), ("All", [anna["id"], boris["id"]])):
@@ -321,7 +304,7 @@ async def test_a_call_answered_is_one_call_record(pbxhub: Pbxhub) -> None:
     late = await update_call(pbxhub, channel, call_id=created["call_id"], call_status="ringing")
 
     assert answered["call_status"] == again["call_status"] == late["call_status"] == "answered"
-    record = await the_one_record(pbxhub, "call")
+    record = await eventually(lambda: pbxhub.the_one_record("call"))
     assert record["id"] == created["call_id"]
     assert (record["direction"], record["contact_phone"]) == ("in", CALLER)
     assert (record["employee_id"], record["status"]) == (anna, "answered")
@@ -348,7 +331,7 @@ async def test_a_call_not_answered_is_one_missed_call_on_its_contact(
 
     await update_call(pbxhub, channel, call_id=created["call_id"], call_status=status)
 
-    record = await the_one_record(pbxhub, "missed")
+    record = await eventually(lambda: pbxhub.the_one_record("missed"))
     assert record["id"] == created["call_id"]
     assert record["direction"] == ("in" if direction == "incoming" else "out")
     assert record["status"] == status
@@ -364,7 +347,7 @@ async def test_a_call_created_already_final_is_recorded(pbxhub: Pbxhub) -> None:
     created = await create_call(pbxhub, channel, call_status="missed", comment="after the fact")
 
     assert created["call_status"] == "missed"
-    record = await the_one_record(pbxhub, "missed")
+    record = await eventually(lambda: pbxhub.the_one_record("missed"))
     assert record["id"] == created["call_id"]
 
 
@@ -397,7 +380,7 @@ async def test_an_uploaded_mp3_is_stored_and_becomes_the_calls_recording(
     served = await pbxhub.http.get(f"/api/v1/recordings/{digest}", headers=pbxhub.admin)
     assert served.status_code == 200
     assert (served.content, served.headers["content-type"]) == (MP3, "audio/mpeg")
-    record = await the_one_record(pbxhub, "call")
+    record = await eventually(lambda: pbxhub.the_one_record("call"))
     assert record["recording_url"] == data["audio_record"]
     # The recording ends the workflow's wait for one.
     result = await pbxhub.call_result(channel, "rec-1")
@@ -447,7 +430,7 @@ async def test_audio_sent_after_the_workflow_ended_still_reaches_the_call(pbxhub
     data = response.json()["data"]
     assert (data["call_id"], data["ticket_id"]) == (created["call_id"], created["ticket_id"])
     assert data["audio_record"] is not None
-    record = await the_one_record(pbxhub, "missed")
+    record = await eventually(lambda: pbxhub.the_one_record("missed"))
     assert record["recording_url"] == data["audio_record"]
     assert len(pbxhub.store.list_recordings(created["call_id"])) == 1
     assert len(await pbxhub.get("/api/v1/tasks")) == 1
@@ -663,11 +646,7 @@ async def test_an_upload_over_the_limit_gets_413_and_stores_nothing(
 async def test_with_temporal_down_the_pbx_gets_503_and_nothing_is_written(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    down = TemporalGateway.for_address(f"127.0.0.1:{port}", namespace="default")
-    async with running_pbxhub(temporal_env, tmp_path, temporal=down) as hub:
+    async with running_pbxhub(temporal_env, tmp_path, temporal=unreachable_temporal()) as hub:
         channel = await api_line(hub)
 
         response = await post(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import BIN, Pbxhub, running_pbxhub, scenario
-from temporalio.service import RPCError, RPCStatusCode
+from conftest import (
+    Pbxhub,
+    running_pbxhub,
+    scenario,
+    start_dev_server,
+    unreachable_temporal,
+    wall_clock,
+)
 from temporalio.testing import WorkflowEnvironment
 
-from api.temporal import TemporalGateway
-from workflows.call import SEARCH_ATTRIBUTES, CallWorkflow
+from workflows.call import CallWorkflow
 
 ANSWERED = 3410000101
 LOST = 3410000102
@@ -25,34 +28,24 @@ CALLER = "+79161234567"
 
 async def uis_line(hub: Pbxhub) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A UIS channel with Anna (extension 101, UIS user 28511) and Boris (102, UIS user 28512)."""
-    channel = await hub.create_channel("uis", timezone="Europe/Moscow", default_country="RU")
-    anna = await hub.create_employee(
-        "Anna Smirnova",
-        links=[{"channel_id": channel["id"], "extension": "101", "pbx_user_id": "28511"}],
-    )
-    boris = await hub.create_employee(
-        "Boris Ivanov",
-        links=[{"channel_id": channel["id"], "extension": "102", "pbx_user_id": "28512"}],
+    staff = {
+        "Anna Smirnova": {"extension": "101", "pbx_user_id": "28511"},
+        "Boris Ivanov": {"extension": "102", "pbx_user_id": "28512"},
+    }
+    channel, (anna, boris) = await hub.create_line(
+        "uis", staff, timezone="Europe/Moscow", default_country="RU"
     )
     return channel, anna, boris
 
 
 async def deliver(hub: Pbxhub, channel: dict[str, Any], bodies: list[tuple[str, bytes]]) -> None:
-    for name, body in bodies:
-        response = await hub.post_hook(channel, "notify", body)
-        assert response.status_code == 200, f"{name}: {response.status_code} {response.text}"
-
-
-async def calls_and_missed(hub: Pbxhub) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    calls = await hub.get("/api/v1/calls")
-    missed = await hub.get("/api/v1/missed-calls")
-    assert calls["total"] == len(calls["items"]) and missed["total"] == len(missed["items"])
-    return calls["items"], missed["items"]
+    """UIS posts every notification to the one `notify` URL, as JSON."""
+    await hub.deliver(channel, bodies)
 
 
 def moscow(text: str) -> datetime:
     """A Moscow wall-clock time as the aware UTC instant the store must hold (UTC+3, no DST)."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC) - timedelta(hours=3)
+    return wall_clock(text, 3)
 
 
 def assert_answered_inbound(call: dict[str, Any], anna: dict[str, Any], contact_id: int) -> None:
@@ -78,11 +71,7 @@ def assert_answered_inbound(call: dict[str, Any], anna: dict[str, Any], contact_
 
 
 async def the_one_contact(hub: Pbxhub) -> dict[str, Any]:
-    contacts = await hub.get("/api/v1/contacts")
-    assert len(contacts) == 1
-    assert contacts[0]["phones"] == [{"phone": CALLER, "raw": "79161234567"}]
-    contact: dict[str, Any] = contacts[0]
-    return contact
+    return await hub.the_one_contact(CALLER, raw="79161234567")
 
 
 async def test_inbound_call_answered_by_extension_101_with_its_recording(pbxhub: Pbxhub) -> None:
@@ -92,12 +81,10 @@ async def test_inbound_call_answered_by_extension_101_with_its_recording(pbxhub:
 
     result = await pbxhub.call_result(channel, ANSWERED)
     assert result.outcome == "call"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
+    call = await pbxhub.the_one_record("call")
     contact = await the_one_contact(pbxhub)
-    assert len(calls) == 1
-    assert_answered_inbound(calls[0], anna, contact["id"])
-    assert result.call_id == calls[0]["id"]
+    assert_answered_inbound(call, anna, contact["id"])
+    assert result.call_id == call["id"]
 
 
 async def test_inbound_call_lost_after_ringing_two_employees_is_one_missed_call(
@@ -109,11 +96,8 @@ async def test_inbound_call_lost_after_ringing_two_employees_is_one_missed_call(
 
     result = await pbxhub.call_result(channel, LOST)
     assert result.outcome == "missed"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert calls == []
-    assert len(missed) == 1
+    lost = await pbxhub.the_one_record("missed")
     contact = await the_one_contact(pbxhub)
-    lost = missed[0]
     assert lost["direction"] == "in"
     assert lost["contact_id"] == contact["id"]  # missed calls always hang on the contact
     assert lost["employee_id"] is None
@@ -131,10 +115,7 @@ async def test_outbound_call_answered(pbxhub: Pbxhub) -> None:
 
     result = await pbxhub.call_result(channel, OUTBOUND)
     assert result.outcome == "call"
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
-    call = calls[0]
+    call = await pbxhub.the_one_record("call")
     assert (call["direction"], call["employee_id"], call["contact_phone"]) == (
         "out",
         anna["id"],
@@ -153,10 +134,8 @@ async def test_every_webhook_of_a_call_delivered_twice_is_recorded_once(pbxhub: 
 
     result = await pbxhub.call_result(channel, ANSWERED)
     assert result.events == len(bodies)
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
-    assert_answered_inbound(calls[0], anna, (await the_one_contact(pbxhub))["id"])
+    call = await pbxhub.the_one_record("call")
+    assert_answered_inbound(call, anna, (await the_one_contact(pbxhub))["id"])
 
 
 async def test_the_whole_call_delivered_again_after_it_closed_changes_nothing(
@@ -166,13 +145,13 @@ async def test_the_whole_call_delivered_again_after_it_closed_changes_nothing(
     bodies = scenario("uis", "inbound_answered")
     await deliver(pbxhub, channel, bodies)
     await pbxhub.call_result(channel, ANSWERED)
-    before, _ = await calls_and_missed(pbxhub)
+    before, _ = await pbxhub.calls_and_missed()
 
     await deliver(pbxhub, channel, bodies[-1:] + bodies[:-1])
     again = await pbxhub.call_result(channel, ANSWERED)
 
     assert again.outcome == "amended"
-    after, missed = await calls_and_missed(pbxhub)
+    after, missed = await pbxhub.calls_and_missed()
     assert after == before
     assert missed == []
     assert_answered_inbound(after[0], anna, (await the_one_contact(pbxhub))["id"])
@@ -195,10 +174,8 @@ async def test_events_shuffled_finish_before_talk_start_and_recording_before_fin
     await deliver(pbxhub, channel, [(name, by_name[name]) for name in shuffled])
 
     await pbxhub.call_result(channel, ANSWERED)
-    calls, missed = await calls_and_missed(pbxhub)
-    assert missed == []
-    assert len(calls) == 1
-    assert_answered_inbound(calls[0], anna, (await the_one_contact(pbxhub))["id"])
+    call = await pbxhub.the_one_record("call")
+    assert_answered_inbound(call, anna, (await the_one_contact(pbxhub))["id"])
 
 
 async def test_a_call_answered_by_an_unknown_employee_is_not_recorded_and_says_why(
@@ -211,7 +188,7 @@ async def test_a_call_answered_by_an_unknown_employee_is_not_recorded_and_says_w
     result = await pbxhub.call_result(channel, UNKNOWN)
     assert result.outcome == "skipped"
     assert result.reason is not None and "99999" in result.reason
-    assert await calls_and_missed(pbxhub) == ([], [])
+    assert await pbxhub.calls_and_missed() == ([], [])
     assert await pbxhub.get("/api/v1/contacts") == []
 
 
@@ -226,8 +203,8 @@ async def test_a_body_that_fails_its_schema_gets_422_naming_the_field_and_starts
 
     assert response.status_code == 422
     assert response.json()["field"] == "talk_time_duration"
-    await assert_no_workflow(pbxhub, channel, ANSWERED)
-    assert await calls_and_missed(pbxhub) == ([], [])
+    await pbxhub.assert_no_workflow(channel, ANSWERED)
+    assert await pbxhub.calls_and_missed() == ([], [])
 
 
 async def test_a_wrong_channel_key_gets_404_and_nothing_is_written(pbxhub: Pbxhub) -> None:
@@ -237,8 +214,8 @@ async def test_a_wrong_channel_key_gets_404_and_nothing_is_written(pbxhub: Pbxhu
     for _, body in scenario("uis", "inbound_answered"):
         assert (await pbxhub.post_hook(wrong, "notify", body)).status_code == 404
 
-    await assert_no_workflow(pbxhub, channel, ANSWERED)
-    assert await calls_and_missed(pbxhub) == ([], [])
+    await pbxhub.assert_no_workflow(channel, ANSWERED)
+    assert await pbxhub.calls_and_missed() == ([], [])
 
 
 async def test_a_key_of_another_providers_channel_gets_404(pbxhub: Pbxhub) -> None:
@@ -250,7 +227,7 @@ async def test_a_key_of_another_providers_channel_gets_404(pbxhub: Pbxhub) -> No
     response = await pbxhub.post_hook(as_uis, "notify", body)
 
     assert response.status_code == 404
-    await assert_no_workflow(pbxhub, as_uis, ANSWERED)
+    await pbxhub.assert_no_workflow(as_uis, ANSWERED)
 
 
 async def test_unknown_provider_and_unknown_endpoint_get_404(pbxhub: Pbxhub) -> None:
@@ -261,7 +238,7 @@ async def test_unknown_provider_and_unknown_endpoint_get_404(pbxhub: Pbxhub) -> 
         await pbxhub.post_hook({**channel, "provider": "nope"}, "notify", body)
     ).status_code == 404
     assert (await pbxhub.post_hook(channel, "nope", body)).status_code == 404
-    await assert_no_workflow(pbxhub, channel, ANSWERED)
+    await pbxhub.assert_no_workflow(channel, ANSWERED)
 
 
 async def test_a_body_over_the_limit_gets_413(pbxhub: Pbxhub) -> None:
@@ -276,25 +253,18 @@ async def test_a_body_over_the_limit_gets_413(pbxhub: Pbxhub) -> None:
 async def test_with_temporal_stopped_the_pbx_gets_503_never_a_silent_200(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    # A gateway to a port where no Temporal listens: what the API sees when Temporal is down.
-    down = TemporalGateway.for_address(f"127.0.0.1:{free_port()}", namespace="default")
-    async with running_pbxhub(temporal_env, tmp_path, temporal=down) as hub:
+    async with running_pbxhub(temporal_env, tmp_path, temporal=unreachable_temporal()) as hub:
         channel, _, _ = await uis_line(hub)
         for _, body in scenario("uis", "inbound_answered"):
             response = await hub.post_hook(channel, "notify", body)
             assert response.status_code == 503
-        assert await calls_and_missed(hub) == ([], [])
+        assert await hub.calls_and_missed() == ([], [])
 
 
 async def test_when_the_temporal_server_goes_away_mid_call_the_pbx_gets_503(
     tmp_path: Path,
 ) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        dev_server_log_level="error",
-        ui=False,
-        search_attributes=SEARCH_ATTRIBUTES,
-    )
+    env = await start_dev_server()
     bodies = scenario("uis", "inbound_answered")
     async with running_pbxhub(env, tmp_path) as hub:
         channel, _, _ = await uis_line(hub)
@@ -319,10 +289,7 @@ async def test_a_call_whose_finish_never_comes_is_closed_as_incomplete(
     result = await hub.call_result(channel, ANSWERED)
     assert result.outcome == "call"
     assert result.incomplete is True
-    calls, missed = await calls_and_missed(hub)
-    assert missed == []
-    assert len(calls) == 1
-    call = calls[0]
+    call = await hub.the_one_record("call")
     assert call["incomplete"] is True
     assert call["employee_id"] == anna["id"]
     assert call["ended_at"] is None
@@ -360,17 +327,3 @@ async def test_calls_are_findable_by_phone_employee_and_time(pbxhub: Pbxhub) -> 
         "/api/v1/calls", since="2024-03-12T07:00:00Z", until="2024-03-12T08:00:00Z"
     )
     assert [call["session_id"] for call in morning["items"]] == [str(ANSWERED)]
-
-
-async def assert_no_workflow(hub: Pbxhub, channel: dict[str, Any], session_id: int) -> None:
-    with pytest.raises(RPCError) as error:
-        await hub.workflow(channel, session_id).describe()
-    assert error.value.status == RPCStatusCode.NOT_FOUND
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    # Closed again: nothing listens there, as when Temporal is down.
-    return port

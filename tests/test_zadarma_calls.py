@@ -9,15 +9,14 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import FIXTURES, Pbxhub, running_pbxhub, scenario
+from conftest import FIXTURES, FORM, Pbxhub, running_pbxhub, scenario, wall_clock
 from jsonschema import Draft202012Validator
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from providers.bodies import parse_body
@@ -34,7 +33,6 @@ OUTBOUND_MISSED = "out_1e8f3c5a7b9d4e2f8a6c4e2d0b8f6a04"
 CALLER = "+380671234567"
 LINE = "+380441234567"
 SCENARIOS = ["inbound_answered", "inbound_missed", "outbound_answered", "outbound_missed"]
-FORM = "application/x-www-form-urlencoded"
 
 # What each notification is signed over (zadarma/user-api-v1, Notify*::getSignatureString):
 # written here again, apart from the spec, so that a mistake in either shows.
@@ -73,6 +71,11 @@ def signature(body: bytes, secret: str = SECRET, *, raw_digest: bool = False) ->
     return base64.b64encode(digest.digest() if raw_digest else digest.hexdigest().encode()).decode()
 
 
+def signed(body: bytes) -> dict[str, str]:
+    """The header Zadarma signs a notification with."""
+    return {"Signature": signature(body)}
+
+
 def event_of(name: str) -> str:
     """01_notify_start.txt → notify_start (the spec's event name)."""
     return Path(name).stem.split("_", 1)[1]
@@ -80,7 +83,7 @@ def event_of(name: str) -> str:
 
 def kyiv(text: str) -> datetime:
     """A Kyiv wall-clock time of these March fixtures as a UTC instant (UTC+2, winter)."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC) - timedelta(hours=2)
+    return wall_clock(text, 2)
 
 
 # --- the fixtures against the spec, no server ---------------------------------------------------
@@ -173,51 +176,28 @@ async def zadarma_line(
     hub: Pbxhub, **settings: Any
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A Zadarma channel (Kyiv cabinet, API secret set) with Anna at 101 and Boris at 102."""
-    channel = await hub.create_channel(
+    channel, (anna, boris) = await hub.create_line(
         "zadarma",
+        {"Anna Koval": {"extension": "101"}, "Boris Melnyk": {"extension": "102"}},
         timezone="Europe/Kyiv",
         default_country="UA",
         settings={"secrets": {"api_secret": SECRET}, **settings},
-    )
-    anna = await hub.create_employee(
-        "Anna Koval", links=[{"channel_id": channel["id"], "extension": "101"}]
-    )
-    boris = await hub.create_employee(
-        "Boris Melnyk", links=[{"channel_id": channel["id"], "extension": "102"}]
     )
     return channel, anna, boris
 
 
 async def post(hub: Pbxhub, channel: dict[str, Any], body: bytes, **headers: str) -> Any:
-    sent = {"Signature": signature(body), **headers}
+    sent = {**signed(body), **headers}
     return await hub.post_hook(channel, "notify", body, content_type=FORM, headers=sent)
 
 
 async def deliver(hub: Pbxhub, channel: dict[str, Any], bodies: list[tuple[str, bytes]]) -> None:
-    for name, body in bodies:
-        response = await post(hub, channel, body)
-        assert response.status_code == 200, f"{name}: {response.status_code} {response.text}"
-
-
-async def calls_and_missed(hub: Pbxhub) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    calls = await hub.get("/api/v1/calls")
-    missed = await hub.get("/api/v1/missed-calls")
-    assert calls["total"] == len(calls["items"]) and missed["total"] == len(missed["items"])
-    return calls["items"], missed["items"]
+    """Zadarma posts every notification to the one `notify` URL, as a signed form."""
+    await hub.deliver(channel, bodies, sign=signed)
 
 
 async def the_one_contact(hub: Pbxhub) -> dict[str, Any]:
-    contacts = await hub.get("/api/v1/contacts")
-    assert len(contacts) == 1
-    assert contacts[0]["phones"] == [{"phone": CALLER, "raw": "380671234567"}]
-    contact: dict[str, Any] = contacts[0]
-    return contact
-
-
-async def assert_no_workflow(hub: Pbxhub, channel: dict[str, Any], session_id: str) -> None:
-    with pytest.raises(RPCError) as error:
-        await hub.workflow(channel, session_id).describe()
-    assert error.value.status == RPCStatusCode.NOT_FOUND
+    return await hub.the_one_contact(CALLER, raw="380671234567")
 
 
 def assert_transferred_call(
@@ -261,11 +241,9 @@ async def test_an_inbound_call_transferred_from_101_to_102_is_one_call_owned_by_
 
     result = await hub.call_result(channel, TRANSFER)
     assert (result.outcome, result.events) == ("call", 7)
-    calls, missed = await calls_and_missed(hub)
-    assert missed == []
-    assert len(calls) == 1
-    assert_transferred_call(calls[0], boris, (await the_one_contact(hub))["id"], since)
-    assert result.call_id == calls[0]["id"]
+    call = await hub.the_one_record("call")
+    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since)
+    assert result.call_id == call["id"]
 
 
 async def test_an_inbound_call_that_rang_101_and_102_and_was_lost_is_one_missed_call(
@@ -277,10 +255,7 @@ async def test_an_inbound_call_that_rang_101_and_102_and_was_lost_is_one_missed_
 
     result = await hub.call_result(channel, MISSED)
     assert result.outcome == "missed"
-    calls, missed = await calls_and_missed(hub)
-    assert calls == []
-    assert len(missed) == 1
-    lost = missed[0]
+    lost = await hub.the_one_record("missed")
     assert lost["direction"] == "in"
     assert lost["contact_id"] == (await the_one_contact(hub))["id"]
     assert lost["employee_id"] is None
@@ -301,10 +276,7 @@ async def test_an_outbound_call_answered(hub: Pbxhub) -> None:
 
     result = await hub.call_result(channel, OUTBOUND)
     assert result.outcome == "call"
-    calls, missed = await calls_and_missed(hub)
-    assert missed == []
-    assert len(calls) == 1
-    call = calls[0]
+    call = await hub.the_one_record("call")
     assert (call["direction"], call["employee_id"], call["employee_extension"]) == (
         "out",
         anna["id"],
@@ -324,10 +296,7 @@ async def test_an_outbound_call_nobody_answered_is_a_missed_outbound_call(hub: P
 
     result = await hub.call_result(channel, OUTBOUND_MISSED)
     assert result.outcome == "missed"
-    calls, missed = await calls_and_missed(hub)
-    assert calls == []
-    assert len(missed) == 1
-    call = missed[0]
+    call = await hub.the_one_record("missed")
     assert (call["direction"], call["employee_id"], call["contact_phone"]) == (
         "out",
         anna["id"],
@@ -347,10 +316,8 @@ async def test_every_notification_delivered_twice_is_recorded_once(hub: Pbxhub) 
 
     result = await hub.call_result(channel, TRANSFER)
     assert result.events == len(bodies)
-    calls, missed = await calls_and_missed(hub)
-    assert missed == []
-    assert len(calls) == 1
-    assert_transferred_call(calls[0], boris, (await the_one_contact(hub))["id"], since)
+    call = await hub.the_one_record("call")
+    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since)
 
 
 async def test_shuffled_the_end_and_the_recording_first_it_is_still_one_call_owned_by_102(
@@ -374,10 +341,7 @@ async def test_shuffled_the_end_and_the_recording_first_it_is_still_one_call_own
     await deliver(hub, channel, [(name, by_name[name]) for name in shuffled])
 
     await hub.call_result(channel, TRANSFER)
-    calls, missed = await calls_and_missed(hub)
-    assert missed == []
-    assert len(calls) == 1
-    call = calls[0]
+    call = await hub.the_one_record("call")
     assert (call["employee_id"], call["employee_extension"]) == (boris["id"], "102")
     assert sorted(leg["employee_extension"] for leg in call["legs"]) == ["101", "102"]
     assert call["talk_seconds"] == 95
@@ -395,7 +359,7 @@ async def test_the_two_answers_delivered_in_reverse_order_still_leave_the_call_t
     await deliver(hub, channel, [(name, by_name[name]) for name in names])
 
     await hub.call_result(channel, TRANSFER)
-    calls, _ = await calls_and_missed(hub)
+    calls, _ = await hub.calls_and_missed()
     assert calls[0]["employee_id"] == boris["id"]
 
 
@@ -406,12 +370,12 @@ async def test_the_whole_call_delivered_again_after_it_closed_changes_nothing(
     bodies = scenario("zadarma", "outbound_answered")
     await deliver(hub, channel, bodies)
     await hub.call_result(channel, OUTBOUND)
-    before, _ = await calls_and_missed(hub)
+    before, _ = await hub.calls_and_missed()
 
     await deliver(hub, channel, bodies[-1:] + bodies[:-1])
 
     assert (await hub.call_result(channel, OUTBOUND)).outcome == "amended"
-    after, missed = await calls_and_missed(hub)
+    after, missed = await hub.calls_and_missed()
     assert (after, missed) == (before, [])
 
 
@@ -438,8 +402,8 @@ async def test_a_missing_or_wrong_signature_gets_401_and_starts_nothing(
         assert response.status_code == 401, f"{name}: {response.text}"
         assert "signature" in response.json()["error"].lower()
 
-    await assert_no_workflow(hub, channel, TRANSFER)
-    assert await calls_and_missed(hub) == ([], [])
+    await hub.assert_no_workflow(channel, TRANSFER)
+    assert await hub.calls_and_missed() == ([], [])
     assert await hub.get("/api/v1/contacts") == []
 
 
@@ -453,7 +417,7 @@ async def test_a_channel_without_the_api_secret_refuses_even_signed_notification
 
     assert response.status_code == 401
     assert "no secret" in response.json()["error"]
-    await assert_no_workflow(hub, channel, TRANSFER)
+    await hub.assert_no_workflow(channel, TRANSFER)
 
 
 async def test_the_url_check_echoes_zd_echo_as_plain_text_without_a_signature(
@@ -468,7 +432,7 @@ async def test_the_url_check_echoes_zd_echo_as_plain_text_without_a_signature(
     assert response.status_code == 200
     assert response.text == "a1B2c3D4e5"
     assert response.headers["content-type"].startswith("text/plain")
-    assert await calls_and_missed(hub) == ([], [])
+    assert await hub.calls_and_missed() == ([], [])
 
 
 async def test_the_api_secret_shows_in_no_answer_but_the_admins_and_in_no_log_line(
