@@ -196,10 +196,23 @@ class ActionEmployee:
 
 
 @dataclass(frozen=True)
+class ActionCall:
+    """The call a recording_link action asks about, as its templates read it (`args.call`)."""
+
+    session_id: str
+    started_at: datetime | None = None
+    # what the webhooks gave (may be empty: the PBX's API is the only way to the file)
+    recording_url: str | None = None
+    # the call's parameters (e.g. Zadarma's call_id_with_rec, the recording's own key)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PbxActionInput:
     """One outbound request to a channel's PBX: an action of its spec (providers.actions) and
-    the arguments its role takes (click_to_call: employee, phone; channel_setup: webhook_urls).
-    With `record_on_channel`, the outcome is kept as the channel's `last_error`."""
+    the arguments its role takes (click_to_call: employee, phone; channel_setup: webhook_urls;
+    recording_link: call, lifetime_seconds). With `record_on_channel`, the outcome is kept as
+    the channel's `last_error`."""
 
     channel_id: int
     action: str
@@ -207,6 +220,8 @@ class PbxActionInput:
     phone: str | None = None
     webhook_urls: dict[str, str] = field(default_factory=dict)
     record_on_channel: bool = False
+    call: ActionCall | None = None
+    lifetime_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +235,10 @@ class PbxActionResult:
     # the PBX's answer body, cut short
     answer: str = ""
     sent: bool = True
+    # what an ok answer gave (recording_link: the URL)
+    link: str | None = None
+    # the PBX has nothing yet: asking again later may work
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,13 +284,15 @@ class SaveSkippedCallInput:
 @dataclass(frozen=True)
 class FetchRecordingInput:
     """A recording link to keep for a channel; `call_id` once the call is written (None for a
-    one-time link fetched at once, before anything else)."""
+    one-time link fetched at once, before anything else). Without `url` (the PBX's webhooks
+    gave none), the PBX's API is asked for one about `call`."""
 
     channel_id: int
-    url: str
+    url: str | None
     call_id: int | None = None
     # the PBX's own figure, kept when the file does not tell its duration
     pbx_duration: int | None = None
+    call: ActionCall | None = None
 
 
 @dataclass(frozen=True)
@@ -298,12 +319,15 @@ class FetchedRecording:
     recording_id: int | None = None
     error_code: str | None = None
     error: str | None = None
+    # the link the PBX's API gave (there was none in the webhooks): kept as the call's link
+    link: str | None = None
 
 
 @dataclass(frozen=True)
 class KeepRecordingInput:
     call_id: int
-    url: str
+    # the webhooks' link; None when the PBX's API was asked for one
+    url: str | None
     fetched: FetchedRecording
 
 

@@ -1,6 +1,6 @@
-"""PBX actions: the requests pbxhub sends to a channel's PBX (click-to-call, channel setup),
-rendered from the provider spec's `actions` and sent over HTTP with a timeout and no redirects,
-to the address the channel keeps and nowhere else."""
+"""PBX actions: the requests pbxhub sends to a channel's PBX (click-to-call, channel setup, a
+recording link), rendered from the provider spec's `actions` and sent over HTTP with a timeout
+and no redirects, to the address the channel keeps and nowhere else."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.models import PbxActionInput, PbxActionResult, RecordPbxActionInput
-from crm import Store
-from providers.actions import ANSWER_TEXT_LIMIT, ActionError, read_answer, render_action
+from crm import Channel, Store
+from providers.actions import (
+    ANSWER_TEXT_LIMIT,
+    ActionError,
+    OutboundRequest,
+    read_answer,
+    render_action,
+)
 from providers.engine import ChannelContext
 from providers.spec import ProviderSpec
 
@@ -47,54 +53,8 @@ class PbxActivities:
         channel = self._store.get_channel(data.channel_id)
         if channel is None:
             return PbxActionResult(ok=False, sent=False, message=f"no channel {data.channel_id}")
-        spec = self._specs.get(channel.provider)
-        action = spec.actions.get(data.action) if spec is not None else None
-        if spec is None or action is None:
-            return PbxActionResult(
-                ok=False,
-                sent=False,
-                message=f"provider {channel.provider} has no {data.action} action",
-            )
-        context = ChannelContext.from_stored(
-            channel.id,
-            timezone=channel.timezone,
-            country=channel.default_country,
-            settings=channel.settings,
-        )
-        args = _args(data)
-        try:
-            request = render_action(action, channel=context, provider=spec.id, args=args)
-        except ActionError as error:
-            if error.spec_bug:
-                activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
-            return PbxActionResult(ok=False, sent=False, message=error.message)
-        try:
-            status, text = self._send(
-                request.method, request.url, request.headers, request.body, request.timeout_seconds
-            )
-        except httpx.HTTPError as error:
-            # the URL's query may carry a key: name the host only
-            raise ApplicationError(
-                f"the PBX at {request.describe()} could not be reached: {type(error).__name__}",
-                type="PbxUnreachable",
-            ) from None
-        try:
-            answer = read_answer(
-                action, status=status, text=text, channel=context, provider=spec.id, args=args
-            )
-        except ActionError as error:
-            activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
-            ok = 200 <= status < 300
-            return PbxActionResult(ok=ok, status=status, message=None if ok else text, answer=text)
-        activity.logger.info(
-            "%s %s → %d (%s)",
-            action.name,
-            request.describe(),
-            status,
-            "ok" if answer.ok else "refused",
-        )
-        return PbxActionResult(
-            ok=answer.ok, status=answer.status, message=answer.message, answer=answer.text
+        return send_action(
+            channel, self._specs.get(channel.provider), data, transport=self._transport
         )
 
     @activity.defn
@@ -112,29 +72,88 @@ class PbxActivities:
             }
         self._store.update_channel(data.channel_id, settings_patch={LAST_ERROR_SETTING: error})
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        timeout: float,
-    ) -> tuple[int, str]:
-        with (
-            httpx.Client(
-                transport=self._transport, follow_redirects=False, timeout=timeout
-            ) as client,
-            client.stream(method, url, headers=dict(headers), content=body) as response,
-        ):
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= _MAX_ANSWER_BYTES:
-                    break
-            text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
-            return response.status_code, text[:ANSWER_TEXT_LIMIT]
+
+def send_action(
+    channel: Channel,
+    spec: ProviderSpec | None,
+    data: PbxActionInput,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> PbxActionResult:
+    """Render the channel's action, send it once and read the answer (ok, a link, not ready
+    yet, or what the person should fix). Raises a `PbxUnreachable` ApplicationError when the
+    PBX cannot be reached; the URL's query may carry a key, so only the host is ever named."""
+    action = spec.actions.get(data.action) if spec is not None else None
+    if spec is None or action is None:
+        return PbxActionResult(
+            ok=False, sent=False, message=f"provider {channel.provider} has no {data.action} action"
+        )
+    context = ChannelContext.from_stored(
+        channel.id,
+        timezone=channel.timezone,
+        country=channel.default_country,
+        settings=channel.settings,
+    )
+    args = _args(data)
+    try:
+        request = render_action(action, channel=context, provider=spec.id, args=args)
+    except ActionError as error:
+        if error.spec_bug:
+            activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
+        return PbxActionResult(ok=False, sent=False, message=error.message)
+    try:
+        status, text = _send(request, transport)
+    except httpx.HTTPError as error:
+        raise ApplicationError(
+            f"the PBX at {request.describe()} could not be reached: {type(error).__name__}",
+            type="PbxUnreachable",
+        ) from None
+    try:
+        answer = read_answer(
+            action, status=status, text=text, channel=context, provider=spec.id, args=args
+        )
+    except ActionError as error:
+        activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
+        # a 2xx is taken as ok, unless the action exists to bring something back (a link)
+        wants_link = any(rule.link is not None for rule in action.answers)
+        ok = 200 <= status < 300 and not wants_link
+        return PbxActionResult(
+            ok=ok,
+            status=status,
+            message=None if ok else f"the PBX's answer could not be read: {error.message}",
+            answer=text,
+        )
+    outcome = "ok" if answer.ok else "not ready" if answer.retry else "refused"
+    activity.logger.info("%s %s → %d (%s)", action.name, request.describe(), status, outcome)
+    return PbxActionResult(
+        ok=answer.ok,
+        status=answer.status,
+        message=answer.message,
+        answer=answer.text,
+        link=answer.link,
+        retry=answer.retry,
+    )
+
+
+def _send(request: OutboundRequest, transport: httpx.BaseTransport | None) -> tuple[int, str]:
+    """The status and the answer's text (up to _MAX_ANSWER_BYTES); no redirects followed."""
+    with (
+        httpx.Client(
+            transport=transport, follow_redirects=False, timeout=request.timeout_seconds
+        ) as client,
+        client.stream(
+            request.method, request.url, headers=dict(request.headers), content=request.body
+        ) as response,
+    ):
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _MAX_ANSWER_BYTES:
+                break
+        text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+        return response.status_code, text[:ANSWER_TEXT_LIMIT]
 
 
 def _args(data: PbxActionInput) -> dict[str, Any]:
@@ -148,4 +167,14 @@ def _args(data: PbxActionInput) -> dict[str, Any]:
         }
     if data.phone is not None:
         args["phone"] = data.phone
+    if data.call is not None:
+        call = data.call
+        args["call"] = {
+            "session_id": call.session_id,
+            "started_at": call.started_at.isoformat() if call.started_at else None,
+            "recording_url": call.recording_url,
+            "extra": dict(call.extra),
+        }
+    if data.lifetime_seconds is not None:
+        args["lifetime_seconds"] = data.lifetime_seconds
     return args

@@ -29,7 +29,9 @@ from activities.models import (
     KeepRecordingInput,
     KeptFile,
     KeptRecording,
+    PbxActionInput,
 )
+from activities.pbx import send_action
 from activities.url_guard import (
     LinkPolicy,
     LinkRefused,
@@ -38,10 +40,11 @@ from activities.url_guard import (
     system_resolver,
     vet_link,
 )
-from crm import Store
+from crm import Channel, Store
 from crm.recording_files import (
     AUDIO_FORMATS,
     KEEP_FILE,
+    KEEP_LINK,
     KEEP_NOTHING,
     MODE_STATUS,
     LocalFolder,
@@ -52,6 +55,7 @@ from crm.recording_files import (
     sniff_audio,
     wav_duration,
 )
+from providers.actions import RECORDING_LINK
 from providers.spec import ProviderSpec
 
 __all__ = [
@@ -68,6 +72,11 @@ NOT_READY_STATUSES: Final = frozenset({404, 409, 425, 429, 503})
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 # Enough for the audio signature and a WAV header.
 _HEAD_BYTES: Final = 4096
+
+# How long a link asked of the PBX's API should work: long enough to download it, or (a channel
+# that keeps the PBX's link) as long as the PBX allows (its spec holds it to the PBX's range).
+FETCH_LINK_SECONDS: Final = 30 * 60
+LINK_KEPT_SECONDS: Final = 60 * 24 * 60 * 60
 
 # ApplicationError types the workflow's retry policy retries (everything else it gives up on).
 NOT_READY_ERROR: Final = "RecordingNotReady"
@@ -254,7 +263,8 @@ def _receive(
 
 class RecordingActivities:
     """Download and keep recordings, bound to the store, the provider specs (their recording
-    hosts), one storage and the download limits. `resolve` and `transport` are for tests."""
+    hosts, their API's recording_link), one storage and the download limits. `resolve`,
+    `transport` (downloads) and `pbx_transport` (the PBX's API) are for tests."""
 
     def __init__(
         self,
@@ -267,6 +277,7 @@ class RecordingActivities:
         allow_loopback: bool = False,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
+        pbx_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._store = store
         self._specs = specs
@@ -276,6 +287,7 @@ class RecordingActivities:
         self._allow_loopback = allow_loopback
         self._resolve = resolve
         self._transport = transport
+        self._pbx_transport = pbx_transport
 
     @classmethod
     def local(
@@ -298,7 +310,22 @@ class RecordingActivities:
                 error=f"no channel {data.channel_id}",
             )
         mode = recording_mode(channel.settings)
-        if mode != KEEP_FILE:
+        url, asked = data.url, None
+        spec = self._specs.get(channel.provider)
+        if mode == KEEP_FILE and spec is not None and spec.recording_files_from == "api":
+            # the webhooks' link is a page for people (the PBX cabinet's): the file is the API's
+            url = None
+        if url is None:
+            # the webhooks gave no link: the PBX's API has one, for the modes that need it now
+            if mode not in (KEEP_FILE, KEEP_LINK):
+                return FetchedRecording(mode=mode)
+            answer = self._ask_link(channel, data, mode)
+            if isinstance(answer, FetchedRecording):
+                return answer
+            if mode == KEEP_LINK:
+                return FetchedRecording(mode=mode, link=answer)
+            url = asked = answer
+        elif mode != KEEP_FILE:
             return FetchedRecording(mode=mode)
         if self._files is None or self._spool is None:
             return FetchedRecording(
@@ -307,11 +334,10 @@ class RecordingActivities:
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        if data.call_id is not None:
-            kept = self._store.find_recording_by_source(data.call_id, data.url)
+        if data.call_id is not None and asked is None:
+            kept = self._store.find_recording_by_source(data.call_id, url)
             if kept is not None:
                 return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
-        spec = self._specs.get(channel.provider)
         policy = LinkPolicy(
             hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
             allow_loopback=self._allow_loopback,
@@ -319,7 +345,7 @@ class RecordingActivities:
         files, spool = self._files, self._spool
         try:
             got = download(
-                data.url,
+                url,
                 policy,
                 spool=spool,
                 limits=self._limits,
@@ -329,7 +355,11 @@ class RecordingActivities:
         except LinkRefused as refused:
             activity.logger.warning("recording link refused: %s", refused.reason)
             return FetchedRecording(
-                mode=mode, status="refused", error_code=refused.code, error=refused.reason
+                mode=mode,
+                status="refused",
+                error_code=refused.code,
+                error=refused.reason,
+                link=asked,
             )
         except DownloadFailed as failed:
             if failed.retryable:
@@ -338,7 +368,7 @@ class RecordingActivities:
                 raise ApplicationError(failed.reason, failed.code, type=error_type) from None
             activity.logger.warning("recording not fetched: %s", failed.reason)
             return FetchedRecording(
-                mode=mode, status="failed", error_code=failed.code, error=failed.reason
+                mode=mode, status="failed", error_code=failed.code, error=failed.reason, link=asked
             )
         kind = sniff_audio(got.head)
         if kind is None:
@@ -346,9 +376,51 @@ class RecordingActivities:
             reason = f"the link gave no audio file (it starts {got.head[:16]!r})"
             activity.logger.warning("recording not kept: %s", reason)
             return FetchedRecording(
-                mode=mode, status="failed", error_code="not_audio", error=reason
+                mode=mode, status="failed", error_code="not_audio", error=reason, link=asked
             )
-        return FetchedRecording(mode=mode, status="kept", file=_keep(files, got, kind, data))
+        return FetchedRecording(
+            mode=mode, status="kept", file=_keep(files, got, kind, data), link=asked
+        )
+
+    def _ask_link(
+        self, channel: Channel, data: FetchRecordingInput, mode: str
+    ) -> str | FetchedRecording:
+        """A link from the PBX's API (its spec's recording_link action): the URL, or what went
+        wrong as an outcome. Raises a retryable ApplicationError while the PBX has no file yet
+        or cannot be reached."""
+        spec = self._specs.get(channel.provider)
+        if spec is None or RECORDING_LINK not in spec.actions or data.call is None:
+            return FetchedRecording(
+                mode=mode,
+                status="failed",
+                error_code="no_link",
+                error=(
+                    "the PBX said a recording is ready but gave no link, and the "
+                    f"{channel.provider} spec has no recording_link action to ask its API for one"
+                ),
+            )
+        lifetime = LINK_KEPT_SECONDS if mode == KEEP_LINK else FETCH_LINK_SECONDS
+        request = PbxActionInput(
+            channel.id, RECORDING_LINK, call=data.call, lifetime_seconds=lifetime
+        )
+        try:
+            result = send_action(channel, spec, request, transport=self._pbx_transport)
+        except ApplicationError as error:
+            activity.logger.info("recording link not asked: %s", error.message)
+            raise ApplicationError(
+                error.message, "pbx_unreachable", type=UNREACHABLE_ERROR
+            ) from None
+        if result.retry:
+            reason = result.message or "the PBX has no recording yet"
+            activity.logger.info("recording not ready at the PBX: %s", reason)
+            raise ApplicationError(reason, "not_ready", type=NOT_READY_ERROR)
+        if not result.ok or not result.link:
+            reason = result.message or f"the PBX gave no recording link (HTTP {result.status})"
+            activity.logger.warning("recording link refused: %s", reason)
+            return FetchedRecording(
+                mode=mode, status="failed", error_code="pbx_refused", error=reason
+            )
+        return result.link
 
     @activity.defn
     def keep_recording(self, data: KeepRecordingInput) -> KeptRecording:
@@ -364,7 +436,7 @@ class RecordingActivities:
                 content_type=file.content_type,
                 size=file.size,
                 sha256=file.sha256,
-                source_url=data.url,
+                source_url=data.url or fetched.link,
                 duration_seconds=file.duration_seconds,
             )
             recording_id = recording.id
@@ -376,6 +448,8 @@ class RecordingActivities:
             error=fetched.error,
             # keep_nothing: not even the PBX's link stays on the call
             clear_link=fetched.mode == KEEP_NOTHING,
+            # keep_link, the webhooks giving none: the one the PBX's API gave
+            link=fetched.link if fetched.mode == KEEP_LINK else None,
         )
         return KeptRecording(status=status, recording_id=recording_id, error=fetched.error)
 

@@ -1,24 +1,74 @@
 """The API's side of PBX actions (providers.actions): what a channel's provider generates for it,
-and when its PBX is to be told about it (`channel_setup`). The request itself runs in
-PbxActionWorkflow."""
+when its PBX is to be told about it (`channel_setup`), and asking the PBX while a person waits
+(click-to-call, a recording's fresh link). The request itself runs in PbxActionWorkflow."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import HTTPException
+from temporalio.service import RPCError
+
 from api.context import ApiContext
+from api.temporal import TemporalUnavailable
 from crm import Channel
-from providers.actions import ActionError, render_action
+from crm.recording_files import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
+from providers.actions import RECORDING_LINK, ActionError, render_action
 from providers.engine import ChannelContext
 from providers.spec import ProviderSpec
-from workflows.pbx_action import PbxActionInput, start_pbx_action
+from workflows.pbx_action import PbxActionInput, PbxActionResult, start_pbx_action
 
 log = logging.getLogger("pbxhub.pbx_actions")
 
-__all__ = ["setup_changed", "start_channel_setup", "with_generated_secrets"]
+__all__ = [
+    "ask_pbx",
+    "check_recording_mode",
+    "setup_changed",
+    "start_channel_setup",
+    "with_generated_secrets",
+]
+
+
+async def ask_pbx(context: ApiContext, data: PbxActionInput, *, timeout: float) -> PbxActionResult:
+    """Run an action someone waits on and return the PBX's answer; 503 when Temporal cannot
+    run it now or the answer takes longer than `timeout` seconds."""
+    try:
+        client = await context.temporal.client()
+        result = await asyncio.wait_for(
+            start_pbx_action(
+                client,
+                data,
+                task_queue=context.task_queue,
+                prefix=f"{context.call_settings.workflow_id_prefix}-pbx",
+            ),
+            timeout,
+        )
+    except (TemporalUnavailable, RPCError, TimeoutError) as error:
+        raise HTTPException(503, detail=f"temporarily unavailable, retry later: {error}") from None
+    assert result is not None  # an action waited on is not recorded on the channel
+    return result
+
+
+def check_recording_mode(
+    spec: ProviderSpec | None, provider: str, settings: Mapping[str, Any]
+) -> None:
+    """422 when the settings keep links that need the PBX's authorisation and the provider has
+    no way to give a fresh one (no recording_link action): playback could never work."""
+    if settings.get(RECORDING_STORAGE_SETTING) != KEEP_AUTHORIZED_LINK:
+        return
+    if spec is None or RECORDING_LINK not in spec.actions:
+        raise HTTPException(
+            422,
+            detail=(
+                f"settings.{RECORDING_STORAGE_SETTING}: {provider} gives no fresh recording links "
+                f"(its spec has no recording_link action), so {KEEP_AUTHORIZED_LINK} could never "
+                "play; keep the file or the PBX's link"
+            ),
+        )
 
 
 def with_generated_secrets(

@@ -1388,10 +1388,12 @@ class Store:
         error_code: str | None = None,
         error: str | None = None,
         clear_link: bool = False,
+        link: str | None = None,
     ) -> StoredCall | None:
         """Record what became of a call's recording (a status of RECORDING_STATUSES, and why
         when it was refused or failed); `clear_link` forgets the PBX's link too (a channel that
-        keeps nothing). None if there is no such call."""
+        keeps nothing), `link` sets it (one the PBX's API gave). None if there is no such
+        call."""
         if status not in RECORDING_STATUSES:
             raise ValueError(
                 f"recording status {status!r} is not one of {sorted(RECORDING_STATUSES)}"
@@ -1403,6 +1405,8 @@ class Store:
         }
         if clear_link:
             changes["recording_url"] = None
+        elif link is not None:
+            changes["recording_url"] = link
         with self._writes.begin() as session:
             row = session.get(CallRow, call_id, with_for_update=True)
             if row is None:

@@ -107,13 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def configure_logging() -> None:
+    """Lines with time, level and logger, at PBXHUB_LOG_LEVEL (INFO)."""
     logging.basicConfig(
         level=os.environ.get("PBXHUB_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Migrations narrate every plugin they load; only their problems are worth a line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO: a PBX link or API query may carry a key.
+    # pbxhub's own lines name only the host (OutboundRequest.describe, the download guard).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         status = args.run(args)

@@ -1,6 +1,6 @@
-"""Outbound actions: the requests pbxhub sends to a PBX (click-to-call, channel setup) as its spec
-declares them under `actions`, and how the PBX's answer reads (ok, or an error a person can act
-on).
+"""Outbound actions: the requests pbxhub sends to a PBX (click-to-call, channel setup, a fresh
+recording link) as its spec declares them under `actions`, and how the PBX's answer reads (ok,
+with a link when the action asks for one; not ready yet; or an error a person can act on).
 
 Pure like the rest of `providers`: an action is rendered into an `OutboundRequest` and an HTTP
 answer is read into an `ActionAnswer`; the sending itself is an activity's (activities/pbx.py).
@@ -23,10 +23,12 @@ from providers.templating import (
     TextTemplate,
     compile_expression,
     compile_template,
+    is_blank,
 )
 
 __all__ = [
     "ACTION_ROLES",
+    "RECORDING_LINK",
     "ActionAnswer",
     "ActionError",
     "ActionSpec",
@@ -36,6 +38,10 @@ __all__ = [
     "read_answer",
     "render_action",
 ]
+
+# The role pbxhub asks a fresh recording link with (playback, and files the webhooks give no link
+# to).
+RECORDING_LINK: Final = "recording_link"
 
 # The actions pbxhub knows how to use, and the arguments each one's templates read as `args`.
 # A closed list (the meta-schema names them): add a role here when pbxhub gains a use for one.
@@ -50,11 +56,20 @@ ACTION_ROLES: Final[Mapping[str, str]] = {
         "request would say changes (a key, the PBX's address). args: webhook_urls {endpoint "
         "name: URL of this channel}"
     ),
+    RECORDING_LINK: (
+        "asks the PBX's API for a link to a call's recording that works now: at playback when "
+        "the channel keeps links that need the PBX's authorisation, and to fetch the file when "
+        "the PBX's webhooks carry no link. args: call {session_id, started_at (ISO 8601, UTC), "
+        "recording_url (what the webhooks gave, may be empty), extra {the call's parameters}}, "
+        "lifetime_seconds (how long the link should work). An ok answer rule's `link` gives "
+        "the URL; a rule with `retry` means the PBX has no file yet"
+    ),
 }
 
 # How much of a PBX's answer is kept (shown to the user, stored as the channel's error).
 ANSWER_TEXT_LIMIT: Final = 2000
 _DEFAULT_TIMEOUT: Final = 10.0
+_FORM: Final = "application/x-www-form-urlencoded"
 
 
 class ActionError(Exception):
@@ -76,6 +91,10 @@ class AnswerRule:
     when: Expression | None
     ok: bool
     message: TextTemplate | None
+    # an ok answer's result (recording_link: the URL), read from the answer
+    link: Expression | None = None
+    # the PBX has nothing yet (a recording still being saved): ask again later
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,12 @@ class ActionSpec:
     headers: tuple[tuple[str, TextTemplate], ...]
     timeout_seconds: float
     answers: tuple[AnswerRule, ...]
+    # named values rendered first, in order, and read by the rest as `vars.<name>`
+    vars: tuple[tuple[str, TextTemplate], ...] = ()
+    # the whole body as one template (a nested JSON-RPC request), instead of `fields`
+    body: TextTemplate | None = None
+    # what the channel must have for the request to be sent at all (its keys, its address)
+    requires: tuple[Expression, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,10 @@ class ActionAnswer:
     message: str | None = None
     # the answer's body as text, cut at ANSWER_TEXT_LIMIT
     text: str = ""
+    # what an ok answer gave (recording_link: the URL)
+    link: str | None = None
+    # the PBX has nothing yet: the same request may succeed later
+    retry: bool = False
 
 
 def compile_action(
@@ -135,18 +164,30 @@ def compile_action(
             failed = True
             return None
 
-    def expr(source: Any, where: str) -> Expression | None:
+    def expr_in(source: Any, where: str, names: frozenset[str]) -> Expression | None:
         nonlocal failed
         try:
-            return compile_expression(source, where, ANSWER_NAMES)
+            return compile_expression(source, where, names)
         except TemplateProblem as exc:
             problem(where, str(exc))
             failed = True
             return None
 
+    def expr(source: Any, where: str) -> Expression | None:
+        return expr_in(source, where, ANSWER_NAMES)
+
     request = document["request"]
     here = f"{path}.request"
+    required = tuple(
+        expr_in(source, f"{path}.requires[{i}]", ACTION_NAMES)
+        for i, source in enumerate(document.get("requires") or [])
+    )
+    named = tuple(
+        (key, tmpl(value, f"{path}.vars.{key}", ACTION_NAMES))
+        for key, value in (document.get("vars") or {}).items()
+    )
     url = tmpl(request["url"], f"{here}.url", ACTION_NAMES)
+    body = tmpl(request["body"], f"{here}.body", ACTION_NAMES) if "body" in request else None
     fields = tuple(
         (key, tmpl(value, f"{here}.fields.{key}", ACTION_NAMES))
         for key, value in (request.get("fields") or {}).items()
@@ -166,6 +207,8 @@ def compile_action(
                 message=tmpl(rule["message"], f"{where}.message", ANSWER_NAMES)
                 if "message" in rule
                 else None,
+                link=expr(rule["link"], f"{where}.link") if "link" in rule else None,
+                retry=bool(rule.get("retry", False)),
             )
         )
     if failed or url is None:
@@ -181,6 +224,9 @@ def compile_action(
         headers=tuple((k, v) for k, v in headers if v is not None),
         timeout_seconds=float(request.get("timeout_seconds", _DEFAULT_TIMEOUT)),
         answers=tuple(answers),
+        vars=tuple((k, v) for k, v in named if v is not None),
+        body=body,
+        requires=tuple(e for e in required if e is not None),
     )
 
 
@@ -192,7 +238,8 @@ def render_action(
     Raises ActionError when the URL is not an http(s) address (the channel lacks its PBX's
     address) or a template fails (`spec_bug`).
     """
-    context = {"channel": channel, "provider": provider, "args": args}
+    _check_requires(action, channel=channel, provider=provider, args=args)
+    context = _context(action, channel=channel, provider=provider, args=args)
     url = _render(action.url, context).strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -202,12 +249,22 @@ def render_action(
         )
     values = {name: _render(template, context) for name, template in action.fields}
     headers = {name: _render(template, context) for name, template in action.headers}
-    if action.format == "json":
+    if action.body is not None:
+        body = _render(action.body, context).strip().encode()
+        if action.format == "json":
+            _check_json(action, body)
+    elif action.format == "query":
+        # the fields travel in the URL (a GET); nothing in the body
+        body = b""
+        if values:
+            url = f"{url}{'&' if parts.query else '?'}{urlencode(values)}"
+    elif action.format == "json":
         body = json.dumps(values, ensure_ascii=False).encode()
-        headers.setdefault("Content-Type", "application/json")
     else:
         body = urlencode(values).encode()
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    if body:
+        kind = "application/json" if action.format == "json" else _FORM
+        headers.setdefault("Content-Type", kind)
     return OutboundRequest(
         method=action.method,
         url=url,
@@ -237,9 +294,7 @@ def read_answer(
     except ValueError:
         body = None
     context = {
-        "channel": channel,
-        "provider": provider,
-        "args": args,
+        **_context(action, channel=channel, provider=provider, args=args),
         "status": status,
         "body": body,
         "text": shown,
@@ -250,13 +305,66 @@ def read_answer(
         message = None
         if rule.message is not None and not rule.ok:
             message = _render(rule.message, context).strip() or None
-        return ActionAnswer(ok=rule.ok, status=status, message=message, text=shown)
+        link = None
+        if rule.ok and rule.link is not None:
+            link = _link(rule, context)
+        return ActionAnswer(
+            ok=rule.ok, status=status, message=message, text=shown, link=link, retry=rule.retry
+        )
     if 200 <= status < 300:
         return ActionAnswer(ok=True, status=status, text=shown)
     detail = f": {shown.strip()[:200]}" if shown.strip() else ""
     return ActionAnswer(
         ok=False, status=status, message=f"the PBX answered HTTP {status}{detail}", text=shown
     )
+
+
+def _context(action: ActionSpec, *, channel: Any, provider: str, args: Any) -> dict[str, Any]:
+    """What the action's templates read; its `vars` rendered in order (each sees the earlier)."""
+    named: dict[str, str] = {}
+    context = {"channel": channel, "provider": provider, "args": args, "vars": named}
+    for name, template in action.vars:
+        named[name] = _render(template, context)
+    return context
+
+
+def _check_requires(action: ActionSpec, *, channel: Any, provider: str, args: Any) -> None:
+    """ActionError naming what the channel lacks (a key, an address), before anything renders."""
+    context = {"channel": channel, "provider": provider, "args": args, "vars": {}}
+    for expression in action.requires:
+        try:
+            value = expression.evaluate(context)
+        except EvaluationError as exc:
+            raise ActionError(f"{exc.path}: {exc.message}", spec_bug=True) from exc
+        if is_blank(value):
+            shown = expression.source.strip().removeprefix("channel.")
+            raise ActionError(f"the channel has no {shown}: set it in the channel's settings")
+
+
+def _check_json(action: ActionSpec, body: bytes) -> None:
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        where = action.body.path if action.body is not None else action.path
+        raise ActionError(f"{where}: the body is not JSON: {exc}", spec_bug=True) from exc
+
+
+def _link(rule: AnswerRule, context: Mapping[str, Any]) -> str:
+    """The URL an ok rule reads from the answer: an http(s) address, or the answer is a spec
+    bug or a PBX that changed its format (either way nobody is sent to a bad address)."""
+    assert rule.link is not None
+    try:
+        value = rule.link.evaluate(context)
+    except EvaluationError as exc:
+        raise ActionError(f"{exc.path}: {exc.message}", spec_bug=True) from exc
+    link = str(value).strip() if value is not None else ""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ActionError(
+            f"{rule.path}.link: the PBX's answer gave no http(s) link ({link[:80]!r})",
+            spec_bug=True,
+        )
+    return link
 
 
 def _render(template: TextTemplate, context: Mapping[str, Any]) -> str:

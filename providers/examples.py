@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
 
@@ -207,8 +207,11 @@ def _run_action_example(spec: ProviderSpec, example: ActionExampleSpec) -> Examp
         expected["form"] = {str(k): str(v) for k, v in wanted["form"].items()}
         actual["form"] = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
     if "json" in wanted:
-        expected["json"] = dict(wanted["json"])
+        expected["json"] = _plain(wanted["json"])
         actual["json"] = json.loads(request.body or b"null")
+    if "query" in wanted:
+        expected["query"] = {str(k): str(v) for k, v in wanted["query"].items()}
+        actual["query"] = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
     for i, answer in enumerate(example.answers):
         try:
             read = read_answer(
@@ -222,10 +225,13 @@ def _run_action_example(spec: ProviderSpec, example: ActionExampleSpec) -> Examp
         except ActionError as exc:
             return ExampleResult(example.name, example.path, False, error=f"answers[{i}]: {exc}")
         want = dict(answer["expect"])
-        expected[f"answer {answer['status']}"] = want
-        actual[f"answer {answer['status']}"] = {
+        shown = f"answers[{i}] (HTTP {answer['status']})"
+        expected[shown] = want
+        actual[shown] = {
             "ok": read.ok,
             **({"message": read.message} if "message" in want else {}),
+            **({"link": read.link} if "link" in want else {}),
+            **({"retry": read.retry} if "retry" in want else {}),
         }
     return _compare(example, expected, actual)
 

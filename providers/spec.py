@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from providers.actions import ActionSpec, compile_action
+from providers.actions import RECORDING_LINK, ActionSpec, compile_action
 from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, TokenField
 from providers.bodies import BodyFormat
 from providers.lookups import LOOKUP_KINDS
@@ -231,6 +231,8 @@ class ProviderSpec:
     action_examples: tuple[ActionExampleSpec, ...] = ()
     # the hosts recording links may be downloaded from (`recordings.hosts`; channels add more)
     recording_hosts: tuple[str, ...] = ()
+    # where kept files come from: "link" (the webhooks' link) or "api" (always recording_link)
+    recording_files_from: str = "link"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,6 +526,9 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
         compiled = compile_action(name, action, f"actions.{name}", c.problem)
         if compiled is not None:
             actions[name] = compiled
+    recordings = document.get("recordings", {})
+    if recordings.get("files_from") == "api" and RECORDING_LINK not in document.get("actions", {}):
+        c.problem("recordings.files_from", "api needs an actions.recording_link to ask with")
     action_examples = []
     for i, ex in enumerate(document.get("action_examples", [])):
         path = f"action_examples[{i}]"
@@ -559,9 +564,9 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
         ),
         action_examples=tuple(action_examples),
         recording_hosts=tuple(
-            str(host).lower().rstrip(".")
-            for host in document.get("recordings", {}).get("hosts", [])
+            str(host).lower().rstrip(".") for host in recordings.get("hosts", [])
         ),
+        recording_files_from=str(recordings.get("files_from", "link")),
     )
 
 

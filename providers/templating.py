@@ -3,14 +3,18 @@ the specs use, and the load-time checks that turn a spec's typo into an error be
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -59,9 +63,10 @@ LOOKUP_NAMES = MAP_NAMES | {"session_id"}
 AUTH_NAMES = MAP_NAMES | {"raw_body"}
 # a declared rejection's body: why the request was refused, and the field at fault (if one is)
 REJECTION_NAMES = frozenset({"status", "message", "field"})
-# an outbound action (pbxhub → PBX): the channel, the action's arguments; reading its answer
-# also the PBX's HTTP status, its body as JSON (None when not JSON) and as text
-ACTION_NAMES = frozenset({"channel", "provider", "args"})
+# an outbound action (pbxhub → PBX): the channel, the action's arguments and its `vars` (named
+# values rendered first, e.g. a query string both sent and signed); reading its answer also the
+# PBX's HTTP status, its body as JSON (None when not JSON) and as text
+ACTION_NAMES = frozenset({"channel", "provider", "args", "vars"})
 ANSWER_NAMES = ACTION_NAMES | {"status", "body", "text"}
 
 # Strings PBX body templates produce for "no value": an empty placeholder, or `null` rendered
@@ -266,6 +271,81 @@ def from_json(value: Any) -> Any:
         raise FilterValueError(f"not JSON: {value!r}") from exc
 
 
+@pass_context
+def time_text(
+    context: Context,
+    value: Any,
+    fmt: str = "%Y-%m-%d %H:%M:%S",
+    shift_seconds: int = 0,
+    tz: str | None = None,
+) -> str | None:
+    """A moment (datetime or ISO 8601 text) as a PBX API wants it: `fmt` on the wall clock of
+    the channel's zone (or `tz`), moved by `shift_seconds` (e.g. a search window around a call)."""
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise FilterValueError(f"not a date-time: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = _zone(tz or _channel_attr(context, "timezone", "UTC"))
+    return (moment + timedelta(seconds=int(shift_seconds))).astimezone(zone).strftime(fmt)
+
+
+# Outbound requests some PBX APIs sign (Zadarma: base64 of a hex HMAC-SHA1 over the method path,
+# the query and the query's MD5): the pieces, so a spec can spell its PBX's recipe.
+_DIGESTS = frozenset({"md5", "sha1", "sha256", "sha512"})
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    text = as_str(value)
+    return (text or "").encode()
+
+
+def digest_hex(value: Any, algorithm: str = "md5") -> str:
+    """The hex digest of the value's UTF-8 text ("md5", "sha1", "sha256", "sha512")."""
+    if algorithm not in _DIGESTS:
+        raise FilterValueError(f"unknown digest {algorithm!r}")
+    return hashlib.new(algorithm, _bytes(value)).hexdigest()
+
+
+def hmac_hex(value: Any, key: Any, algorithm: str = "sha1") -> str:
+    """The lowercase hex HMAC of the value's text under `key` (PHP's hash_hmac)."""
+    if algorithm not in _DIGESTS:
+        raise FilterValueError(f"unknown digest {algorithm!r}")
+    if is_blank(key):
+        raise FilterValueError("no key to sign with: set the channel's secret")
+    return hmac.new(_bytes(key), _bytes(value), algorithm).hexdigest()
+
+
+def b64encode(value: Any) -> str:
+    """Base64 of the value's UTF-8 text."""
+    return base64.b64encode(_bytes(value)).decode("ascii")
+
+
+def query_string(value: Any) -> str:
+    """A mapping (or a list of pairs, e.g. `| dictsort` for PHP's ksort) as an
+    application/x-www-form-urlencoded query, spaces as "+" (PHP's http_build_query); blank
+    values are kept as empty."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        items = [(str(k), "" if is_blank(v) else as_str(v) or "") for k, v in pairs]
+    except (TypeError, ValueError) as exc:
+        raise FilterValueError(f"not a mapping or a list of pairs: {value!r}") from exc
+    return "&".join(f"{_php_quote(k)}={_php_quote(v)}" for k, v in items)
+
+
+def _php_quote(text: str) -> str:
+    # PHP's urlencode leaves only letters, digits and "-_." as they are: "~" too is escaped
+    return quote_plus(text).replace("~", "%7E")
+
+
 def _channel_attr(context: Context, name: str, default: Any) -> Any:
     channel = context.get("channel")
     value = getattr(channel, name, None) if channel is not None else None
@@ -291,6 +371,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "local_time": local_time,
     "unix_time": unix_time,
     "from_json": from_json,
+    "time_text": time_text,
+    "digest_hex": digest_hex,
+    "hmac_hex": hmac_hex,
+    "b64encode": b64encode,
+    "query_string": query_string,
 }
 TESTS: dict[str, Callable[..., bool]] = {"blank": is_blank}
 

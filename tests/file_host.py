@@ -7,7 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from local_server import QuietHandler, local_server
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,10 @@ def file_host() -> Iterator[FileHost]:
     """A file host on a free port of 127.0.0.1 until the block ends."""
     host = FileHost()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             reply = host._reply(self.path, self.headers.get("Host", ""))
             self.send_response(reply.status)
             for name, value in reply.headers.items():
@@ -78,16 +79,6 @@ def file_host() -> Iterator[FileHost]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading (a size limit): that is its right
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    host.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_server(Handler) as port:
+        host.port = port
         yield host
-    finally:
-        server.shutdown()
-        server.server_close()

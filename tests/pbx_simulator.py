@@ -9,12 +9,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+from local_server import QuietHandler, answer, local_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "planfix_api"
 _CONTENT_TYPES = {".txt": "application/x-www-form-urlencoded", ".json": "application/json"}
@@ -60,32 +60,17 @@ def pbx_simulator() -> Iterator[PbxSimulator]:
     """A simulator listening on a free port of 127.0.0.1 until the block ends."""
     simulator = PbxSimulator()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("content-length") or 0)
             status, body = simulator._handle(
                 self.path, self.headers.get("content-type", ""), self.rfile.read(length)
             )
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer(self, status, body.encode())
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    simulator.url = f"http://127.0.0.1:{server.server_address[1]}/planfix_api.php"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_server(Handler) as port:
+        simulator.url = f"http://127.0.0.1:{port}/planfix_api.php"
         yield simulator
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def scenario(name: str) -> list[tuple[str, bytes, str]]:

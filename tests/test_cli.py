@@ -73,3 +73,27 @@ def test_every_shipped_spec_passes_its_own_examples_offline() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     # Reported, not asserted: speed is measured in bench/, this only shows it in the log.
     print(f"pbxhub providers test: {elapsed:.2f}s for every spec, interpreter start included")
+
+
+def test_request_urls_that_may_carry_keys_are_not_logged() -> None:
+    """httpx would log each request's whole URL at INFO (a PBX link's token, an API query):
+    under pbxhub's logging only pbxhub's own host-only lines are written."""
+    script = (
+        "import logging, httpx\n"
+        "from pbxhub.cli import configure_logging\n"
+        "configure_logging()\n"
+        "transport = httpx.MockTransport(lambda request: httpx.Response(200))\n"
+        "with httpx.Client(transport=transport) as client:\n"
+        "    client.get('http://127.0.0.1/record.mp3?token=SECRET-TOKEN')\n"
+        "logging.getLogger('pbxhub').info('asked 127.0.0.1')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PBXHUB_LOG_LEVEL": "INFO"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "asked 127.0.0.1" in done.stderr
+    assert "SECRET-TOKEN" not in done.stderr + done.stdout

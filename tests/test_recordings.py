@@ -430,10 +430,12 @@ async def test_each_storage_mode_keeps_what_it_says_and_downloads_nothing(
 
             authorized = calls["keep_authorized_link"]
             assert authorized["recording_url"] == link
+            # played, the link comes fresh from the UIS Data API: this line has no token for it
             answer = await hub.http.get(authorized["recording"]["url"], headers=hub.admin)
-            assert answer.status_code == 501
-            assert "UIS Data API" in answer.json()["detail"]
-            assert "not wired" in answer.json()["detail"]
+            assert answer.status_code == 409
+            assert answer.json()["detail"] == (
+                "the channel has no secrets.data_api_token: set it in the channel's settings"
+            )
 
 
 async def test_a_misspelt_storage_mode_or_host_is_refused_naming_it(pbxhub: Pbxhub) -> None:

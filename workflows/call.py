@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
+        ActionCall,
         ApplyApiRequestInput,
         ApplyCallRulesInput,
         AttachRecordingInput,
@@ -76,6 +77,10 @@ RECORDING_CUSTODY_PATCH = "recording-custody"
 CALL_RULES_PATCH = "call-rules"
 # Runs from before skipped calls were kept neither look for internal calls nor keep them.
 SKIPPED_CALLS_PATCH = "skipped-calls"
+# A recording the PBX announces without a link is asked of its API (the spec's recording_link).
+RECORDING_LINK_PATCH = "recording-link-by-pbx-api"
+# The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
+ASKED_LINK = "pbx-api:recording_link"
 # An event's extra says its recording link works once (the telephony API's is_temp=1): such a
 # link is fetched the moment it arrives, before anything else.
 ONE_TIME_LINK_FLAG = "is_temp"
@@ -94,9 +99,22 @@ async def _store_activity(name: str, arg: Any, result_type: Any) -> Any:
     )
 
 
-def _recording_awaited(summary: CallSummary) -> bool:
-    """No recording yet, and the PBX has not said that none is coming."""
+def _recording_awaited(summary: CallSummary, *, asks_pbx: bool) -> bool:
+    """No recording yet, and the PBX has not said that none is coming (nor, when its API is
+    asked for links, that one is ready without a link)."""
+    if asks_pbx and summary.recording_announced:
+        return False
     return summary.recording_url is None and summary.recording_expected is not False
+
+
+def _action_call(session_id: str, summary: CallSummary) -> ActionCall:
+    """The call as the PBX's recording_link action reads it."""
+    return ActionCall(
+        session_id=session_id,
+        started_at=summary.started_at,
+        recording_url=summary.recording_url,
+        extra=dict(summary.extra),
+    )
 
 
 def _other_extension(summary: CallSummary) -> EmployeeRef | None:
@@ -188,6 +206,8 @@ class CallWorkflow:
         self._in_custody: set[str] = set()
         self._fetching: set[str] = set()
         self._fetched: dict[str, FetchedRecording] = {}
+        # Whether a recording announced without a link is asked of the PBX's API.
+        self._asks_pbx = False
 
     @workflow.signal(name=EVENT_SIGNAL)
     def call_event(self, event: CallEvent) -> None:
@@ -250,6 +270,7 @@ class CallWorkflow:
     async def run(self, data: CallInput) -> CallResult:
         self._input = data
         custody = workflow.patched(RECORDING_CUSTODY_PATCH)
+        self._asks_pbx = custody and workflow.patched(RECORDING_LINK_PATCH)
         watcher = asyncio.create_task(self._fetch_one_time_links(data)) if custody else None
         try:
             result = await self._run(data)
@@ -325,15 +346,23 @@ class CallWorkflow:
             await self._fetch(data, link[0], call_id=None, duration=link[1])
 
     async def _fetch(
-        self, data: CallInput, url: str, *, call_id: int | None, duration: int | None
+        self,
+        data: CallInput,
+        url: str | None,
+        *,
+        call_id: int | None,
+        duration: int | None,
+        call: ActionCall | None = None,
     ) -> FetchedRecording:
-        """Keep the file behind a link (when the channel keeps files), retrying with back-off
-        while the PBX has no file yet; what could not be had comes back as "failed"."""
-        self._fetching.add(url)
+        """Keep the file behind a link (when the channel keeps files; without a link, the one
+        the PBX's API gives), retrying with back-off while the PBX has no file yet; what could
+        not be had comes back as "failed"."""
+        key = url or ASKED_LINK
+        self._fetching.add(key)
         try:
             fetched: FetchedRecording = await workflow.execute_activity(
                 "fetch_recording",
-                FetchRecordingInput(data.channel_id, url, call_id, duration),
+                FetchRecordingInput(data.channel_id, url, call_id, duration, call),
                 start_to_close_timeout=FETCH_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=data.recording_retry_seconds),
@@ -356,7 +385,7 @@ class CallWorkflow:
                 error_code=code,
                 error=f"{reason} (gave up after {data.recording_fetch_attempts} attempts)",
             )
-        self._fetched[url] = fetched
+        self._fetched[key] = fetched
         return fetched
 
     async def _keep_recording(self, data: CallInput, result: CallResult) -> CallResult:
@@ -365,14 +394,22 @@ class CallWorkflow:
         call."""
         summary = summarize(self._events)
         url = summary.recording_url
-        if result.call_id is None or not url or url in self._in_custody:
+        if result.call_id is None or (url and url in self._in_custody):
             return result
-        if url in self._fetching:
-            await workflow.wait_condition(lambda: url in self._fetched)
-            fetched = self._fetched[url]
+        if not url and not (self._asks_pbx and summary.recording_announced):
+            return result
+        key = url or ASKED_LINK
+        if key in self._fetching:
+            await workflow.wait_condition(lambda: key in self._fetched)
+            fetched = self._fetched[key]
         else:
             fetched = await self._fetch(
-                data, url, call_id=result.call_id, duration=summary.recording_duration
+                data,
+                url,
+                call_id=result.call_id,
+                duration=summary.recording_duration,
+                # the PBX's API may be the way to the file, with or without a link
+                call=_action_call(data.session_id, summary),
             )
         kept: KeptRecording = await _store_activity(
             "keep_recording", KeepRecordingInput(result.call_id, url, fetched), KeptRecording
@@ -394,7 +431,9 @@ class CallWorkflow:
     async def _follow_up(self, data: CallInput, result: CallResult) -> CallResult:
         """After the call is written: wait for its recording; rewrite it when events add to it."""
         deadline = workflow.now() + timedelta(seconds=data.recording_wait_seconds)
-        while result.outcome == "call" and _recording_awaited(summarize(self._events)):
+        while result.outcome == "call" and _recording_awaited(
+            summarize(self._events), asks_pbx=self._asks_pbx
+        ):
             written = len(self._events)
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):

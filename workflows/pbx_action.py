@@ -1,5 +1,6 @@
-"""PbxActionWorkflow: one request pbxhub sends to a channel's PBX (click-to-call, channel setup),
-with its retries, and the outcome kept on the channel when the action asks for it."""
+"""PbxActionWorkflow: one request pbxhub sends to a channel's PBX (click-to-call, channel setup,
+a recording link), with its retries, and the outcome kept on the channel when the action asks
+for it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
+        ActionCall,
         ActionEmployee,
         PbxActionInput,
         PbxActionResult,
@@ -20,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 __all__ = [
+    "ActionCall",
     "ActionEmployee",
     "PbxActionInput",
     "PbxActionResult",
@@ -27,11 +30,10 @@ __all__ = [
     "start_pbx_action",
 ]
 
-# Someone waits on a click-to-call: one quick retry, then a clear "unreachable". A setup nobody
-# waits on keeps trying for a few minutes (a PBX being restarted).
-_RETRIES = {
-    "click_to_call": RetryPolicy(maximum_attempts=2, initial_interval=timedelta(seconds=1)),
-}
+# Someone waits on a click-to-call or a recording's link: one quick retry, then a clear
+# "unreachable". A setup nobody waits on keeps trying for a few minutes (a PBX being restarted).
+_WAITED_ON = RetryPolicy(maximum_attempts=2, initial_interval=timedelta(seconds=1))
+_RETRIES = {"click_to_call": _WAITED_ON, "recording_link": _WAITED_ON}
 _DEFAULT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,

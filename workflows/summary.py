@@ -76,6 +76,8 @@ class CallSummary:
     recording_duration: int | None = None
     # True when any event says a recording will come, False when they only say none will.
     recording_expected: bool | None = None
+    # The PBX said a recording is ready (with a link or not: without, its API gives one).
+    recording_announced: bool = False
     # Why the call is not to be recorded, when every event that ended it says so.
     skip_reason: str | None = None
 
@@ -204,6 +206,7 @@ def summarize(events: list[CallEvent]) -> CallSummary:
         recording_url=_first([e.recording_url for e in reversed(recordings)]),
         recording_duration=_first([e.recording_duration for e in reversed(recordings)]),
         recording_expected=any(expected) if expected else None,
+        recording_announced=bool(recordings),
         skip_reason=skips[0] if skips and all(skips) else None,
     )
 

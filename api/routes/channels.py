@@ -8,7 +8,12 @@ from fastapi import APIRouter, HTTPException, status
 from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
 from api.models import ChannelCreate, ChannelOut, ChannelUpdate
-from api.pbx_actions import setup_changed, start_channel_setup, with_generated_secrets
+from api.pbx_actions import (
+    check_recording_mode,
+    setup_changed,
+    start_channel_setup,
+    with_generated_secrets,
+)
 from api.telephony import PROVIDER as TELEPHONY_API
 from api.telephony import telephony_url
 from crm import Channel
@@ -46,6 +51,7 @@ async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut
     department = body.settings.get("default_department")
     if department is not None and not isinstance(department, str):
         raise HTTPException(422, detail="settings.default_department: must be a string")
+    check_recording_mode(context.specs.get(body.provider), body.provider, body.settings)
 
     def create() -> Channel:
         return context.store.create_channel(
@@ -69,6 +75,12 @@ async def update_channel(channel_id: int, body: ChannelUpdate, context: ContextD
     """Rename the channel and/or change its settings (a JSON merge patch: null removes a key,
     objects such as `secrets` merge key by key). When that changes what the provider's setup
     request would tell the PBX (a key, the PBX's address), it is sent again."""
+
+    if body.settings is not None:
+        current = await anyio.to_thread.run_sync(context.store.get_channel, channel_id)
+        if current is not None:
+            spec = context.specs.get(current.provider)
+            check_recording_mode(spec, current.provider, body.settings)
 
     def update() -> tuple[Channel, Channel] | None:
         return context.store.update_channel(

@@ -3,18 +3,15 @@ provider's `click_to_call` action; the answer says what the PBX said."""
 
 from __future__ import annotations
 
-import asyncio
-
 import anyio
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.service import RPCError
 
 from api.deps import AdminDep, ContextDep
+from api.pbx_actions import ask_pbx
 from api.telephony import to_e164
-from api.temporal import TemporalUnavailable
-from workflows.pbx_action import ActionEmployee, PbxActionInput, start_pbx_action
+from workflows.pbx_action import ActionEmployee, PbxActionInput
 
 router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep])
 
@@ -69,20 +66,7 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
         employee=ActionEmployee(employee.id, employee.name, extension),
         phone=phone,
     )
-    try:
-        client = await context.temporal.client()
-        result = await asyncio.wait_for(
-            start_pbx_action(
-                client,
-                data,
-                task_queue=context.task_queue,
-                prefix=f"{context.call_settings.workflow_id_prefix}-pbx",
-            ),
-            _ANSWER_TIMEOUT_SECONDS,
-        )
-    except (TemporalUnavailable, RPCError, TimeoutError) as error:
-        raise HTTPException(503, detail=f"temporarily unavailable, retry later: {error}") from None
-    assert result is not None  # click_to_call is waited on
+    result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
     if result.ok:
         return ClickToCallOut(
             ok=True, phone=phone, pbx_status=result.status, pbx_answer=result.answer

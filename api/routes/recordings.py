@@ -18,20 +18,20 @@ from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from crm import Recording, StoredCall
-from crm.recording_files import KEEP_AUTHORIZED_LINK, RecordingFiles, recording_mode
+from api.pbx_actions import ask_pbx
+from crm.recording_files import RecordingFiles
+from providers.actions import RECORDING_LINK
+from workflows.pbx_action import ActionCall, PbxActionInput
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], dependencies=[AdminDep])
 # A call's recording, wherever its channel keeps it.
 call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"], dependencies=[AdminDep])
 
 _SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
-# What each PBX's API offers for a fresh link, for the message of a link not yet wired.
-_FRESH_LINK_APIS: Final = {
-    "zadarma": "Zadarma's GET /v1/pbx/record/request/",
-    "binotel": "Binotel's stats/call-record",
-    "uis": "the UIS Data API",
-    "callgear": "the CallGear Data API",
-}
+# A link asked at playback: long enough to listen to a long call, paused.
+_PLAYBACK_LINK_SECONDS: Final = 3 * 60 * 60
+# The PBX's API answers in seconds; a person is waiting.
+_ANSWER_TIMEOUT_SECONDS: Final = 30.0
 
 
 class RecordingOutcomeOut(BaseModel):
@@ -104,23 +104,46 @@ async def get_call_recording(call_id: int, context: ContextDep) -> Response:
 
 
 async def _fresh_link(context: ApiContext, call: StoredCall) -> Response:
-    """keep_authorized_link: the PBX's API is asked for a link that works now.
-
-    Not wired yet: asking needs an outbound request of the provider's spec that returns a link
-    (providers.actions has roles click_to_call and channel_setup only, and reads an answer as
-    ok/message, not as a URL). Until then, say so instead of pretending.
-    """
+    """keep_authorized_link: the PBX's API is asked for a link that works now (its spec's
+    recording_link action), and the player is sent there; pbxhub never fetches it itself."""
     channel = await anyio.to_thread.run_sync(context.store.get_channel, call.channel_id)
-    provider = channel.provider if channel is not None else call.provider
-    mode = recording_mode(channel.settings) if channel is not None else KEEP_AUTHORIZED_LINK
-    api = _FRESH_LINK_APIS.get(provider, f"{provider}'s API")
-    raise HTTPException(
-        501,
-        detail=(
-            f"this channel keeps links that need the PBX's authorisation ({mode}); asking "
-            f"{api} for a fresh link is not wired yet"
+    if channel is None:
+        raise HTTPException(404, detail="the call's channel no longer exists")
+    spec = context.specs.get(channel.provider)
+    if spec is None or RECORDING_LINK not in spec.actions:
+        raise HTTPException(
+            409,
+            detail=(
+                f"this channel keeps links that need the PBX's authorisation, but the "
+                f"{channel.provider} spec has no recording_link action to ask for one: choose "
+                "another recordings mode for the channel"
+            ),
+        )
+    data = PbxActionInput(
+        channel_id=channel.id,
+        action=RECORDING_LINK,
+        call=ActionCall(
+            session_id=call.session_id,
+            started_at=call.started_at,
+            recording_url=call.recording_url,
+            extra=dict(call.extra),
         ),
+        lifetime_seconds=_PLAYBACK_LINK_SECONDS,
     )
+    result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
+    if result.ok and result.link:
+        # a fresh link each time: nobody may cache it
+        return RedirectResponse(result.link, status_code=307, headers={"Cache-Control": "no-store"})
+    if result.retry:
+        raise HTTPException(
+            503,
+            detail=f"the PBX has no recording yet: {result.message or 'try again shortly'}",
+            headers={"Retry-After": "30"},
+        )
+    if not result.sent:
+        # the channel lacks what the request needs (the PBX's address, its keys)
+        raise HTTPException(409, detail=result.message or "the PBX cannot be asked")
+    raise HTTPException(502, detail=result.message or "the PBX gave no recording link")
 
 
 def _find(context: ApiContext, key: str) -> Recording | None:
