@@ -1,14 +1,16 @@
-"""FastAPI dependencies as `Annotated` aliases: the context, the store, the admin check."""
+"""FastAPI dependencies as `Annotated` aliases: the context, the store, who is asking (the admin
+or an employee) and the admin check."""
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Final
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from api.context import ApiContext
-from crm import Store
+from crm import Employee, Store
 
 
 def get_context(request: Request) -> ApiContext:
@@ -26,21 +28,71 @@ def get_store(context: ContextDep) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def require_admin(
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: the admin (the admin key), or an employee (their own token), whose access
+    follows their rights (`crm.access`)."""
+
+    employee: Employee | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.employee is None
+
+
+ADMIN: Final = Caller()
+
+
+def get_caller(
     context: ContextDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """The admin key, as `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
-    given = x_api_key
-    if given is None and authorization and authorization.lower().startswith("bearer "):
-        given = authorization[7:].strip()
-    if not given or not hmac.compare_digest(given.encode(), context.admin_key.encode()):
+) -> Caller:
+    """The admin key, as `X-API-Key: <key>` or `Authorization: Bearer <key>`; or an employee's
+    token, as `Authorization: Bearer <token>`. 401 for anything else."""
+    if x_api_key is not None:
+        if _is_admin_key(context, x_api_key):
+            return ADMIN
+        raise _unauthorized("this X-API-Key is not the admin key")
+    bearer = None
+    if authorization and authorization.lower().startswith("bearer "):
+        bearer = authorization[7:].strip()
+    if bearer:
+        if _is_admin_key(context, bearer):
+            return ADMIN
+        # sync dependency: FastAPI runs it in a worker thread, the store may block
+        employee = context.store.employee_by_token(bearer)
+        if employee is not None:
+            return Caller(employee)
+        raise _unauthorized("this bearer token is neither the admin key nor an employee's token")
+    raise _unauthorized(
+        "an admin API key (X-API-Key header) or an employee's token "
+        "(Authorization: Bearer) is required"
+    )
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_admin(caller: CallerDep) -> None:
+    """The admin key; an employee's token gets 403 here (it opens their recordings and
+    comments only)."""
+    if not caller.is_admin:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="an admin API key is required (X-API-Key header)",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_403_FORBIDDEN,
+            detail="this needs the admin key; an employee's token opens only the recordings and "
+            "comments of the contacts and tasks they see",
         )
 
 
 AdminDep = Depends(require_admin)
+
+
+def _is_admin_key(context: ApiContext, given: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), context.admin_key.encode())
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )

@@ -137,6 +137,12 @@ class EmployeeLinkIn(BaseModel):
     pbx_user_id: str | None = Field(default=None, description="The PBX's own id for the employee")
 
 
+HEARS_RECORDINGS = (
+    "The right to hear recordings: calls attached as hidden comments show to this employee "
+    "(on the contacts and tasks they see)"
+)
+
+
 class EmployeeCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     phones: list[str] = Field(default_factory=list, description="The employee's own numbers")
@@ -145,11 +151,18 @@ class EmployeeCreate(BaseModel):
         default=None,
         description='{"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}}',
     )
+    hears_recordings: bool = Field(default=False, description=HEARS_RECORDINGS)
 
     @field_validator("working_hours")
     @classmethod
     def valid_working_hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else check_working_hours(value)
+
+
+class EmployeeUpdate(BaseModel):
+    """What the admin changes of an employee; a field left out stays as it is."""
+
+    hears_recordings: bool | None = Field(default=None, description=HEARS_RECORDINGS)
 
 
 class EmployeeOut(BaseModel):
@@ -158,6 +171,14 @@ class EmployeeOut(BaseModel):
     phones: list[str]
     links: list[EmployeeLinkIn]
     working_hours: dict[str, Any] | None = None
+    hears_recordings: bool = False
+
+
+class EmployeeTokenOut(BaseModel):
+    """An employee's new API token, shown this once: pbxhub keeps only its SHA-256."""
+
+    employee_id: int
+    token: str = Field(description="Send it as `Authorization: Bearer <token>`")
 
 
 class ContactPhoneOut(BaseModel):
@@ -370,7 +391,11 @@ class CommentOut(BaseModel):
 
 
 class CommentCreate(BaseModel):
-    author_employee_id: int = Field(description="The employee who writes it")
+    author_employee_id: int | None = Field(
+        default=None,
+        description="The employee who writes it: required with the admin key; with an "
+        "employee's token, that employee (naming another is refused)",
+    )
     text: str = Field(min_length=1, max_length=10_000)
 
 

@@ -51,6 +51,8 @@ class Employee:
     # When they take calls: {"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}};
     # None means no schedule is known. Checked by `crm.working_hours`.
     working_hours: dict[str, Any] | None = None
+    # The right to hear recordings: calls attached as hidden comments show to them (crm.access).
+    hears_recordings: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,20 @@ class CallAttachment:
     hidden: bool = False
     origin_task_id: int | None = None
     attached_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallPlace:
+    """Where a call (its analytics, recording and comments) hangs, with what decides who may see
+    it there (`crm.access`): the contact and/or task of its attachment (before it is attached,
+    the call's contact), that task's own contact, and whether it hangs as a hidden comment."""
+
+    call_id: int
+    contact: Contact | None = None
+    task: Task | None = None
+    # The contact of `task`: its responsibles see the task too (often `contact` itself).
+    task_contact: Contact | None = None
+    hidden: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

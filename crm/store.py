@@ -8,6 +8,7 @@ PostgreSQL; callers on an event loop run its methods in threads.
 from __future__ import annotations
 
 import copy
+import hashlib
 import secrets
 import threading
 import zoneinfo
@@ -42,6 +43,7 @@ from crm.records import (
     SKIP_REASONS,
     TASK_STATUSES,
     CallAttachment,
+    CallPlace,
     CallRecord,
     Channel,
     Comment,
@@ -271,8 +273,10 @@ class Store:
         phones: Sequence[str] = (),
         links: Sequence[EmployeeLink] = (),
         working_hours: Mapping[str, Any] | None = None,
+        hears_recordings: bool = False,
     ) -> Employee:
-        """Add an employee with their own phones (E.164) and their identity in each channel.
+        """Add an employee with their own phones (E.164), their identity in each channel, and
+        whether they have the right to hear recordings.
 
         Raises ConflictError when an extension or PBX user id already belongs to someone in
         that channel, ValueError for an unknown channel, a channel given twice or working
@@ -291,6 +295,7 @@ class Store:
                     name=name,
                     created_at=utcnow(),
                     working_hours=hours,
+                    hears_recordings=hears_recordings,
                     phones=[EmployeePhoneRow(phone=phone) for phone in own_phones],
                     links=[
                         EmployeeChannelLinkRow(
@@ -316,14 +321,57 @@ class Store:
         Raises ValueError for hours not in the `crm.working_hours` shape.
         """
         hours = None if working_hours is None else check_working_hours(working_hours)
+        return self._change_employee(employee_id, working_hours=hours)
+
+    def set_hears_recordings(self, employee_id: int, hears: bool) -> Employee | None:
+        """Give or take an employee's right to hear recordings; None if no such employee."""
+        return self._change_employee(employee_id, hears_recordings=hears)
+
+    def _change_employee(self, employee_id: int, **columns: Any) -> Employee | None:
+        """Set columns of an employee's row (written only when they differ); None if no such
+        employee."""
         with self._writes.begin() as session:
             row = session.get(EmployeeRow, employee_id)
             if row is None:
                 return None
-            if row.working_hours != hours:
-                row.working_hours = hours
+            changed = {
+                name: value for name, value in columns.items() if getattr(row, name) != value
+            }
+            for name, value in changed.items():
+                setattr(row, name, value)
+            if changed:
                 session.flush()
             return _employee(row)
+
+    def issue_token(self, employee_id: int) -> str | None:
+        """A new API token for the employee, replacing the one they had; None if no such
+        employee. Only its SHA-256 is kept: this answer is the one time the token is seen."""
+        token = secrets.token_urlsafe(32)
+        with self._writes.begin() as session:
+            row = session.get(EmployeeRow, employee_id)
+            if row is None:
+                return None
+            row.token_sha256 = _token_digest(token)
+            session.flush()
+        return token
+
+    def revoke_token(self, employee_id: int) -> bool | None:
+        """Forget the employee's API token: True if they had one; None if no such employee."""
+        with self._writes.begin() as session:
+            row = session.get(EmployeeRow, employee_id)
+            if row is None:
+                return None
+            had = row.token_sha256 is not None
+            row.token_sha256 = None
+            session.flush()
+            return had
+
+    def employee_by_token(self, token: str) -> Employee | None:
+        """The employee whose API token this is (found by its SHA-256), or None."""
+        query = select(EmployeeRow).where(EmployeeRow.token_sha256 == _token_digest(token))
+        with self._reads() as session:
+            row = session.scalar(query)
+            return _employee(row) if row else None
 
     def get_employee(self, employee_id: int) -> Employee | None:
         with self._reads() as session:
@@ -1173,6 +1221,32 @@ class Store:
                     raise
         raise AssertionError("unreachable")
 
+    def call_place(self, call_id: int) -> CallPlace | None:
+        """Where a call hangs, with the contact and task that decide who sees it there
+        (`crm.access`); None if there is no such call."""
+        with self._reads() as session:
+            call = session.get(CallRow, call_id)
+            if call is None:
+                return None
+            attachment = call.attachment
+            if attachment is None or attachment.attached_at is None:
+                # not attached yet (or nowhere): it hangs on its contact meanwhile
+                attachment = None
+            elif attachment.contact_id is None and attachment.task_id is None:
+                attachment = None
+            contact_id = call.contact_id if attachment is None else attachment.contact_id
+            task_row = None
+            if attachment is not None and attachment.task_id is not None:
+                task_row = session.get(TaskRow, attachment.task_id)
+            task = _task(task_row) if task_row is not None else None
+            return CallPlace(
+                call_id=call.id,
+                contact=_contact_of(session, contact_id),
+                task=task,
+                task_contact=_contact_of(session, task.contact_id if task else None),
+                hidden=attachment is not None and attachment.hidden,
+            )
+
     def get_call_attachment(self, call_id: int) -> CallAttachment | None:
         with self._reads() as session:
             row = session.get(CallAttachmentRow, call_id)
@@ -1363,6 +1437,16 @@ class Store:
             row = session.scalar(query)
             return _recording(row) if row else None
 
+    def recordings_with_content(self, sha256: str) -> list[Recording]:
+        """Every recording of this content, oldest first: one file may be several calls'."""
+        query = (
+            select(RecordingRow)
+            .where(RecordingRow.sha256 == sha256.lower())
+            .order_by(RecordingRow.id)
+        )
+        with self._reads() as session:
+            return [_recording(row) for row in session.scalars(query)]
+
     def get_recording(self, recording_id: int) -> Recording | None:
         with self._reads() as session:
             row = session.get(RecordingRow, recording_id)
@@ -1478,6 +1562,11 @@ def _migrate_sqlite(connection: Connection, config: Config) -> None:
 
 
 # -- queries and checks ---------------------------------------------------------------------
+
+
+def _contact_of(session: Session, contact_id: int | None) -> Contact | None:
+    row = session.get(ContactRow, contact_id) if contact_id is not None else None
+    return _contact(row) if row is not None else None
 
 
 def _contact_by_phone(phone: str) -> Select[ContactRow]:
@@ -1644,6 +1733,11 @@ def _call_changes(row: CallRow, record: CallRecord) -> dict[str, Any]:
     return changes
 
 
+def _token_digest(token: str) -> str:
+    # A token is random and long: a plain SHA-256 of it cannot be turned back into it.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _occurred_at(row: CallRow) -> datetime:
     return row.started_at or row.ended_at or row.created_at
 
@@ -1676,6 +1770,7 @@ def _employee(row: EmployeeRow) -> Employee:
             for link in row.links
         ],
         working_hours=copy.deepcopy(row.working_hours),
+        hears_recordings=row.hears_recordings,
     )
 
 

@@ -99,6 +99,10 @@ class EmployeeRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # crm.working_hours shape; NULL when no schedule is known.
     working_hours: Mapped[dict[str, Any] | None] = mapped_column(json_type(), nullable=True)
+    # The right to hear recordings (calls attached as hidden comments show to them).
+    hears_recordings: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The SHA-256 (hex) of the employee's API token; the token itself is never kept. NULL: none.
+    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     # Loaded with the employee in one extra query each, and usable after the session closes.
     phones: Mapped[list[EmployeePhoneRow]] = relationship(

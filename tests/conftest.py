@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -30,6 +32,7 @@ from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
+from crm.store import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
 from providers.spec import load_specs
@@ -67,8 +70,8 @@ def only_this_machine() -> Iterator[None]:
         vetted(sock, address)
         return real_connect_ex(sock, address)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign, assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
@@ -95,6 +98,36 @@ def postgres_engine() -> Iterator[Engine]:
         )
     yield engine
     engine.dispose()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a database holds, read back: each table's column and index names."""
+
+    columns: dict[str, set[str]]
+    indexes: dict[str, set[str]]
+
+
+def downgrade_to(database_url: str, revision: str) -> Schema:
+    """Run the store's migrations down to `revision` (the store closed first) and read back
+    what is left, for the tests that a revision's downgrade undoes exactly what it did."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+        with engine.connect() as connection:
+            seen = inspect(connection)
+            tables = seen.get_table_names()
+            return Schema(
+                columns={t: {c["name"] for c in seen.get_columns(t)} for t in tables},
+                indexes={t: {str(i["name"]) for i in seen.get_indexes(t)} for t in tables},
+            )
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -473,8 +473,11 @@ async def test_a_misspelt_storage_mode_or_host_is_refused_naming_it(pbxhub: Pbxh
 # -- serving: Range --------------------------------------------------------------------------
 
 
-async def kept_recording(hub: Pbxhub, tmp_path: Path, content: bytes) -> tuple[int, str]:
-    """A call with a recording in the local folder, straight through the store."""
+async def kept_recording(
+    hub: Pbxhub, tmp_path: Path, content: bytes, *, contact_id: int | None = None
+) -> tuple[int, str]:
+    """A call (of the contact, when given) with a recording in the local folder, straight
+    through the store: (the recording's id, its checksum)."""
     channel = await hub.create_channel("uis")
 
     def keep() -> tuple[int, str]:
@@ -485,6 +488,7 @@ async def kept_recording(hub: Pbxhub, tmp_path: Path, content: bytes) -> tuple[i
                 provider="uis",
                 kind="call",
                 direction="in",
+                contact_id=contact_id,
             )
         )
         digest = hashlib.sha256(content).hexdigest()

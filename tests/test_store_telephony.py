@@ -10,12 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import inspect
+from conftest import downgrade_to
 
 from crm import CallRecord, Channel, Employee, EmployeeLink, Store
-from crm.store import MIGRATIONS_DIR, make_engine
 from crm.working_hours import check_working_hours, is_working_at
 
 T = TypeVar("T")
@@ -344,21 +341,11 @@ def test_the_telephony_revision_downgrades_and_upgrades_again(
     store: Store, database_url: str, anna: Employee
 ) -> None:
     store.close()
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("path_separator", "os")
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0001")
-        with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
-            employee_columns = {c["name"] for c in inspect(connection).get_columns("employees")}
-        assert not tables & {"groups", "group_members", "tasks", "comments", "recordings"}
-        assert "working_hours" not in employee_columns
-    finally:
-        engine.dispose()
+
+    schema = downgrade_to(database_url, "0001")
+
+    assert not set(schema.columns) & {"groups", "group_members", "tasks", "comments", "recordings"}
+    assert "working_hours" not in schema.columns["employees"]
 
     again = Store(database_url)
     try:

@@ -1,5 +1,6 @@
 """Comments on a call: written by an employee, shown on the call and on the task it hangs on
-(else on its contact's card), with author and time."""
+(else on its contact's card), with author and time. The admin key, or an employee's token for a
+call they may hear (`api.access`): they write as themselves."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import asdict
 import anyio
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import AdminDep, StoreDep
+from api.access import call_comments_for, call_for, comment_author
+from api.deps import CallerDep, StoreDep
 from api.models import CommentCreate, CommentOut
 from crm import Comment, Store
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
 
 def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment | None:
@@ -36,24 +38,25 @@ def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment 
     response_model=CommentOut,
     summary="Comment on a call (and on the task it is attached to)",
 )
-async def add_call_comment(call_id: int, body: CommentCreate, store: StoreDep) -> CommentOut:
+async def add_call_comment(
+    call_id: int, body: CommentCreate, store: StoreDep, caller: CallerDep
+) -> CommentOut:
+    def comment() -> Comment | None:
+        author = comment_author(caller, body.author_employee_id)
+        call_for(caller, store, call_id)
+        written = body.model_copy(update={"author_employee_id": author})
+        return comment_on_call(store, call_id, written)
+
     try:
-        comment = await anyio.to_thread.run_sync(comment_on_call, store, call_id, body)
+        added = await anyio.to_thread.run_sync(comment)
     except ValueError as error:  # an unknown author
         raise HTTPException(422, detail=f"author_employee_id: {error}") from None
-    if comment is None:
+    if added is None:
         raise HTTPException(404, detail="no such call")
-    return CommentOut.model_validate(asdict(comment))
+    return CommentOut.model_validate(asdict(added))
 
 
 @router.get("/{call_id}/comments", response_model=list[CommentOut])
-async def list_call_comments(call_id: int, store: StoreDep) -> list[CommentOut]:
-    def read() -> list[Comment] | None:
-        if store.get_call(call_id) is None:
-            return None
-        return store.list_comments(call_id=call_id)
-
-    comments = await anyio.to_thread.run_sync(read)
-    if comments is None:
-        raise HTTPException(404, detail="no such call")
+async def list_call_comments(call_id: int, store: StoreDep, caller: CallerDep) -> list[CommentOut]:
+    comments = await anyio.to_thread.run_sync(call_comments_for, caller, store, call_id)
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

@@ -1,4 +1,5 @@
-"""Contacts: found or created by the caller's normalised number."""
+"""Contacts: found or created by the caller's normalised number. Admin only, but for a contact
+card's comments, which an employee responsible for the contact reads too (`api.access`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import AdminDep, StoreDep
+from api.access import contact_comments_for
+from api.deps import AdminDep, CallerDep, StoreDep
 from api.models import CommentOut, ContactOut
 from api.routes.calls import normalize_phone_filter
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep])
+# What an employee may ask too, their rights checked route by route.
+comments_router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
 
 
 @router.get("", response_model=list[ContactOut])
@@ -38,13 +42,13 @@ async def get_contact(contact_id: int, store: StoreDep) -> ContactOut:
     return ContactOut.model_validate(asdict(contact))
 
 
-@router.get("/{contact_id}/comments", response_model=list[CommentOut])
+@comments_router.get("/{contact_id}/comments", response_model=list[CommentOut])
 async def list_contact_comments(
-    contact_id: int, store: StoreDep, include_hidden: bool = True
+    contact_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """The contact card's comments, oldest first: employees' and calls attached to it (hidden
-    ones only with `include_hidden`, for those who may hear recordings)."""
+    ones only with `include_hidden`, and for an employee only when they hear recordings)."""
     comments = await anyio.to_thread.run_sync(
-        lambda: store.list_comments(contact_id=contact_id, include_hidden=include_hidden)
+        lambda: contact_comments_for(caller, store, contact_id, include_hidden=include_hidden)
     )
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

@@ -1,14 +1,16 @@
-"""Employees: their short numbers and PBX user ids per channel, and their own phones."""
+"""Employees: their short numbers and PBX user ids per channel, their own phones, their right to
+hear recordings, and the API tokens they play recordings and read comments with (`api.access`).
+Admin only."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 import anyio
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import AdminDep, StoreDep
-from api.models import EmployeeCreate, EmployeeOut
+from api.models import EmployeeCreate, EmployeeOut, EmployeeTokenOut, EmployeeUpdate
 from crm import ConflictError, Employee, EmployeeLink
 
 router = APIRouter(prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep])
@@ -26,6 +28,7 @@ async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
             phones=body.phones,
             links=[EmployeeLink(**link.model_dump()) for link in body.links],
             working_hours=body.working_hours,
+            hears_recordings=body.hears_recordings,
         )
 
     try:
@@ -49,3 +52,45 @@ async def get_employee(employee_id: int, store: StoreDep) -> EmployeeOut:
     if employee is None:
         raise HTTPException(404, detail="no such employee")
     return employee_out(employee)
+
+
+@router.patch("/{employee_id}", response_model=EmployeeOut)
+async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDep) -> EmployeeOut:
+    """Give or take the right to hear recordings."""
+
+    def update() -> Employee | None:
+        if body.hears_recordings is None:
+            return store.get_employee(employee_id)
+        return store.set_hears_recordings(employee_id, body.hears_recordings)
+
+    employee = await anyio.to_thread.run_sync(update)
+    if employee is None:
+        raise HTTPException(404, detail="no such employee")
+    return employee_out(employee)
+
+
+@router.post(
+    "/{employee_id}/token",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EmployeeTokenOut,
+    summary="Issue the employee a new API token (replacing theirs), shown this once",
+)
+async def issue_token(employee_id: int, store: StoreDep, response: Response) -> EmployeeTokenOut:
+    token = await anyio.to_thread.run_sync(store.issue_token, employee_id)
+    if token is None:
+        raise HTTPException(404, detail="no such employee")
+    # a credential: no cache along the way keeps it
+    response.headers["Cache-Control"] = "no-store"
+    return EmployeeTokenOut(employee_id=employee_id, token=token)
+
+
+@router.delete(
+    "/{employee_id}/token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke the employee's API token",
+)
+async def revoke_token(employee_id: int, store: StoreDep) -> Response:
+    if await anyio.to_thread.run_sync(store.revoke_token, employee_id) is None:
+        raise HTTPException(404, detail="no such employee")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

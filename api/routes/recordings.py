@@ -1,11 +1,14 @@
 """Recordings kept by pbxhub: streamed by id (or by the SHA-256 of their content, the telephony
 API's links) with HTTP Range support; a call's recording wherever its channel keeps it; and how
-recordings fared, counted. Admin key for now: access by the rights on the contact or task a
-recording hangs on comes with user accounts."""
+recordings fared, counted (admin only).
+
+Playing takes the admin key or an employee's token: an employee hears a call's recording when
+they see the contact or the task the call hangs on (and, hung as a hidden comment, when they
+also hear recordings): `crm.access`. No such recording or call is 404; one that is not theirs is
+403 saying where it hangs (`api.access`); that its file is missing is told only after that."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Annotated, Final
 
@@ -14,20 +17,21 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
+from api.access import call_for, recording_for
 from api.context import ApiContext
-from api.deps import AdminDep, ContextDep
+from api.deps import AdminDep, CallerDep, ContextDep
+from api.pbx_actions import ask_pbx
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from crm import Recording, StoredCall
-from api.pbx_actions import ask_pbx
 from crm.recording_files import RecordingFiles
 from providers.actions import RECORDING_LINK
 from workflows.pbx_action import ActionCall, PbxActionInput
 
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], dependencies=[AdminDep])
+# Each route says who may ask: the admin only, or an employee too (CallerDep).
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 # A call's recording, wherever its channel keeps it.
-call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"], dependencies=[AdminDep])
+call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"])
 
-_SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 # A link asked at playback: long enough to listen to a long call, paused.
 _PLAYBACK_LINK_SECONDS: Final = 3 * 60 * 60
 # The PBX's API answers in seconds; a person is waiting.
@@ -46,6 +50,7 @@ class RecordingOutcomeOut(BaseModel):
     "/outcomes",
     response_model=list[RecordingOutcomeOut],
     summary="Calls by what became of their recording (refused and failed links counted)",
+    dependencies=[AdminDep],
 )
 async def recording_outcomes(
     context: ContextDep, channel_id: Annotated[int | None, Query()] = None
@@ -67,12 +72,11 @@ async def get_recording(
     key: str,
     request: Request,
     context: ContextDep,
+    caller: CallerDep,
     range_header: Annotated[str | None, Header(alias="range")] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
-    recording = await anyio.to_thread.run_sync(_find, context, key)
-    if recording is None:
-        raise HTTPException(404, detail="no such recording")
+    recording = await anyio.to_thread.run_sync(recording_for, caller, context.store, key)
     store = context.recording_store(recording.storage)
     if store is None or not await anyio.to_thread.run_sync(store.exists, recording.location):
         raise HTTPException(404, detail="the recording's file is not in storage")
@@ -84,10 +88,8 @@ async def get_recording(
     summary="A call's recording: the kept file, or the PBX's link",
     response_class=Response,
 )
-async def get_call_recording(call_id: int, context: ContextDep) -> Response:
-    call = await anyio.to_thread.run_sync(context.store.get_call, call_id)
-    if call is None:
-        raise HTTPException(404, detail="no such call")
+async def get_call_recording(call_id: int, context: ContextDep, caller: CallerDep) -> Response:
+    call = await anyio.to_thread.run_sync(call_for, caller, context.store, call_id)
     if call.recordings:
         return RedirectResponse(f"/api/v1/recordings/{call.recordings[-1].id}", status_code=307)
     link = call.recording_url or ""
@@ -144,14 +146,6 @@ async def _fresh_link(context: ApiContext, call: StoredCall) -> Response:
         # the channel lacks what the request needs (the PBX's address, its keys)
         raise HTTPException(409, detail=result.message or "the PBX cannot be asked")
     raise HTTPException(502, detail=result.message or "the PBX gave no recording link")
-
-
-def _find(context: ApiContext, key: str) -> Recording | None:
-    if key.isdigit() and len(key) < 19:
-        return context.store.get_recording(int(key))
-    if _SHA256.match(key):
-        return context.store.find_recording(key)
-    raise HTTPException(422, detail="a recording is named by its id or its SHA-256")
 
 
 def _stream(

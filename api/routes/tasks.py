@@ -1,4 +1,5 @@
-"""Tasks ("tickets"): the telephony API opens one per call; read them here."""
+"""Tasks ("tickets"): the telephony API opens one per call; read them here. Admin only, but for
+a task's comments, which an employee who sees the task reads too (`api.access`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import AdminDep, StoreDep
+from api.access import task_comments_for
+from api.deps import AdminDep, CallerDep, StoreDep
 from api.models import CommentOut, TaskOut
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep])
+# What an employee may ask too, their rights checked route by route.
+comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=list[TaskOut], summary="Tasks, newest first")
@@ -45,12 +49,13 @@ async def get_task(task_id: int, store: StoreDep) -> TaskOut:
     return TaskOut.model_validate(asdict(task))
 
 
-@router.get("/{task_id}/comments", response_model=list[CommentOut])
+@comments_router.get("/{task_id}/comments", response_model=list[CommentOut])
 async def list_task_comments(
-    task_id: int, store: StoreDep, include_hidden: bool = True
+    task_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
-    """Oldest first; hidden ones (calls attached as hidden comments) only with `include_hidden`."""
+    """Oldest first; hidden ones (calls attached as hidden comments) only with `include_hidden`,
+    and for an employee only when they hear recordings."""
     comments = await anyio.to_thread.run_sync(
-        lambda: store.list_comments(task_id=task_id, include_hidden=include_hidden)
+        lambda: task_comments_for(caller, store, task_id, include_hidden=include_hidden)
     )
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]
