@@ -107,37 +107,13 @@ class CallRecord:
     legs: list[dict[str, Any]] = field(default_factory=list)
 
 
-# Keyword-only: `id` comes first and the timestamps last, around fields that have defaults.
+# Its own fields keyword-only: they follow the record's, which have defaults.
 @dataclass(frozen=True, kw_only=True)
-class StoredCall:
-    """A call record as the store keeps it, with its id and bookkeeping times."""
+class StoredCall(CallRecord):
+    """A call record as the store keeps it, with its id, what became of it since, and its
+    bookkeeping times."""
 
     id: int
-    channel_id: int
-    session_id: str
-    provider: str
-    kind: str
-    direction: str | None
-    contact_id: int | None = None
-    contact_phone: str | None = None
-    contact_phone_raw: str | None = None
-    virtual_number: str | None = None
-    line_name: str | None = None
-    employee_id: int | None = None
-    employee_extension: str | None = None
-    employee_pbx_id: str | None = None
-    started_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    wait_seconds: int | None = None
-    talk_seconds: int | None = None
-    total_seconds: int | None = None
-    tags: list[str] = field(default_factory=list)
-    extra: dict[str, str] = field(default_factory=dict)
-    recording_url: str | None = None
-    recording_duration: int | None = None
-    incomplete: bool = False
-    legs: list[dict[str, Any]] = field(default_factory=list)
     # The status the generic telephony API last reported for it; None for webhook providers.
     status: str | None = None
     # Where the call hangs (contact, task, hidden comment); None until that is decided.

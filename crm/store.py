@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import threading
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -326,6 +326,27 @@ class Store:
     def set_hears_recordings(self, employee_id: int, hears: bool) -> Employee | None:
         """Give or take an employee's right to hear recordings; None if no such employee."""
         return self._change_employee(employee_id, hears_recordings=hears)
+
+    def _write_racing(
+        self,
+        write: Callable[[Session], _R],
+        *,
+        lost: Callable[[IntegrityError], Exception] | None = None,
+    ) -> _R:
+        """`write` in one transaction, which reads a row and inserts it when missing. When the
+        insert breaks a unique key, a racing writer inserted the same row between our read and
+        our insert: once more, and the second read finds it. A second failure is no race (an
+        unknown reference): `lost(error)` is raised, or the error itself."""
+        for attempt in range(2):
+            try:
+                with self._writes.begin() as session:
+                    return write(session)
+            except IntegrityError as error:
+                if attempt:
+                    if lost is None:
+                        raise
+                    raise lost(error) from error
+        raise AssertionError("unreachable")
 
     def _change_employee(self, employee_id: int, **columns: Any) -> Employee | None:
         """Set columns of an employee's row (written only when they differ); None if no such
@@ -722,27 +743,27 @@ class Store:
         wrote. Raises ValueError like `save_call`.
         """
         _check_call(record)
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    row = session.scalar(_call_by_session(record.channel_id, record.session_id))
-                    if row is not None:
-                        return _stored_call(row), False
-                    now = utcnow()
-                    values = {name: _call_value(record, name) for name in _CALL_FIELDS}
-                    row = CallRow(**values, created_at=now, updated_at=now)
-                    row.occurred_at = _occurred_at(row)
-                    session.add(row)
-                    session.flush()
-                    return _stored_call(row), True
-            except IntegrityError as error:
-                # A racing writer inserted it first: the second attempt finds its row.
-                if attempt:
-                    raise ValueError(
-                        f"call {record.session_id!r} refers to an unknown channel, contact or"
-                        f" employee ({error.orig})"
-                    ) from error
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> tuple[StoredCall, bool]:
+            row = session.scalar(_call_by_session(record.channel_id, record.session_id))
+            if row is not None:
+                return _stored_call(row), False
+            now = utcnow()
+            values = {name: _call_value(record, name) for name in _CALL_FIELDS}
+            row = CallRow(**values, created_at=now, updated_at=now)
+            row.occurred_at = _occurred_at(row)
+            session.add(row)
+            session.flush()
+            return _stored_call(row), True
+
+        # A racing writer inserted it first: the second attempt finds its row.
+        return self._write_racing(
+            write,
+            lost=lambda error: ValueError(
+                f"call {record.session_id!r} refers to an unknown channel, contact or"
+                f" employee ({error.orig})"
+            ),
+        )
 
     def set_call_status(
         self,
@@ -793,36 +814,36 @@ class Store:
             name: (value.astimezone(UTC) if isinstance(value, datetime) else copy.deepcopy(value))
             for name, value in ((f.name, getattr(record, f.name)) for f in fields(record))
         }
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    row = session.scalar(
-                        select(SkippedCallRow)
-                        .where(
-                            SkippedCallRow.channel_id == record.channel_id,
-                            SkippedCallRow.session_id == record.session_id,
-                        )
-                        .with_for_update()
-                    )
-                    now = utcnow()
-                    created = row is None
-                    if row is None:
-                        row = SkippedCallRow(**values, created_at=now, updated_at=now)
-                        session.add(row)
-                    elif any(getattr(row, name) != value for name, value in values.items()):
-                        for name, value in values.items():
-                            setattr(row, name, value)
-                        row.updated_at = now
-                    row.occurred_at = row.started_at or row.ended_at or row.created_at
-                    session.flush()
-                    return _skipped_call(row), created
-            except IntegrityError as error:
-                # a racing writer inserted the same session first: the second attempt updates it
-                if attempt:
-                    raise ValueError(
-                        f"skipped call {record.session_id!r}: unknown channel ({error.orig})"
-                    ) from error
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> tuple[SkippedCall, bool]:
+            row = session.scalar(
+                select(SkippedCallRow)
+                .where(
+                    SkippedCallRow.channel_id == record.channel_id,
+                    SkippedCallRow.session_id == record.session_id,
+                )
+                .with_for_update()
+            )
+            now = utcnow()
+            created = row is None
+            if row is None:
+                row = SkippedCallRow(**values, created_at=now, updated_at=now)
+                session.add(row)
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.updated_at = now
+            row.occurred_at = row.started_at or row.ended_at or row.created_at
+            session.flush()
+            return _skipped_call(row), created
+
+        # a racing writer inserted the same session first: the second attempt updates it
+        return self._write_racing(
+            write,
+            lost=lambda error: ValueError(
+                f"skipped call {record.session_id!r}: unknown channel ({error.orig})"
+            ),
+        )
 
     def list_skipped_calls(
         self,
@@ -1103,38 +1124,35 @@ class Store:
         """
         if task_id is None and call_id is None and contact_id is None:
             raise ValueError("a comment belongs to a task, a call or a contact; neither was given")
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    if idempotency_key is not None:
-                        row = session.scalar(
-                            select(CommentRow).where(CommentRow.idempotency_key == idempotency_key)
-                        )
-                        if row is not None:
-                            return _comment(row)
-                    if task_id is not None and session.get(TaskRow, task_id) is None:
-                        raise ValueError(f"no task with id {task_id}")
-                    if call_id is not None and session.get(CallRow, call_id) is None:
-                        raise ValueError(f"no call with id {call_id}")
-                    _check_task_refs(session, author_employee_id, contact_id, None)
-                    row = CommentRow(
-                        task_id=task_id,
-                        call_id=call_id,
-                        contact_id=contact_id,
-                        author_employee_id=author_employee_id,
-                        hidden=hidden,
-                        text=text,
-                        idempotency_key=idempotency_key,
-                        created_at=utcnow(),
-                    )
-                    session.add(row)
-                    session.flush()
+
+        def write(session: Session) -> Comment:
+            if idempotency_key is not None:
+                row = session.scalar(
+                    select(CommentRow).where(CommentRow.idempotency_key == idempotency_key)
+                )
+                if row is not None:
                     return _comment(row)
-            except IntegrityError:
-                # Another writer added the same keyed comment between our read and insert.
-                if attempt or idempotency_key is None:
-                    raise
-        raise AssertionError("unreachable")
+            if task_id is not None and session.get(TaskRow, task_id) is None:
+                raise ValueError(f"no task with id {task_id}")
+            if call_id is not None and session.get(CallRow, call_id) is None:
+                raise ValueError(f"no call with id {call_id}")
+            _check_task_refs(session, author_employee_id, contact_id, None)
+            row = CommentRow(
+                task_id=task_id,
+                call_id=call_id,
+                contact_id=contact_id,
+                author_employee_id=author_employee_id,
+                hidden=hidden,
+                text=text,
+                idempotency_key=idempotency_key,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return _comment(row)
+
+        # Another writer added the same keyed comment between our read and insert.
+        return self._write_racing(write)
 
     def list_comments(
         self,
@@ -1201,25 +1219,22 @@ class Store:
     def set_call_origin_task(self, call_id: int, task_id: int) -> CallAttachment:
         """Note the task a call was made from (the telephony API's ticket, say): the call will
         hang there. A call that already has an origin task keeps it."""
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    _check_task_refs(session, None, None, call_id)
-                    if session.get(TaskRow, task_id) is None:
-                        raise ValueError(f"no task with id {task_id}")
-                    row = session.get(CallAttachmentRow, call_id, with_for_update=True)
-                    if row is None:
-                        row = CallAttachmentRow(call_id=call_id, hidden=False)
-                        session.add(row)
-                    if row.origin_task_id is None:
-                        row.origin_task_id = task_id
-                    session.flush()
-                    return _attachment(row)
-            except IntegrityError:
-                # Another writer made the row between our read and insert: the retry finds it.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> CallAttachment:
+            _check_task_refs(session, None, None, call_id)
+            if session.get(TaskRow, task_id) is None:
+                raise ValueError(f"no task with id {task_id}")
+            row = session.get(CallAttachmentRow, call_id, with_for_update=True)
+            if row is None:
+                row = CallAttachmentRow(call_id=call_id, hidden=False)
+                session.add(row)
+            if row.origin_task_id is None:
+                row.origin_task_id = task_id
+            session.flush()
+            return _attachment(row)
+
+        # Another writer made the row between our read and insert: the retry finds it.
+        return self._write_racing(write)
 
     def call_place(self, call_id: int) -> CallPlace | None:
         """Where a call hangs, with the contact and task that decide who sees it there
@@ -1265,39 +1280,36 @@ class Store:
         """Hang a call on a task and/or its contact, once: a call already attached keeps its
         place and gets that back. `hidden` also writes the call as a hidden comment on the task
         (or, with none, on the contact). ValueError for an unknown call, contact or task."""
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    _check_task_refs(session, None, contact_id, call_id)
-                    if task_id is not None and session.get(TaskRow, task_id) is None:
-                        raise ValueError(f"no task with id {task_id}")
-                    row = session.get(CallAttachmentRow, call_id, with_for_update=True)
-                    if row is not None and row.attached_at is not None:
-                        return _attachment(row)
-                    if row is None:
-                        row = CallAttachmentRow(call_id=call_id, hidden=False)
-                        session.add(row)
-                    now = utcnow()
-                    row.mode, row.contact_id, row.task_id = mode, contact_id, task_id
-                    row.hidden, row.attached_at = hidden, now
-                    if hidden and (task_id is not None or contact_id is not None):
-                        comment = CommentRow(
-                            task_id=task_id,
-                            contact_id=contact_id if task_id is None else None,
-                            text=comment_text or f"call {call_id}",
-                            hidden=True,
-                            created_at=now,
-                        )
-                        session.add(comment)
-                        session.flush()
-                        row.comment_id = comment.id
-                    session.flush()
-                    return _attachment(row)
-            except IntegrityError:
-                # Another writer attached it between our read and insert: the retry finds it.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> CallAttachment:
+            _check_task_refs(session, None, contact_id, call_id)
+            if task_id is not None and session.get(TaskRow, task_id) is None:
+                raise ValueError(f"no task with id {task_id}")
+            row = session.get(CallAttachmentRow, call_id, with_for_update=True)
+            if row is not None and row.attached_at is not None:
+                return _attachment(row)
+            if row is None:
+                row = CallAttachmentRow(call_id=call_id, hidden=False)
+                session.add(row)
+            now = utcnow()
+            row.mode, row.contact_id, row.task_id = mode, contact_id, task_id
+            row.hidden, row.attached_at = hidden, now
+            if hidden and (task_id is not None or contact_id is not None):
+                comment = CommentRow(
+                    task_id=task_id,
+                    contact_id=contact_id if task_id is None else None,
+                    text=comment_text or f"call {call_id}",
+                    hidden=True,
+                    created_at=now,
+                )
+                session.add(comment)
+                session.flush()
+                row.comment_id = comment.id
+            session.flush()
+            return _attachment(row)
+
+        # Another writer attached it between our read and insert: the retry finds it.
+        return self._write_racing(write)
 
     def add_notifications(
         self,
@@ -1312,40 +1324,37 @@ class Store:
         this is repeated (the stored notifications come back). ValueError for an unknown
         employee, call or contact."""
         wanted = list(dict.fromkeys(employee_ids))
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    _check_employees_exist(session, wanted)
-                    _check_task_refs(session, None, contact_id, call_id)
-                    told: list[Notification] = []
-                    for employee_id in wanted:
-                        row = None
-                        if call_id is not None:
-                            row = session.scalar(
-                                select(NotificationRow).where(
-                                    NotificationRow.call_id == call_id,
-                                    NotificationRow.employee_id == employee_id,
-                                    NotificationRow.kind == kind,
-                                )
-                            )
-                        if row is None:
-                            row = NotificationRow(
-                                employee_id=employee_id,
-                                kind=kind,
-                                text=text,
-                                call_id=call_id,
-                                contact_id=contact_id,
-                                created_at=utcnow(),
-                            )
-                            session.add(row)
-                            session.flush()
-                        told.append(_notification(row))
-                    return told
-            except IntegrityError:
-                # A racing writer told the same employee first: the retry finds its row.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> list[Notification]:
+            _check_employees_exist(session, wanted)
+            _check_task_refs(session, None, contact_id, call_id)
+            told: list[Notification] = []
+            for employee_id in wanted:
+                row = None
+                if call_id is not None:
+                    row = session.scalar(
+                        select(NotificationRow).where(
+                            NotificationRow.call_id == call_id,
+                            NotificationRow.employee_id == employee_id,
+                            NotificationRow.kind == kind,
+                        )
+                    )
+                if row is None:
+                    row = NotificationRow(
+                        employee_id=employee_id,
+                        kind=kind,
+                        text=text,
+                        call_id=call_id,
+                        contact_id=contact_id,
+                        created_at=utcnow(),
+                    )
+                    session.add(row)
+                    session.flush()
+                told.append(_notification(row))
+            return told
+
+        # A racing writer told the same employee first: the retry finds its row.
+        return self._write_racing(write)
 
     def list_notifications(
         self,
@@ -1386,36 +1395,33 @@ class Store:
         sha256 = sha256.lower()
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ValueError(f"sha256 {sha256!r} is not a hex SHA-256 digest")
-        for attempt in range(2):
-            try:
-                with self._writes.begin() as session:
-                    row = session.scalar(
-                        select(RecordingRow).where(
-                            RecordingRow.call_id == call_id, RecordingRow.sha256 == sha256
-                        )
-                    )
-                    if row is not None:
-                        return _recording(row), False
-                    if session.get(CallRow, call_id) is None:
-                        raise ValueError(f"no call with id {call_id}")
-                    row = RecordingRow(
-                        call_id=call_id,
-                        storage=storage,
-                        location=location,
-                        content_type=content_type,
-                        size=size,
-                        sha256=sha256,
-                        source_url=source_url,
-                        duration_seconds=duration_seconds,
-                        created_at=utcnow(),
-                    )
-                    session.add(row)
-                    session.flush()
-                    return _recording(row), True
-            except IntegrityError:
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+
+        def write(session: Session) -> tuple[Recording, bool]:
+            row = session.scalar(
+                select(RecordingRow).where(
+                    RecordingRow.call_id == call_id, RecordingRow.sha256 == sha256
+                )
+            )
+            if row is not None:
+                return _recording(row), False
+            if session.get(CallRow, call_id) is None:
+                raise ValueError(f"no call with id {call_id}")
+            row = RecordingRow(
+                call_id=call_id,
+                storage=storage,
+                location=location,
+                content_type=content_type,
+                size=size,
+                sha256=sha256,
+                source_url=source_url,
+                duration_seconds=duration_seconds,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return _recording(row), True
+
+        return self._write_racing(write)
 
     def list_recordings(self, call_id: int) -> list[Recording]:
         """A call's recordings, oldest first."""
