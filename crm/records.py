@@ -266,25 +266,12 @@ class SkippedCallRecord:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+# Its own fields keyword-only: they follow the record's, which have defaults.
 @dataclass(frozen=True, kw_only=True)
-class SkippedCall:
+class SkippedCall(SkippedCallRecord):
     """A skipped call as the store keeps it."""
 
     id: int
-    channel_id: int
-    session_id: str
-    provider: str
-    reason: str
-    detail: str
-    direction: str | None = None
-    contact_phone: str | None = None
-    contact_phone_raw: str | None = None
-    virtual_number: str | None = None
-    employee_extension: str | None = None
-    employee_pbx_id: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     occurred_at: datetime
     created_at: datetime
     updated_at: datetime
