@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,7 +15,11 @@ from typing import Any
 
 from conftest import Pbxhub, running_pbxhub
 from pbx_simulator import as_json, pbx_simulator, scenario, send
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+
+from crm.store import Store, StoredCall
+from workflows.call import CallWorkflow
 
 PROVIDER = "planfix_api"
 TOKEN = "303cb962ac59075b964b07152d234b70"  # the fixtures' planfix_token
@@ -110,6 +115,56 @@ async def test_the_link_arrives_later_by_record_and_the_call_waits_for_it(pbxhub
     assert call["recording_url"] == "http://127.0.0.1:9/records/pf-1002.mp3"
     # a one-time link: kept as said; fetching it at once is the recordings custody's (issue 5)
     assert call["extra"] == {"is_temp": "1"}
+
+
+class RulesHeldStore(Store):
+    """A real store whose read of a written call (the first thing the channel's rules do) waits
+    for `release` while `hold` is set, so that a test can deliver a webhook mid-write."""
+
+    hold = threading.Event()
+    reached = threading.Event()
+    release = threading.Event()
+
+    def get_call(self, call_id: int) -> StoredCall | None:
+        if self.hold.is_set():
+            self.reached.set()
+            self.release.wait(15)
+        return super().get_call(call_id)
+
+
+async def test_the_recording_arrives_while_the_call_is_being_written_and_is_written_too(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    RulesHeldStore.reached.clear()
+    RulesHeldStore.release.clear()
+    RulesHeldStore.hold.set()
+    try:
+        async with running_pbxhub(temporal_env, tmp_path, store_class=RulesHeldStore) as hub:
+            channel, (anna, _, _) = await planfix_line(hub, recording_storage="keep_link")
+            *call_events, record = scenario("inbound_record_later")
+            await deliver(hub, channel, call_events)
+            # the call is saved and its rules are running: now the record comes
+            assert await asyncio.to_thread(RulesHeldStore.reached.wait, 15)
+            await deliver(hub, channel, [record])
+            workflow = hub.workflow(channel, "pf-1002")
+            assert await eventually(lambda: _events_seen(workflow, 4)), (
+                "the record did not reach the call's workflow"
+            )
+            RulesHeldStore.release.set()
+
+            result = await hub.call_result(channel, "pf-1002")
+            assert result.recording_url == "http://127.0.0.1:9/records/pf-1002.mp3"
+            call = await hub.the_one_record("call")
+            assert call["employee_id"] == anna["id"]
+            assert call["recording_url"] == "http://127.0.0.1:9/records/pf-1002.mp3"
+    finally:
+        RulesHeldStore.hold.clear()
+        RulesHeldStore.release.set()
+
+
+async def _events_seen(workflow: WorkflowHandle[Any, Any], count: int) -> bool:
+    state = await workflow.query(CallWorkflow.state)
+    return bool(state.events == count)
 
 
 async def test_is_recorded_0_does_not_wait_for_a_recording(

@@ -79,6 +79,9 @@ CALL_RULES_PATCH = "call-rules"
 SKIPPED_CALLS_PATCH = "skipped-calls"
 # A recording the PBX announces without a link is asked of its API (the spec's recording_link).
 RECORDING_LINK_PATCH = "recording-link-by-pbx-api"
+# Events that came while the call was being written are written too, even when they already
+# brought the recording the follow-up would otherwise wait for.
+LATE_EVENTS_PATCH = "follow-up-events-during-write"
 # The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
 ASKED_LINK = "pbx-api:recording_link"
 # An event's extra says its recording link works once (the telephony API's is_temp=1): such a
@@ -431,22 +434,25 @@ class CallWorkflow:
     async def _follow_up(self, data: CallInput, result: CallResult) -> CallResult:
         """After the call is written: wait for its recording; rewrite it when events add to it."""
         deadline = workflow.now() + timedelta(seconds=data.recording_wait_seconds)
-        while result.outcome == "call" and _recording_awaited(
-            summarize(self._events), asks_pbx=self._asks_pbx
-        ):
-            written = len(self._events)
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                workflow.logger.info("no recording for %s within the wait", data.session_id)
-                break
-            try:
-                await workflow.wait_condition(
-                    lambda written=written: len(self._events) != written,  # type: ignore[misc]
-                    timeout=remaining,
-                )
-            except TimeoutError:
-                workflow.logger.info("no recording for %s within the wait", data.session_id)
-                break
+        catch_up = workflow.patched(LATE_EVENTS_PATCH)
+        while result.outcome == "call":
+            written = result.events if catch_up else len(self._events)
+            # what came while the call was written (the recording, perhaps) is written now
+            if len(self._events) == written:
+                if not _recording_awaited(summarize(self._events), asks_pbx=self._asks_pbx):
+                    break
+                remaining = deadline - workflow.now()
+                if remaining <= timedelta(0):
+                    workflow.logger.info("no recording for %s within the wait", data.session_id)
+                    break
+                try:
+                    await workflow.wait_condition(
+                        lambda written=written: len(self._events) != written,  # type: ignore[misc]
+                        timeout=remaining,
+                    )
+                except TimeoutError:
+                    workflow.logger.info("no recording for %s within the wait", data.session_id)
+                    break
             await self._settle(data)
             # The store upserts: writing the whole call again adds what the new events said.
             result = await self._record(data, summarize(self._events), incomplete=False)
@@ -456,6 +462,8 @@ class CallWorkflow:
         self, data: CallInput, summary: CallSummary, *, incomplete: bool
     ) -> CallResult:
         kind = "call" if summary.answered else "missed"
+        # the events this write is made of (more may come while its activities run)
+        written = len(self._events)
         owner, skip = await self._resolve_employee(data, summary)
         # the PBX itself may say the call is not to be recorded (e.g. a channel setting)
         if summary.skip_reason:
@@ -467,9 +475,7 @@ class CallWorkflow:
             # kept with its reason, never dropped silently
             if workflow.patched(SKIPPED_CALLS_PATCH):
                 await self._save_skipped(data, summary, skip)
-            return CallResult(
-                "skipped", reason=skip.detail, reason_code=skip.code, events=len(self._events)
-            )
+            return CallResult("skipped", reason=skip.detail, reason_code=skip.code, events=written)
 
         contact_id = None
         if summary.contact_phone:
@@ -529,7 +535,7 @@ class CallWorkflow:
             call_id=saved.call_id,
             incomplete=incomplete,
             recording_url=summary.recording_url,
-            events=len(self._events),
+            events=written,
         )
 
     async def _apply_rules(self, result: CallResult) -> None:
