@@ -75,13 +75,13 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def require_admin(caller: CallerDep) -> None:
-    """The admin key; an employee's token gets 403 here (it opens their recordings and
-    comments only)."""
+    """The admin key; an employee's token gets 403 here (it opens only the calls, with their
+    recordings and comments, that hang on the contacts and tasks they see)."""
     if not caller.is_admin:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail="this needs the admin key; an employee's token opens only the recordings and "
-            "comments of the contacts and tasks they see",
+            detail="this needs the admin key; an employee's token opens only the calls, "
+            "recordings and comments of the contacts and tasks they see",
         )
 
 

@@ -129,6 +129,46 @@ async def test_an_employee_who_is_not_responsible_gets_403_saying_where_the_call
     assert head.status_code == 403
 
 
+async def test_an_employee_lists_and_exports_only_the_calls_they_may_hear(
+    hub: Pbxhub, host: FileHost
+) -> None:
+    channel, anna, boris = await uis_line(hub)
+    call = await recorded_call(hub, host, channel)
+    as_anna, as_boris = await token_of(hub, anna), await token_of(hub, boris)
+
+    page = await hub.http.get("/api/v1/calls", headers=as_anna)
+    assert page.status_code == 200, page.text
+    assert ([c["id"] for c in page.json()["items"]], page.json()["total"]) == ([call["id"]], 1)
+    assert page.json()["items"][0]["analytics"] == call["analytics"]
+    one = await hub.http.get(f"/api/v1/calls/{call['id']}", headers=as_anna)
+    assert (one.status_code, one.json()["id"]) == (200, call["id"])
+    exported = await hub.http.get("/api/v1/calls.csv", headers=as_anna)
+    assert exported.status_code == 200 and exported.text.splitlines()[1].endswith(f",{call['id']}")
+
+    # Boris sees the same lists empty, and the call itself refused with where it hangs
+    for url in ("/api/v1/calls", "/api/v1/missed-calls"):
+        empty = await hub.http.get(url, headers=as_boris)
+        assert (empty.status_code, empty.json()["items"], empty.json()["total"]) == (200, [], 0)
+    exported = await hub.http.get("/api/v1/calls.csv", headers=as_boris)
+    assert exported.status_code == 200 and len(exported.text.splitlines()) == 1  # the header
+    refused = await hub.http.get(f"/api/v1/calls/{call['id']}", headers=as_boris)
+    assert refused.status_code == 403
+    assert f"employee {boris['id']} is not responsible" in refused.json()["detail"]
+    assert CALLER not in refused.text
+    missing = await hub.http.get("/api/v1/calls/9999", headers=as_boris)
+    assert missing.status_code == 404
+
+    # once he is made responsible for the contact, the call is his to see too
+    made = await hub.http.patch(
+        f"/api/v1/contacts/{call['contact_id']}",
+        json={"responsible_employee_ids": [anna["id"], boris["id"]]},
+        headers=hub.admin,
+    )
+    assert made.status_code == 200, made.text
+    page = await hub.http.get("/api/v1/calls", headers=as_boris)
+    assert [c["id"] for c in page.json()["items"]] == [call["id"]]
+
+
 async def test_a_call_attached_as_a_hidden_comment_plays_only_for_an_employee_who_hears_recordings(
     hub: Pbxhub, host: FileHost
 ) -> None:
@@ -370,7 +410,7 @@ async def test_an_employees_token_opens_nothing_of_the_admins(hub: Pbxhub) -> No
     as_anna = await token_of(hub, anna)
 
     for method, url in (
-        ("GET", "/api/v1/calls"),
+        ("GET", "/api/v1/skipped-calls"),
         ("GET", "/api/v1/recordings/outcomes"),
         ("GET", f"/api/v1/employees/{anna['id']}"),
         ("POST", f"/api/v1/employees/{anna['id']}/token"),

@@ -94,6 +94,48 @@ async def test_a_caller_whose_responsible_is_anna_is_put_through_to_her_phone(
         await pbxhub.workflow(channel, "3401000001").describe()
 
 
+async def test_the_admin_makes_boris_responsible_and_the_next_call_goes_to_him(
+    pbxhub: Pbxhub,
+) -> None:
+    channel = await uis_line(pbxhub, forward_to_responsible="on")
+    boris = await pbxhub.create_employee(
+        "Boris", phones=["+79037654321"], links=[{"channel_id": channel["id"], "extension": "102"}]
+    )
+    [contact] = await pbxhub.get("/api/v1/contacts")
+    anna_id = contact["responsible_employee_ids"][0]
+    url = f"/api/v1/contacts/{contact['id']}"
+
+    changed = await pbxhub.http.patch(
+        url, json={"responsible_employee_ids": [boris["id"], anna_id]}, headers=pbxhub.admin
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["responsible_employee_ids"] == [boris["id"], anna_id]
+    assert (await ask(pbxhub, channel)).json() == {"phones": ["79037654321"]}
+    # an employee who does not exist is named, and nothing changes
+    wrong = await pbxhub.http.patch(
+        url, json={"responsible_employee_ids": [anna_id, 9999]}, headers=pbxhub.admin
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"] == "responsible_employee_ids: no employee with id 9999"
+    assert (await pbxhub.get(url))["responsible_employee_ids"] == [boris["id"], anna_id]
+    not_ids = await pbxhub.http.patch(
+        url, json={"responsible_employee_ids": "Boris"}, headers=pbxhub.admin
+    )
+    assert not_ids.status_code == 422
+    assert not_ids.json()["detail"][0]["field"] == "responsible_employee_ids"
+    missing = await pbxhub.http.patch(
+        "/api/v1/contacts/9999", json={"responsible_employee_ids": []}, headers=pbxhub.admin
+    )
+    assert missing.status_code == 404
+    # the admin's to change: an employee's token cannot
+    token = await pbxhub.http.post(f"/api/v1/employees/{anna_id}/token", headers=pbxhub.admin)
+    as_anna = {"Authorization": f"Bearer {token.json()['token']}"}
+    refused = await pbxhub.http.patch(url, json={"responsible_employee_ids": []}, headers=as_anna)
+    assert refused.status_code == 403
+    assert (await pbxhub.get(url))["responsible_employee_ids"] == [boris["id"], anna_id]
+
+
 async def test_the_same_question_asked_by_get_gets_the_same_answer(pbxhub: Pbxhub) -> None:
     channel = await uis_line(pbxhub, forward_to_responsible="on")
 

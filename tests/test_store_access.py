@@ -11,6 +11,8 @@ from conftest import downgrade_to
 from sqlalchemy import text
 
 from crm import CallRecord, Channel, Store
+from crm.access import hearing_verdict
+from crm.records import CallPlace
 from crm.store import make_engine
 
 CALLER = "+74951234567"
@@ -25,6 +27,13 @@ def channel(store: Store) -> Channel:
 def answered(store: Store, channel: Channel, session: str, phone: str = CALLER) -> tuple[int, int]:
     """An answered call with a contact: (call id, contact id)."""
     contact, _ = store.find_or_create_contact(phone=phone)
+    return answered_on(store, channel, session, contact.id, phone), contact.id
+
+
+def answered_on(
+    store: Store, channel: Channel, session: str, contact_id: int | None, phone: str | None = None
+) -> int:
+    """An answered inbound call of that contact (or of none): its id."""
     call, _ = store.save_call(
         CallRecord(
             channel_id=channel.id,
@@ -32,11 +41,11 @@ def answered(store: Store, channel: Channel, session: str, phone: str = CALLER) 
             provider="uis",
             kind="call",
             direction="in",
-            contact_id=contact.id,
+            contact_id=contact_id,
             contact_phone=phone,
         )
     )
-    return call.id, contact.id
+    return call.id
 
 
 def kept_digests(database_url: str) -> list[str | None]:
@@ -154,6 +163,75 @@ def test_a_call_attached_to_a_task_and_its_contact_hangs_on_both(
     contact = store.get_contact(contact_id)
     assert (place.contact, place.task, place.task_contact) == (contact, task, contact)
     assert place.hidden is False
+
+
+def test_an_employee_lists_exactly_the_calls_the_rights_table_lets_them_hear(
+    store: Store, channel: Channel
+) -> None:
+    anna = store.create_employee(name="Anna")
+    boris = store.create_employee(name="Boris")
+    vera = store.create_employee(name="Vera", hears_recordings=True)
+    gleb = store.create_employee(name="Gleb")
+    a, _ = store.find_or_create_contact(phone="+74950000001")
+    b, _ = store.find_or_create_contact(phone="+74950000002")
+    c, _ = store.find_or_create_contact(phone="+74950000003")
+    store.set_contact_responsibles(a.id, [anna.id])
+    store.set_contact_responsibles(b.id, [vera.id])
+    deal = store.create_task(title="deal", contact_id=b.id, assignee_employee_id=boris.id)
+
+    def call(session: str, contact_id: int | None) -> int:
+        return answered_on(store, channel, session, contact_id)
+
+    on_a = call("on A", a.id)
+    on_b = call("on B", b.id)
+    on_c_attached_to_deal = call("on C, attached to the deal", c.id)
+    store.attach_call(on_c_attached_to_deal, mode="new_task", task_id=deal.id)
+    hidden_on_deal = call("on A, hidden on the deal", a.id)
+    store.attach_call(hidden_on_deal, mode="new_task", task_id=deal.id, hidden=True)
+    made_from_deal = call("on A, made from the deal, not attached yet", a.id)
+    store.set_call_origin_task(made_from_deal, deal.id)
+    on_c = call("on C", c.id)
+    on_a_and_deal = call("on A and the deal", a.id)
+    store.attach_call(on_a_and_deal, mode="latest_active_task", contact_id=a.id, task_id=deal.id)
+    nowhere = call("no contact", None)
+    everyone = [
+        on_a,
+        on_b,
+        on_c_attached_to_deal,
+        hidden_on_deal,
+        made_from_deal,
+        on_c,
+        on_a_and_deal,
+        nowhere,
+    ]
+
+    expected = {
+        anna.id: {on_a, made_from_deal, on_a_and_deal},
+        boris.id: {on_c_attached_to_deal, on_a_and_deal},  # not the hidden one
+        vera.id: {on_b, on_c_attached_to_deal, hidden_on_deal, on_a_and_deal},
+        gleb.id: set(),
+    }
+    for employee in (anna, boris, vera, gleb):
+        place_of = store.call_place
+        by_verdict = {
+            call_id
+            for call_id in everyone
+            if hearing_verdict(employee, _placed(place_of(call_id))).allowed
+        }
+        listed = [listed.id for listed in store.list_calls(heard_by=employee)]
+        page, total = store.page_calls(heard_by=employee, limit=2)
+        assert set(listed) == by_verdict == expected[employee.id], employee.name
+        assert len(listed) == len(set(listed)) == total
+        assert store.count_calls(heard_by=employee) == total
+        assert [p.id for p in page] == listed[:2]
+    # the other filters still apply on top of the rights
+    assert [x.id for x in store.list_calls(heard_by=vera, contact_id=b.id)] == [on_b]
+    assert len(store.list_calls()) == len(everyone)
+
+
+def _placed(place: CallPlace | None) -> CallPlace:
+    assert place is not None
+    return place
 
 
 def test_every_call_a_recorded_file_belongs_to_is_found_by_its_checksum(

@@ -1,5 +1,6 @@
 """Calls and missed calls, filterable by phone, employee, channel and time; as JSON pages with
-their reference analytics, or as CSV of those analytics."""
+their reference analytics, or as CSV of those analytics. The admin sees every call; an employee
+(their token) the calls they may hear (`crm.access`), in lists, counts and exports alike."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import phonenumbers
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from api.access import call_for
 from api.analytics import (
     CALL_FIELDS,
     MISSED_CALL_FIELDS,
@@ -23,11 +25,11 @@ from api.analytics import (
     virtual_number_display,
 )
 from api.csv_export import CONTENT_TYPE, csv_chunks
-from api.deps import AdminDep, StoreDep
+from api.deps import Caller, CallerDep, StoreDep
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
 
-router = APIRouter(prefix="/api/v1", tags=["calls"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1", tags=["calls"])
 
 # The most rows one CSV export holds (page further with offset).
 CSV_MAX_ROWS = 100_000
@@ -127,10 +129,14 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
     )
 
 
-async def _page(store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
+async def _page(caller: Caller, store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
     def read() -> tuple[list[StoredCall], int, Names]:
         calls, total = store.page_calls(
-            kind=kind, limit=filters.limit, offset=filters.offset, **filters.query
+            kind=kind,
+            limit=filters.limit,
+            offset=filters.offset,
+            heard_by=caller.employee,
+            **filters.query,
         )
         return calls, total, read_names(store, calls)
 
@@ -144,15 +150,17 @@ async def _page(store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
 
 
 @router.get("/calls", response_model=Page[CallOut], summary="Answered calls")
-async def list_calls(store: StoreDep, filters: Annotated[CallFilters, Depends()]) -> Page[CallOut]:
-    return await _page(store, "call", filters)
+async def list_calls(
+    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
+) -> Page[CallOut]:
+    return await _page(caller, store, "call", filters)
 
 
 @router.get("/missed-calls", response_model=Page[CallOut], summary="Missed calls")
 async def list_missed_calls(
-    store: StoreDep, filters: Annotated[CallFilters, Depends()]
+    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
 ) -> Page[CallOut]:
-    return await _page(store, "missed", filters)
+    return await _page(caller, store, "missed", filters)
 
 
 Delimiter = Annotated[
@@ -163,7 +171,13 @@ CsvLimit = Annotated[int, Query(ge=1, le=CSV_MAX_ROWS, description="At most this
 
 
 async def _csv(
-    store: Store, kind: str, query: CallQuery, limit: int, offset: int, delimiter: str
+    caller: Caller,
+    store: Store,
+    kind: str,
+    query: CallQuery,
+    limit: int,
+    offset: int,
+    delimiter: str,
 ) -> StreamingResponse:
     """The calls' analytics, one row each in the reference order, then the call's id. The
     custom fields' columns are those of the channels exported, in channel order."""
@@ -171,7 +185,9 @@ async def _csv(
 
     def read() -> tuple[list[StoredCall], Names]:
         # one query, so that calls written meanwhile neither repeat nor skip a row
-        calls = store.list_calls(kind=kind, limit=limit, offset=offset, **query.query)
+        calls = store.list_calls(
+            kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **query.query
+        )
         return calls, read_names(store, calls)
 
     calls, names = await anyio.to_thread.run_sync(read)
@@ -201,33 +217,36 @@ async def _csv(
 
 @router.get("/calls.csv", summary="Answered calls' analytics as CSV (UTF-8 with BOM)")
 async def export_calls(
+    caller: CallerDep,
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
     offset: Annotated[int, Query(ge=0)] = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
-    return await _csv(store, "call", query, limit, offset, delimiter)
+    return await _csv(caller, store, "call", query, limit, offset, delimiter)
 
 
 @router.get("/missed-calls.csv", summary="Missed calls' analytics as CSV (UTF-8 with BOM)")
 async def export_missed_calls(
+    caller: CallerDep,
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
     offset: Annotated[int, Query(ge=0)] = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
-    return await _csv(store, "missed", query, limit, offset, delimiter)
+    return await _csv(caller, store, "missed", query, limit, offset, delimiter)
 
 
 @router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: int, store: StoreDep) -> CallOut:
-    def read() -> tuple[StoredCall | None, Names | None]:
-        call = store.get_call(call_id)
-        return call, read_names(store, [call]) if call else None
+async def get_call(call_id: int, caller: CallerDep, store: StoreDep) -> CallOut:
+    """404 when there is no such call; 403 for an employee who may not hear it, saying where
+    it hangs."""
+
+    def read() -> tuple[StoredCall, Names]:
+        call = call_for(caller, store, call_id)
+        return call, read_names(store, [call])
 
     call, names = await anyio.to_thread.run_sync(read)
-    if call is None or names is None:
-        raise HTTPException(404, detail="no such call")
     return call_out(call, names)
