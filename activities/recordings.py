@@ -40,7 +40,7 @@ from activities.url_guard import (
     system_resolver,
     vet_link,
 )
-from crm import Channel, Store
+from crm import Channel, Recording, Store
 from crm.recording_files import (
     AUDIO_FORMATS,
     KEEP_FILE,
@@ -310,6 +310,12 @@ class RecordingActivities:
                 error=f"no channel {data.channel_id}",
             )
         mode = recording_mode(channel.settings)
+        if mode == KEEP_FILE and data.call_id is not None:
+            # the webhook again (a PBX's retry, perhaps after the call closed): what is kept
+            # stays kept, and nothing is downloaded or asked of the PBX twice
+            kept = self._kept_already(data.call_id, data.url)
+            if kept is not None:
+                return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
         url, asked = data.url, None
         spec = self._specs.get(channel.provider)
         if mode == KEEP_FILE and spec is not None and spec.recording_files_from == "api":
@@ -334,10 +340,6 @@ class RecordingActivities:
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        if data.call_id is not None and asked is None:
-            kept = self._store.find_recording_by_source(data.call_id, url)
-            if kept is not None:
-                return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
         policy = LinkPolicy(
             hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
             allow_loopback=self._allow_loopback,
@@ -381,6 +383,14 @@ class RecordingActivities:
         return FetchedRecording(
             mode=mode, status="kept", file=_keep(files, got, kind, data), link=asked
         )
+
+    def _kept_already(self, call_id: int, url: str | None) -> Recording | None:
+        """The file the call keeps from this link; without a link (the PBX's API is asked for
+        the call's one recording), the file the call keeps at all."""
+        if url is not None:
+            return self._store.find_recording_by_source(call_id, url)
+        kept = self._store.list_recordings(call_id)
+        return kept[0] if kept else None
 
     def _ask_link(
         self, channel: Channel, data: FetchRecordingInput, mode: str

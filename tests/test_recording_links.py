@@ -118,6 +118,16 @@ async def test_a_zadarma_recording_is_asked_for_until_saved_then_downloaded_and_
         played = await hub.http.get(call["recording"]["url"], headers=hub.admin)
         assert (played.status_code, played.content) == (200, MP3)
 
+        # Zadarma sends NOTIFY_RECORD again after the call closed: nothing is asked or fetched
+        [notify_record] = scenario("zadarma", "inbound_answered")[-1:]
+        await hub.deliver(channel, [notify_record], sign=zadarma.signed)
+        again = await hub.call_result(channel, SESSION)
+        assert (again.outcome, again.recording_status) == ("amended", "kept")
+        assert len(asked(api)) == 3
+        assert files.hits_of("/v1/pbx/record/download/NjM0/1.mp3") == 1
+        assert hub.store.list_recordings(result.call_id or 0) == [kept]
+        assert (await the_call(hub, result))["recording"]["status"] == "kept"
+
 
 async def test_a_zadarma_recording_never_saved_is_recorded_as_failed_with_zadarmas_words(
     temporal_env: WorkflowEnvironment, tmp_path: Path, api: ZadarmaApi, files: FileHost
@@ -289,6 +299,15 @@ async def test_a_binotel_recording_is_fetched_through_stats_call_record_not_the_
             # the call keeps the cabinet's page as its link; the file came from the API
             assert call["recording_url"] == "http://127.0.0.1:9/binotel/records/4510000101"
             assert files.hits_of("/cdn0993/records/4510000101.mp3") == 1
+
+            # the completed call posted again after the call closed: Binotel is not asked again
+            [completed] = scenario("binotel", "inbound_answered")[-1:]
+            await hub.deliver(channel, [completed], endpoint=binotel.endpoint_of)
+            again = await hub.call_result(channel, BINOTEL_CALL)
+            assert (again.outcome, again.recording_status) == ("amended", "kept")
+            assert len(api.requests()) == 2
+            assert files.hits_of("/cdn0993/records/4510000101.mp3") == 1
+            assert hub.store.list_recordings(result.call_id or 0) == [kept]
 
 
 # -- UIS: a fresh link from the Data API at every playback ---------------------------------------

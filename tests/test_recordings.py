@@ -220,6 +220,31 @@ async def test_a_one_time_link_is_fetched_at_once_before_the_call_is_even_over(
             assert played.content == audio
 
 
+async def test_the_recording_webhook_repeated_after_the_call_closed_keeps_the_file_it_has(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # the PBX retries its webhook (it timed out waiting for our answer) when the link is gone
+    with file_host() as host:
+        link = host.serve("/records/1.mp3", Reply(200, MP3), Reply(410, b"expired"))
+        async with custody(temporal_env, tmp_path) as hub:
+            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            bodies = uis_call(SESSION, link)
+            await deliver(hub, channel, bodies)
+            first = await hub.call_result(channel, SESSION)
+            assert (first.outcome, first.recording_status) == ("call", "kept")
+
+            await deliver(hub, channel, bodies[-1:])
+            again = await hub.call_result(channel, SESSION)
+
+            assert (again.outcome, again.call_id) == ("amended", first.call_id)
+            assert again.recording_status == "kept"
+            assert host.hits_of("/records/1.mp3") == 1  # not fetched again
+            call = await the_call(hub, channel, SESSION)
+            assert (call["recording"]["status"], call["recording"]["reason"]) == ("kept", None)
+            assert len(hub.store.list_recordings(call["id"])) == 1
+            assert await outcomes(hub) == {("kept", None): 1}
+
+
 async def test_an_expired_link_and_a_link_never_ready_are_recorded_as_failed_and_counted(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
