@@ -293,6 +293,9 @@ class FetchRecordingInput:
     # the PBX's own figure, kept when the file does not tell its duration
     pbx_duration: int | None = None
     call: ActionCall | None = None
+    # the call's session: a link fetched "before the call is written" may come again after
+    # it was, and what the written call keeps is then not fetched twice
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)

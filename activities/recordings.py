@@ -310,10 +310,14 @@ class RecordingActivities:
                 error=f"no channel {data.channel_id}",
             )
         mode = recording_mode(channel.settings)
-        if mode == KEEP_FILE and data.call_id is not None:
+        call_id = data.call_id
+        if call_id is None and data.session_id is not None:
+            written = self._store.get_call_by_session(data.channel_id, data.session_id)
+            call_id = written.id if written is not None else None
+        if mode == KEEP_FILE and call_id is not None:
             # the webhook again (a PBX's retry, perhaps after the call closed): what is kept
             # stays kept, and nothing is downloaded or asked of the PBX twice
-            kept = self._kept_already(data.call_id, data.url)
+            kept = self._kept_already(call_id, data.url)
             if kept is not None:
                 return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
         url, asked = data.url, None

@@ -219,6 +219,15 @@ async def test_a_one_time_link_is_fetched_at_once_before_the_call_is_even_over(
             played = await hub.http.get(call["recording"]["url"], headers=hub.admin)
             assert played.content == audio
 
+            # the PBX posts the record again after the call closed: the used link is not
+            # fetched again, and the file kept stays the call's
+            await post(record)
+            again = await hub.call_result(channel, "pf-1002")
+            assert (again.outcome, again.recording_status) == ("amended", "kept")
+            assert host.hits_of("/once/pf-1002.wav") == 2
+            assert hub.store.list_recordings(result.call_id or 0) == [kept]
+            assert (await the_call(hub, channel, "pf-1002"))["recording"]["status"] == "kept"
+
 
 async def test_the_recording_webhook_repeated_after_the_call_closed_keeps_the_file_it_has(
     temporal_env: WorkflowEnvironment, tmp_path: Path

@@ -365,7 +365,9 @@ class CallWorkflow:
         try:
             fetched: FetchedRecording = await workflow.execute_activity(
                 "fetch_recording",
-                FetchRecordingInput(data.channel_id, url, call_id, duration, call),
+                FetchRecordingInput(
+                    data.channel_id, url, call_id, duration, call, session_id=data.session_id
+                ),
                 start_to_close_timeout=FETCH_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=data.recording_retry_seconds),
