@@ -20,6 +20,7 @@ from activities.models import (
     SaveCallInput,
     SavedCall,
     SaveSkippedCallInput,
+    SkipReason,
 )
 from crm import CallRecord, SkippedCallRecord, Store
 
@@ -37,6 +38,14 @@ class CallActivities:
         if call is None or call.kind == "active":
             return None
         return RecordedCall(call_id=call.id, kind=call.kind, recording_url=call.recording_url)
+
+    @activity.defn
+    def lookup_skipped_call(self, data: LookupRecordedCallInput) -> SkipReason | None:
+        """Why the session was kept as a skipped call, if it was."""
+        skipped = self._store.get_skipped_call_by_session(data.channel_id, data.session_id)
+        if skipped is None:
+            return None
+        return SkipReason(skipped.reason, skipped.detail)
 
     @activity.defn
     def find_employees(self, data: FindEmployeesInput) -> FindEmployeesResult:

@@ -857,6 +857,14 @@ class Store:
             ),
         )
 
+    def get_skipped_call_by_session(self, channel_id: int, session_id: str) -> SkippedCall | None:
+        query = select(SkippedCallRow).where(
+            SkippedCallRow.channel_id == channel_id, SkippedCallRow.session_id == session_id
+        )
+        with self._reads() as session:
+            row = session.scalar(query)
+            return _skipped_call(row) if row else None
+
     def list_skipped_calls(
         self,
         *,

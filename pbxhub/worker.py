@@ -43,6 +43,7 @@ def build_worker(
         workflows=[CallWorkflow, PbxActionWorkflow],
         activities=[
             activities.lookup_recorded_call,
+            activities.lookup_skipped_call,
             activities.find_employees,
             activities.find_employee_by_phone,
             activities.find_or_create_contact,

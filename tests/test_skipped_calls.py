@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,28 @@ async def test_a_call_answered_by_an_unknown_employee_is_kept_with_its_reason(
     assert await metrics(hub) == {
         f"channel_id={channel['id']},provider=uis,reason=unknown_employee": 1
     }
+
+
+async def test_the_recording_of_a_skipped_call_coming_late_makes_no_call_of_its_own(
+    pbxhub_skipping_time: Pbxhub, time_skipping_env: WorkflowEnvironment
+) -> None:
+    hub = pbxhub_skipping_time
+    channel, _, _ = await uis.uis_line(hub)
+    *call, recording = scenario("uis", "unknown_employee")
+    await uis.deliver(hub, channel, call)
+    first = await hub.call_result(channel, uis.UNKNOWN)
+    assert (first.outcome, first.reason_code) == ("skipped", "unknown_employee")
+
+    # the PBX's recording notification comes after the skipped call's workflow closed; even
+    # once the longest call could have ended, it is no call of its own
+    await uis.deliver(hub, channel, [recording])
+    await time_skipping_env.sleep(timedelta(hours=1, minutes=1))
+    late = await hub.call_result(channel, uis.UNKNOWN)
+
+    assert (late.outcome, late.reason_code) == ("skipped", "unknown_employee")
+    await nothing_recorded(hub)
+    [kept] = await skipped(hub)
+    assert (kept["reason"], kept["session_id"]) == ("unknown_employee", str(uis.UNKNOWN))
 
 
 async def test_a_typo_in_a_short_number_shows_up_as_skipped_calls_counted_per_channel(
@@ -269,6 +291,9 @@ def test_a_skipped_call_saved_twice_is_kept_once_and_updated(store: Store) -> No
     assert (moved.id, moved.reason) == (first.id, "internal")
     assert store.count_skipped_calls() == 1
     assert store.skipped_call_counts() == [(channel.id, "uis", "internal", 1)]
+    # found by its session, as a late run of the same call asks
+    assert store.get_skipped_call_by_session(channel.id, "s-1") == moved
+    assert store.get_skipped_call_by_session(channel.id, "s-2") is None
 
 
 def test_a_skipped_call_that_is_recorded_later_is_no_longer_skipped(store: Store) -> None:

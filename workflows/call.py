@@ -82,6 +82,9 @@ RECORDING_LINK_PATCH = "recording-link-by-pbx-api"
 # Events that came while the call was being written are written too, even when they already
 # brought the recording the follow-up would otherwise wait for.
 LATE_EVENTS_PATCH = "follow-up-events-during-write"
+# A run started by stragglers of a session kept as skipped (its recording, after it closed)
+# that never become a call leaves it skipped instead of writing an incomplete call.
+SKIPPED_STRAGGLERS_PATCH = "skipped-call-stragglers"
 # The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
 ASKED_LINK = "pbx-api:recording_link"
 # An event's extra says its recording link works once (the telephony API's is_temp=1): such a
@@ -311,6 +314,17 @@ class CallWorkflow:
             )
         except TimeoutError:
             over_in_time = False
+            skipped = await self._skipped_before(data)
+            if skipped is not None:
+                self._index(summarize(self._events), "skipped", None)
+                self._result = CallResult(
+                    "skipped",
+                    reason=skipped.detail,
+                    reason_code=skipped.code,
+                    events=len(self._events),
+                )
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return self._result
         if over_in_time:
             await self._settle(data)
         self._result = await self._record(
@@ -322,6 +336,17 @@ class CallWorkflow:
         # A telephony API request still being answered must get its answer.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result
+
+    async def _skipped_before(self, data: CallInput) -> SkipReason | None:
+        """Why an earlier run kept this session as a skipped call, if one did."""
+        if not workflow.patched(SKIPPED_STRAGGLERS_PATCH):
+            return None
+        skipped: SkipReason | None = await _store_activity(
+            "lookup_skipped_call",
+            LookupRecordedCallInput(data.channel_id, data.session_id),
+            SkipReason | None,
+        )
+        return skipped
 
     # -- recording custody --------------------------------------------------------------------
 
