@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import struct
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,9 +25,10 @@ from file_host import Reply, file_host
 from temporalio.testing import WorkflowEnvironment
 
 from activities.recordings import DownloadLimits, RecordingActivities
-from crm import CallRecord, Store
+from crm import CallRecord, Store, StoredCall
 from crm.recording_files import LocalFolder, S3Bucket, S3Settings, audio_location
 from providers.spec import ProviderSpec
+from workflows.call import CallWorkflow
 
 SESSION = 3410000101
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 40  # 10 250 bytes
@@ -252,6 +254,69 @@ async def test_the_recording_webhook_repeated_after_the_call_closed_keeps_the_fi
             assert (call["recording"]["status"], call["recording"]["reason"]) == ("kept", None)
             assert len(hub.store.list_recordings(call["id"])) == 1
             assert await outcomes(hub) == {("kept", None): 1}
+
+
+class OutcomeHeldStore(Store):
+    """A real store whose write of a recording's outcome (the last thing a call's run does)
+    waits for `release` while `hold` is set: a webhook can come while the run closes."""
+
+    hold = threading.Event()
+    reached = threading.Event()
+    release = threading.Event()
+
+    def set_recording_outcome(self, call_id: int, **outcome: Any) -> StoredCall | None:
+        if self.hold.is_set():
+            self.reached.set()
+            self.release.wait(15)
+        return super().set_recording_outcome(call_id, **outcome)
+
+
+async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    OutcomeHeldStore.reached.clear()
+    OutcomeHeldStore.release.clear()
+    OutcomeHeldStore.hold.set()
+    second_audio = wav(2)
+    try:
+        with file_host() as host:
+            first = host.serve("/records/1.mp3", Reply(200, MP3))
+            second = host.serve("/records/1-again.wav", Reply(200, second_audio))
+            async with running_pbxhub(
+                temporal_env, tmp_path, store_class=OutcomeHeldStore, recordings=keeping(tmp_path)
+            ) as hub:
+                channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+                bodies = uis_call(SESSION, first)
+                await deliver(hub, channel, bodies)
+                # the first file is kept; its outcome is being written when the PBX sends a
+                # second link for the same call
+                assert await asyncio.to_thread(OutcomeHeldStore.reached.wait, 15)
+                OutcomeHeldStore.hold.clear()
+                await deliver(hub, channel, uis_call(SESSION, second)[-1:])
+                workflow = hub.workflow(channel, SESSION)
+                for _ in range(100):
+                    if (await workflow.query(CallWorkflow.state)).events == len(bodies) + 1:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the second link did not reach the call's workflow")
+                OutcomeHeldStore.release.set()
+
+                result = await hub.call_result(channel, SESSION)
+
+                assert (result.outcome, result.recording_status) == ("amended", "kept")
+                assert host.hits_of("/records/1.mp3") == host.hits_of("/records/1-again.wav") == 1
+                call = await the_call(hub, channel, SESSION)
+                assert call["id"] == result.call_id
+                assert call["recording_url"] == second
+                kept = hub.store.list_recordings(call["id"])
+                assert [(r.source_url, r.size) for r in kept] == [
+                    (first, len(MP3)),
+                    (second, len(second_audio)),
+                ]
+    finally:
+        OutcomeHeldStore.hold.clear()
+        OutcomeHeldStore.release.set()
 
 
 async def test_an_expired_link_and_a_link_never_ready_are_recorded_as_failed_and_counted(

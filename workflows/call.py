@@ -85,6 +85,9 @@ LATE_EVENTS_PATCH = "follow-up-events-during-write"
 # A run started by stragglers of a session kept as skipped (its recording, after it closed)
 # that never become a call leaves it skipped instead of writing an incomplete call.
 SKIPPED_STRAGGLERS_PATCH = "skipped-call-stragglers"
+# A recording that comes while the run is closing (keeping the one before it) is handed, with
+# the events that brought it, to a continued run that amends the call.
+LATE_RECORDING_PATCH = "recording-while-closing"
 # The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
 ASKED_LINK = "pbx-api:recording_link"
 # An event's extra says its recording link works once (the telephony API's is_temp=1): such a
@@ -150,6 +153,8 @@ class CallInput:
     # up to 5 minutes, this many times in all.
     recording_retry_seconds: float = 10.0
     recording_fetch_attempts: int = 10
+    # what a run heard while it closed, handed on to the run continuing it
+    carried: list[CallEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -198,8 +203,8 @@ class CallWorkflow:
     def __init__(self, data: CallInput) -> None:
         # Set here, not in `run`: an update that starts the workflow is handled before `run`.
         self._input: CallInput | None = data
-        self._events: list[CallEvent] = []
-        self._seen_keys: set[str] = set()
+        self._events: list[CallEvent] = list(data.carried)
+        self._seen_keys: set[str] = {event.idempotency_key for event in data.carried}
         self._result: CallResult | None = None
         self._call_id: int | None = None
         # The employees the PBX named, as the store knows them; whether this call made its contact.
@@ -214,6 +219,8 @@ class CallWorkflow:
         self._fetched: dict[str, FetchedRecording] = {}
         # Whether a recording announced without a link is asked of the PBX's API.
         self._asks_pbx = False
+        # The recording the run last decided about, and how many events it had then.
+        self._recording_decided: tuple[str | None, int] = (None, 0)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def call_event(self, event: CallEvent) -> None:
@@ -286,6 +293,10 @@ class CallWorkflow:
         finally:
             if watcher is not None:
                 watcher.cancel()
+        late = self._late_recording(result) if custody else []
+        if late and workflow.patched(LATE_RECORDING_PATCH):
+            # nothing accepted is lost: a fresh run amends the written call with it
+            workflow.continue_as_new(replace(data, carried=late))
         return result
 
     async def _run(self, data: CallInput) -> CallResult:
@@ -418,11 +429,27 @@ class CallWorkflow:
         self._fetched[key] = fetched
         return fetched
 
+    def _recording_key(self, summary: CallSummary) -> str | None:
+        """The call's recording as the run keeps it: its link, or the PBX's API's one."""
+        if summary.recording_url:
+            return summary.recording_url
+        return ASKED_LINK if self._asks_pbx and summary.recording_announced else None
+
+    def _late_recording(self, result: CallResult) -> list[CallEvent]:
+        """The events since the recording was last decided about, when they bring another
+        recording to a written call (one uploaded through the API is stored already)."""
+        decided, seen = self._recording_decided
+        key = self._recording_key(summarize(self._events))
+        if result.call_id is None or key in (None, decided) or key in self._in_custody:
+            return []
+        return self._events[seen:]
+
     async def _keep_recording(self, data: CallInput, result: CallResult) -> CallResult:
         """The written call's recording, kept as its channel says: the file (fetched now, or
         already when the link was one-time), the link, or nothing; the outcome goes on the
         call."""
         summary = summarize(self._events)
+        self._recording_decided = (self._recording_key(summary), len(self._events))
         url = summary.recording_url
         if result.call_id is None or (url and url in self._in_custody):
             return result
