@@ -26,10 +26,12 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/pbxhub dev
 
+# The tests and benchmarks are type-checked too: a mistyped helper is a test that checks nothing.
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/mypy tests bench
 
 providers-check: install
 	$(BIN)/pbxhub providers validate

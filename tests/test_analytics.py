@@ -160,14 +160,15 @@ def test_the_display_settings_are_checked_naming_the_bad_entry() -> None:
         }
     )
     check_analytics_settings({"lines": {"+74950000001": None}}, patch=True)
-    for bad, named in [
+    bad_settings: list[tuple[dict[str, Any], str]] = [
         ({"custom_fields": "utm_source"}, "custom_fields"),
         ({"custom_fields": ["a", "a"]}, "twice"),
         ({"lines": {"74950000001": {"name": "x"}}}, "E.164"),
         ({"lines": {"+74950000001": {"name": 5}}}, r"\+74950000001"),
         ({"lines": {"+74950000001": None}}, r"\+74950000001"),
         ({"phone_masks": {"RU": {"mobile": "none"}}}, "RU.mobile"),
-    ]:
+    ]
+    for bad, named in bad_settings:
         with pytest.raises(ValueError, match=named):
             check_analytics_settings(bad)
 

@@ -26,9 +26,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.csv_export import BOM
 
-CALL = ("date", "time", "type", "duration", "employee", "contact")
+CALL: tuple[str, ...] = ("date", "time", "type", "duration", "employee", "contact")
 CALL += ("external_line", "contact_number", "external_line_name")
-MISSED = ("date_time", "type", "contact", "external_line", "contact_number")
+MISSED: tuple[str, ...] = ("date_time", "type", "contact", "external_line", "contact_number")
 MISSED += ("external_line_name",)
 # Where a PBX gives no time of its own, pbxhub's time of receipt is stored: the field must then
 # show the stored time in the channel's zone.

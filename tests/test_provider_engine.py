@@ -128,7 +128,7 @@ def test_an_explicit_field_value_wins_over_any_shape(tmp_path: Path) -> None:
             event("by_code", recognize={"field": "meta.code", "values": ["finished", 42]}),
         ),
     )
-    body = {"file_link": "x", "meta": {"code": "finished"}, "call_id": 1}
+    body: dict[str, Any] = {"file_link": "x", "meta": {"code": "finished"}, "call_id": 1}
     assert handle_request(spec, "hook", post(body), MOSCOW).event_name == "by_code"
     body["meta"]["code"] = 42
     assert handle_request(spec, "hook", post(body), MOSCOW).event_name == "by_code"

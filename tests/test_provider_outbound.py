@@ -98,7 +98,7 @@ def test_strip_prefixes_puts_data_fields_in_extra_under_their_own_name(tmp_path:
     assert mapped.extra == {"utm_source": "site.io", "data_": "kept as is", "plain": "p"}
 
 
-ACTION = {
+ACTION: dict[str, Any] = {
     "request": {
         "method": "POST",
         "url": "{{ channel.settings.pbx_url }}",

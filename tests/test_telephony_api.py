@@ -57,7 +57,7 @@ async def post(
     url = f"/api/v2/telephony/calls/{key or channel['secret_key']}"
     if body == "json":
         return await hub.http.post(url, json=params)
-    pairs = [
+    pairs: list[tuple[str, Any]] = [
         (name, str(item))
         for name, value in params.items()
         for item in (value if isinstance(value, list) else [value])

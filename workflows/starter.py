@@ -39,16 +39,7 @@ async def deliver_event(
     """
     await client.start_workflow(
         CallWorkflow.run,
-        CallInput(
-            channel_id=event.channel_id,
-            provider=event.provider,
-            session_id=event.session_id,
-            recording_wait_seconds=call_settings.recording_wait_seconds,
-            max_call_seconds=call_settings.max_call_seconds,
-            settle_seconds=call_settings.settle_seconds,
-            recording_retry_seconds=call_settings.recording_retry_seconds,
-            recording_fetch_attempts=call_settings.recording_fetch_attempts,
-        ),
+        _call_input(event.channel_id, event.provider, event.session_id, call_settings),
         id=call_workflow_id(
             event.channel_id, event.session_id, prefix=call_settings.workflow_id_prefix
         ),
