@@ -64,7 +64,10 @@ def get_caller(
         employee = context.store.employee_by_token(bearer)
         if employee is not None:
             return Caller(employee)
-        raise _unauthorized("this bearer token is neither the admin key nor an employee's token")
+        raise _unauthorized(
+            "this bearer token is neither the admin key nor an employee's valid token "
+            "(unknown, revoked, replaced or expired: ask the admin for a new one)"
+        )
     raise _unauthorized(
         "an admin API key (X-API-Key header) or an employee's token "
         "(Authorization: Bearer) is required"

@@ -172,6 +172,20 @@ class EmployeeOut(BaseModel):
     links: list[EmployeeLinkIn]
     working_hours: dict[str, Any] | None = None
     hears_recordings: bool = False
+    # when their API token expires (None: it lasts until revoked, or they have none)
+    token_expires_at: datetime | None = None
+
+
+class EmployeeTokenIn(BaseModel):
+    """How long an employee's new API token lasts."""
+
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days until the token stops opening anything; left out: until it is "
+        "revoked or replaced",
+    )
 
 
 class EmployeeTokenOut(BaseModel):
@@ -179,6 +193,7 @@ class EmployeeTokenOut(BaseModel):
 
     employee_id: int
     token: str = Field(description="Send it as `Authorization: Bearer <token>`")
+    expires_at: datetime | None = Field(default=None, description="None: until revoked")
 
 
 class ContactPhoneOut(BaseModel):

@@ -53,6 +53,8 @@ class Employee:
     working_hours: dict[str, Any] | None = None
     # The right to hear recordings: calls attached as hidden comments show to them (crm.access).
     hears_recordings: bool = False
+    # When their API token expires (None: it lasts until revoked or replaced, or there is none).
+    token_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -368,15 +368,21 @@ class Store:
                 session.flush()
             return _employee(row)
 
-    def issue_token(self, employee_id: int) -> str | None:
-        """A new API token for the employee, replacing the one they had; None if no such
-        employee. Only its SHA-256 is kept: this answer is the one time the token is seen."""
+    def issue_token(self, employee_id: int, *, expires_at: datetime | None = None) -> str | None:
+        """A new API token for the employee, replacing the one they had, valid until
+        `expires_at` (None: until revoked or replaced); None if no such employee. Only its
+        SHA-256 is kept: this answer is the one time the token is seen. Raises ValueError for
+        a naive or past `expires_at`."""
+        _require_aware("expires_at", expires_at)
+        if expires_at is not None and expires_at <= utcnow():
+            raise ValueError(f"expires_at {expires_at.isoformat()} is not in the future")
         token = secrets.token_urlsafe(32)
         with self._writes.begin() as session:
             row = session.get(EmployeeRow, employee_id)
             if row is None:
                 return None
             row.token_sha256 = _token_digest(token)
+            row.token_expires_at = expires_at
             session.flush()
         return token
 
@@ -388,12 +394,21 @@ class Store:
                 return None
             had = row.token_sha256 is not None
             row.token_sha256 = None
+            row.token_expires_at = None
             session.flush()
             return had
 
-    def employee_by_token(self, token: str) -> Employee | None:
-        """The employee whose API token this is (found by its SHA-256), or None."""
-        query = select(EmployeeRow).where(EmployeeRow.token_sha256 == _token_digest(token))
+    def employee_by_token(self, token: str, *, now: datetime | None = None) -> Employee | None:
+        """The employee whose API token this is (found by its SHA-256) and has not expired by
+        `now` (default: this moment), or None."""
+        _require_aware("now", now)
+        query = select(EmployeeRow).where(
+            EmployeeRow.token_sha256 == _token_digest(token),
+            or_(
+                EmployeeRow.token_expires_at.is_(None),
+                EmployeeRow.token_expires_at > (now or utcnow()),
+            ),
+        )
         with self._reads() as session:
             row = session.scalar(query)
             return _employee(row) if row else None
@@ -1831,6 +1846,7 @@ def _employee(row: EmployeeRow) -> Employee:
         ],
         working_hours=copy.deepcopy(row.working_hours),
         hears_recordings=row.hears_recordings,
+        token_expires_at=row.token_expires_at,
     )
 
 

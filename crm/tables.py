@@ -103,6 +103,8 @@ class EmployeeRow(Base):
     hears_recordings: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The SHA-256 (hex) of the employee's API token; the token itself is never kept. NULL: none.
     token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # When that token stops opening anything; NULL: when it is revoked or replaced.
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Loaded with the employee in one extra query each, and usable after the session closes.
     phones: Mapped[list[EmployeePhoneRow]] = relationship(

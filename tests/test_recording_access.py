@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -379,6 +381,49 @@ async def test_a_revoked_token_is_refused(hub: Pbxhub, tmp_path: Path) -> None:
     refused = await hub.http.get(url, headers=second)
     assert (refused.status_code, refused.headers["www-authenticate"]) == (401, "Bearer")
     assert second["Authorization"].split()[1] not in refused.text
+
+
+async def test_a_token_issued_for_30_days_opens_until_then_and_is_refused_after(
+    hub: Pbxhub, tmp_path: Path
+) -> None:
+    anna = await hub.create_employee("Anna")
+    recording_id, _, _ = await recording_on_a_contact(hub, tmp_path, [anna["id"]])
+    url = f"/api/v1/recordings/{recording_id}"
+    before = datetime.now(UTC)
+
+    issued = await hub.http.post(
+        f"/api/v1/employees/{anna['id']}/token", json={"expires_in_days": 30}, headers=hub.admin
+    )
+
+    assert issued.status_code == 201, issued.text
+    expires_at = datetime.fromisoformat(issued.json()["expires_at"])
+    assert before + timedelta(days=30) <= expires_at <= datetime.now(UTC) + timedelta(days=30)
+    shown = await hub.get(f"/api/v1/employees/{anna['id']}")
+    assert datetime.fromisoformat(shown["token_expires_at"]) == expires_at
+    as_anna = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert (await hub.http.get(url, headers=as_anna)).status_code == 200
+
+    # the 30 days pass (the database says so; nothing else changes)
+    with sqlite3.connect(tmp_path / "pbxhub.db") as db:
+        db.execute(
+            "UPDATE employees SET token_expires_at = ? WHERE id = ?",
+            ((before - timedelta(seconds=1)).replace(tzinfo=None).isoformat(" "), anna["id"]),
+        )
+    expired = await hub.http.get(url, headers=as_anna)
+    assert (expired.status_code, expired.headers["www-authenticate"]) == (401, "Bearer")
+    assert "expired" in expired.json()["detail"]
+
+    for days in (0, 3651, "soon"):
+        wrong = await hub.http.post(
+            f"/api/v1/employees/{anna['id']}/token",
+            json={"expires_in_days": days},
+            headers=hub.admin,
+        )
+        assert wrong.status_code == 422, days
+        assert wrong.json()["detail"][0]["field"] == "expires_in_days"
+    # a refused request issued nothing: the expired token is still the one she has
+    still = await hub.get(f"/api/v1/employees/{anna['id']}")
+    assert datetime.fromisoformat(still["token_expires_at"]) == before - timedelta(seconds=1)
 
 
 async def test_without_valid_credentials_the_answer_is_401(hub: Pbxhub, tmp_path: Path) -> None:

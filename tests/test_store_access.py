@@ -5,6 +5,7 @@ call a recorded file belongs to; and the revision that adds them, down and up ag
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import downgrade_to
@@ -90,6 +91,42 @@ def test_issuing_again_replaces_the_token_and_revoking_forgets_it(store: Store) 
     assert store.employee_by_token(second) is None
     assert store.revoke_token(anna.id) is False  # nothing left to revoke
     assert store.issue_token(9999) is None and store.revoke_token(9999) is None
+
+
+def test_a_token_issued_for_a_time_opens_until_then_and_not_after(store: Store) -> None:
+    anna = store.create_employee(name="Anna")
+    expires = datetime.now(UTC) + timedelta(days=30)
+
+    token = store.issue_token(anna.id, expires_at=expires)
+
+    assert token is not None
+    found = store.employee_by_token(token)
+    assert found is not None and found.token_expires_at == expires
+    assert store.get_employee(anna.id) == found
+    assert store.employee_by_token(token, now=expires - timedelta(seconds=1)) == found
+    assert store.employee_by_token(token, now=expires) is None
+    # issued again without a time, the new one lasts until revoked
+    lasting = store.issue_token(anna.id)
+    assert lasting is not None
+    assert store.employee_by_token(token) is None
+    later = expires + timedelta(days=3650)
+    found = store.employee_by_token(lasting, now=later)
+    assert found is not None and found.token_expires_at is None
+    # revoked, nothing of it stays
+    store.issue_token(anna.id, expires_at=expires)
+    assert store.revoke_token(anna.id) is True
+    assert store.get_employee(anna.id) == found
+
+
+def test_a_token_cannot_be_issued_to_expire_in_the_past_or_in_no_time_zone(store: Store) -> None:
+    anna = store.create_employee(name="Anna")
+    token = store.issue_token(anna.id)
+
+    with pytest.raises(ValueError, match="not in the future"):
+        store.issue_token(anna.id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    with pytest.raises(ValueError, match="naive"):
+        store.issue_token(anna.id, expires_at=datetime(2030, 1, 1))
+    assert token is not None and store.employee_by_token(token) == anna  # nothing changed
 
 
 def test_tokens_of_two_employees_never_name_the_other(store: Store) -> None:
@@ -278,5 +315,28 @@ def test_the_access_revision_downgrades_and_upgrades_again(store: Store, databas
         back = again.get_employee(anna.id)
         assert back is not None and back.name == "Anna" and back.hears_recordings is False
         assert again.employee_by_token(token) is None
+    finally:
+        again.close()
+
+
+def test_the_token_expiry_revision_downgrades_and_upgrades_again(
+    store: Store, database_url: str
+) -> None:
+    anna = store.create_employee(name="Anna")
+    token = store.issue_token(anna.id, expires_at=datetime.now(UTC) + timedelta(days=1))
+    assert token is not None
+    store.close()
+
+    schema = downgrade_to(database_url, "0007")
+
+    assert "token_expires_at" not in schema.columns["employees"]
+    assert "token_sha256" in schema.columns["employees"]
+
+    again = Store(database_url)
+    try:
+        again.migrate()
+        # the token stays, and without its expiry it lasts until revoked, as before the revision
+        back = again.employee_by_token(token, now=datetime.now(UTC) + timedelta(days=3650))
+        assert back is not None and back.id == anna.id and back.token_expires_at is None
     finally:
         again.close()

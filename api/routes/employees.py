@@ -1,16 +1,23 @@
 """Employees: their short numbers and PBX user ids per channel, their own phones, their right to
-hear recordings, and the API tokens they play recordings and read comments with (`api.access`).
-Admin only."""
+hear recordings, and the API tokens (lasting until revoked, or for so many days) they list
+calls, play recordings and read comments with (`api.access`). Admin only."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
 import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import AdminDep, StoreDep
-from api.models import EmployeeCreate, EmployeeOut, EmployeeTokenOut, EmployeeUpdate
+from api.models import (
+    EmployeeCreate,
+    EmployeeOut,
+    EmployeeTokenIn,
+    EmployeeTokenOut,
+    EmployeeUpdate,
+)
 from crm import ConflictError, Employee, EmployeeLink
 
 router = APIRouter(prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep])
@@ -75,13 +82,21 @@ async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDe
     response_model=EmployeeTokenOut,
     summary="Issue the employee a new API token (replacing theirs), shown this once",
 )
-async def issue_token(employee_id: int, store: StoreDep, response: Response) -> EmployeeTokenOut:
-    token = await anyio.to_thread.run_sync(store.issue_token, employee_id)
+async def issue_token(
+    employee_id: int, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
+) -> EmployeeTokenOut:
+    """The body may say how long it lasts, `{"expires_in_days": 90}`; without one, it lasts
+    until it is revoked or replaced."""
+    days = body.expires_in_days if body is not None else None
+    expires_at = datetime.now(UTC) + timedelta(days=days) if days is not None else None
+    token = await anyio.to_thread.run_sync(
+        lambda: store.issue_token(employee_id, expires_at=expires_at)
+    )
     if token is None:
         raise HTTPException(404, detail="no such employee")
     # a credential: no cache along the way keeps it
     response.headers["Cache-Control"] = "no-store"
-    return EmployeeTokenOut(employee_id=employee_id, token=token)
+    return EmployeeTokenOut(employee_id=employee_id, token=token, expires_at=expires_at)
 
 
 @router.delete(
