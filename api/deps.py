@@ -79,12 +79,14 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 def require_admin(caller: CallerDep) -> None:
     """The admin key; an employee's token gets 403 here (it opens only the calls, with their
-    recordings and comments, that hang on the contacts and tasks they see)."""
+    recordings and comments, that hang on the contacts and tasks they see, and their own
+    notifications)."""
     if not caller.is_admin:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail="this needs the admin key; an employee's token opens only the calls, "
-            "recordings and comments of the contacts and tasks they see",
+            "recordings and comments of the contacts and tasks they see, and their own "
+            "notifications",
         )
 
 

@@ -189,6 +189,24 @@ async def test_a_missed_call_notifies_each_responsible_once_even_delivered_twice
         assert told[0]["text"] == "Missed call from Иван Петров on +74950000001"
     assert len(await pbxhub.get("/api/v1/notifications")) == 2
 
+    # Anna reads her own with her token, and only her own
+    issued = await pbxhub.http.post(f"/api/v1/employees/{anna['id']}/token", headers=pbxhub.admin)
+    as_anna = {"Authorization": f"Bearer {issued.json()['token']}"}
+    mine = await pbxhub.http.get("/api/v1/notifications", headers=as_anna)
+    assert mine.status_code == 200
+    assert [(n["employee_id"], n["call_id"]) for n in mine.json()] == [(anna["id"], call["id"])]
+    named = await pbxhub.http.get(
+        "/api/v1/notifications", params={"employee_id": anna["id"]}, headers=as_anna
+    )
+    assert named.json() == mine.json()
+    borises = await pbxhub.http.get(
+        "/api/v1/notifications", params={"employee_id": boris["id"]}, headers=as_anna
+    )
+    assert borises.status_code == 403
+    assert borises.json()["detail"] == (
+        f"employee {anna['id']} reads their own notifications, not employee {boris['id']}'s"
+    )
+
 
 async def test_an_answered_call_notifies_nobody(pbxhub: Pbxhub) -> None:
     channel, anna, _ = await uis_line(pbxhub)

@@ -1,4 +1,5 @@
-"""Notifications: what employees are told, e.g. a missed call from a contact of theirs."""
+"""Notifications: what employees are told, e.g. a missed call from a contact of theirs. The
+admin reads anyone's; an employee, with their token, their own."""
 
 from __future__ import annotations
 
@@ -6,22 +7,34 @@ from dataclasses import asdict
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import AdminDep, StoreDep
+from api.deps import CallerDep, StoreDep
 from api.models import NotificationOut
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
 
 @router.get("", response_model=list[NotificationOut], summary="Notifications, newest first")
 async def list_notifications(
+    caller: CallerDep,
     store: StoreDep,
-    employee_id: Annotated[int | None, Query(description="Whose notifications")] = None,
+    employee_id: Annotated[
+        int | None, Query(description="Whose notifications (an employee's token: their own)")
+    ] = None,
     call_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[NotificationOut]:
+    if caller.employee is not None:
+        own = caller.employee.id
+        if employee_id not in (None, own):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"employee {own} reads their own notifications, not employee "
+                f"{employee_id}'s",
+            )
+        employee_id = own
     notifications = await anyio.to_thread.run_sync(
         lambda: store.list_notifications(
             employee_id=employee_id, call_id=call_id, limit=limit, offset=offset
