@@ -722,20 +722,10 @@ class Store:
         query = _newest_first(select(CallRow, func.count().over()), conditions, limit, offset)
         with self._reads() as session:
             rows = session.execute(query).all()
-            calls = [_stored_call(row) for row, _ in rows]
-        if rows:
-            return calls, int(rows[0][1])
-        # An empty page (past the end, or nothing at all) carries no total of its own.
-        return calls, self.count_calls(
-            kind=kind,
-            channel_id=channel_id,
-            phone=phone,
-            employee_id=employee_id,
-            contact_id=contact_id,
-            since=since,
-            until=until,
-            heard_by=heard_by,
-        )
+            if rows:
+                return [_stored_call(row) for row, _ in rows], int(rows[0][1])
+            # An empty page (past the end, or nothing at all) carries no total of its own.
+            return [], _count_calls(session, conditions)
 
     def count_calls(
         self,
@@ -761,7 +751,7 @@ class Store:
             heard_by=heard_by,
         )
         with self._reads() as session:
-            return session.scalar(select(func.count()).select_from(CallRow).where(*conditions)) or 0
+            return _count_calls(session, conditions)
 
     def open_call(self, record: CallRecord) -> tuple[StoredCall, bool]:
         """A call row for a session that has not ended yet; True when created.
@@ -1686,6 +1676,10 @@ def _call_conditions(
     if heard_by is not None:
         conditions.append(_heard_by(heard_by))
     return conditions
+
+
+def _count_calls(session: Session, conditions: list[ColumnElement[bool]]) -> int:
+    return session.scalar(select(func.count()).select_from(CallRow).where(*conditions)) or 0
 
 
 def _heard_by(employee: Employee) -> ColumnElement[bool]:
