@@ -3,14 +3,16 @@ itself (API + worker) wired to them, fresh for every test."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -384,6 +386,36 @@ def scenario(provider: str, name: str) -> list[tuple[str, bytes]]:
         )
         for path in paths
     ]
+
+
+@dataclass
+class Gate:
+    """A point in a real store's method where a test holds whoever gets there: while the gate
+    is closed, callers wait (at most `seconds`) until it opens; `reached` says one arrived.
+    A test closes it, does what must happen meanwhile, and opens it, also when it fails."""
+
+    seconds: float = 15
+    closed: threading.Event = field(default_factory=threading.Event)
+    reached: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        self.reached.clear()
+        self.opened.clear()
+        self.closed.set()
+
+    def open(self) -> None:
+        self.closed.clear()
+        self.opened.set()
+
+    def pass_through(self) -> None:
+        if self.closed.is_set():
+            self.reached.set()
+            self.opened.wait(self.seconds)
+
+    async def wait_reached(self) -> bool:
+        """Whether a caller reached the gate within `seconds` (waited off the event loop)."""
+        return await asyncio.to_thread(self.reached.wait, self.seconds)
 
 
 @asynccontextmanager

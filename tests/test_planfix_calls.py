@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Pbxhub, running_pbxhub
+from conftest import Gate, Pbxhub, running_pbxhub
 from pbx_simulator import as_json, pbx_simulator, scenario, send
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -119,38 +118,33 @@ async def test_the_link_arrives_later_by_record_and_the_call_waits_for_it(pbxhub
 
 class RulesHeldStore(Store):
     """A real store whose read of a written call (the first thing the channel's rules do) waits
-    for `release` while `hold` is set, so that a test can deliver a webhook mid-write."""
+    while its gate is closed, so that a test can deliver a webhook mid-write."""
 
-    hold = threading.Event()
-    reached = threading.Event()
-    release = threading.Event()
+    gate = Gate()
 
     def get_call(self, call_id: int) -> StoredCall | None:
-        if self.hold.is_set():
-            self.reached.set()
-            self.release.wait(15)
+        self.gate.pass_through()
         return super().get_call(call_id)
 
 
 async def test_the_recording_arrives_while_the_call_is_being_written_and_is_written_too(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    RulesHeldStore.reached.clear()
-    RulesHeldStore.release.clear()
-    RulesHeldStore.hold.set()
+    gate = RulesHeldStore.gate
+    gate.close()
     try:
         async with running_pbxhub(temporal_env, tmp_path, store_class=RulesHeldStore) as hub:
             channel, (anna, _, _) = await planfix_line(hub, recording_storage="keep_link")
             *call_events, record = scenario("inbound_record_later")
             await deliver(hub, channel, call_events)
             # the call is saved and its rules are running: now the record comes
-            assert await asyncio.to_thread(RulesHeldStore.reached.wait, 15)
+            assert await gate.wait_reached()
             await deliver(hub, channel, [record])
             workflow = hub.workflow(channel, "pf-1002")
             assert await eventually(lambda: _events_seen(workflow, 4)), (
                 "the record did not reach the call's workflow"
             )
-            RulesHeldStore.release.set()
+            gate.open()
 
             result = await hub.call_result(channel, "pf-1002")
             assert result.recording_url == "http://127.0.0.1:9/records/pf-1002.mp3"
@@ -158,8 +152,7 @@ async def test_the_recording_arrives_while_the_call_is_being_written_and_is_writ
             assert call["employee_id"] == anna["id"]
             assert call["recording_url"] == "http://127.0.0.1:9/records/pf-1002.mp3"
     finally:
-        RulesHeldStore.hold.clear()
-        RulesHeldStore.release.set()
+        gate.open()
 
 
 async def _events_seen(workflow: WorkflowHandle[Any, Any], count: int) -> bool:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import struct
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Pbxhub, running_pbxhub, scenario
+from conftest import Gate, Pbxhub, running_pbxhub, scenario
 from file_host import Reply, file_host
 from temporalio.testing import WorkflowEnvironment
 
@@ -258,25 +257,20 @@ async def test_the_recording_webhook_repeated_after_the_call_closed_keeps_the_fi
 
 class OutcomeHeldStore(Store):
     """A real store whose write of a recording's outcome (the last thing a call's run does)
-    waits for `release` while `hold` is set: a webhook can come while the run closes."""
+    waits while its gate is closed: a webhook can come while the run closes."""
 
-    hold = threading.Event()
-    reached = threading.Event()
-    release = threading.Event()
+    gate = Gate()
 
     def set_recording_outcome(self, call_id: int, **outcome: Any) -> StoredCall | None:
-        if self.hold.is_set():
-            self.reached.set()
-            self.release.wait(15)
+        self.gate.pass_through()
         return super().set_recording_outcome(call_id, **outcome)
 
 
 async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    OutcomeHeldStore.reached.clear()
-    OutcomeHeldStore.release.clear()
-    OutcomeHeldStore.hold.set()
+    gate = OutcomeHeldStore.gate
+    gate.close()
     second_audio = wav(2)
     try:
         with file_host() as host:
@@ -290,8 +284,7 @@ async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too
                 await deliver(hub, channel, bodies)
                 # the first file is kept; its outcome is being written when the PBX sends a
                 # second link for the same call
-                assert await asyncio.to_thread(OutcomeHeldStore.reached.wait, 15)
-                OutcomeHeldStore.hold.clear()
+                assert await gate.wait_reached()
                 await deliver(hub, channel, uis_call(SESSION, second)[-1:])
                 workflow = hub.workflow(channel, SESSION)
                 for _ in range(100):
@@ -300,7 +293,7 @@ async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too
                     await asyncio.sleep(0.1)
                 else:
                     raise AssertionError("the second link did not reach the call's workflow")
-                OutcomeHeldStore.release.set()
+                gate.open()
 
                 result = await hub.call_result(channel, SESSION)
 
@@ -315,8 +308,7 @@ async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too
                     (second, len(second_audio)),
                 ]
     finally:
-        OutcomeHeldStore.hold.clear()
-        OutcomeHeldStore.release.set()
+        gate.open()
 
 
 async def test_an_expired_link_and_a_link_never_ready_are_recorded_as_failed_and_counted(

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Pbxhub, running_pbxhub
+from conftest import Gate, Pbxhub, running_pbxhub
 from pydantic import ValidationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -212,15 +212,13 @@ async def test_in_working_hours_mode_only_the_responsible_at_work_gets_the_call(
 
 
 class HangingStore(Store):
-    """A real store whose contact lookup hangs, once `hang` is set, until released (a database
-    under a lock)."""
+    """A real store whose contact lookup hangs while its gate is closed (a database under a
+    lock)."""
 
-    hang = threading.Event()
-    release = threading.Event()
+    gate = Gate(seconds=10)
 
     def find_contact_by_phone(self, phone: str) -> Contact | None:
-        if self.hang.is_set():
-            self.release.wait(10)
+        self.gate.pass_through()
         return super().find_contact_by_phone(phone)
 
 
@@ -239,8 +237,7 @@ class FailingStore(Store):
 async def hanging_pbxhub(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[Pbxhub]:
-    HangingStore.hang.clear()
-    HangingStore.release.clear()
+    HangingStore.gate.open()
     async with running_pbxhub(
         temporal_env,
         tmp_path,
@@ -250,14 +247,14 @@ async def hanging_pbxhub(
         try:
             yield hub
         finally:
-            HangingStore.release.set()
+            HangingStore.gate.open()
 
 
 async def test_a_store_that_hangs_gets_the_fallback_reply_within_the_deadline(
     hanging_pbxhub: Pbxhub, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await uis_line(hanging_pbxhub, forward_to_responsible="on", uis_returned_code=9)
-    HangingStore.hang.set()
+    HangingStore.gate.close()
 
     started = time.perf_counter()
     response = await ask(hanging_pbxhub, channel)
@@ -307,7 +304,7 @@ async def test_a_call_reported_while_the_store_hangs_is_still_delivered_with_the
     signed = form["caller_id"] + form["called_did"] + form["call_start"]
     digest = hmac.new(b"s3cret", signed.encode(), hashlib.sha1).hexdigest()
     signature = base64.b64encode(digest.encode()).decode()
-    HangingStore.hang.set()
+    HangingStore.gate.close()
 
     started = time.perf_counter()
     response = await hub.http.post(
