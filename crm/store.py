@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import secrets
+import sqlite3
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
@@ -120,6 +122,22 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so). Switching needs the file to itself,
+    and SQLite answers "database is locked" at once, whatever busy_timeout says, while another
+    process (one creating the same new database) holds it: try again until the timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     if not database or database == ":memory:" or url.query.get("mode") == "memory":
@@ -136,7 +154,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         # WAL: readers never block the writer nor each other, across processes too.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from crm import CallRecord, Channel, ConflictError, EmployeeLink, Store
-from crm.store import make_engine
+from crm.store import make_engine, use_wal
 from crm.tables import Base
 
 T = TypeVar("T")
@@ -490,6 +491,28 @@ def test_an_unreachable_database_fails_its_ping(tmp_path: Path) -> None:
 
 
 # Runs in a fresh interpreter: a second process (API or worker) starting on the same database.
+def test_a_database_another_process_holds_is_put_in_wal_mode_once_it_lets_go(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # another process, creating the same new database
+    opening = sqlite3.connect(path, isolation_level=None, timeout=0)
+    # "database is locked" at once, as SQLite may answer a journal-mode switch whatever the
+    # busy timeout says
+    opening.execute("PRAGMA busy_timeout = 0")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        opening.execute("PRAGMA journal_mode = WAL")
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+
+    use_wal(opening.cursor())
+
+    assert opening.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    opening.close()
+    holder.close()
+
+
 PROCESS_SCRIPT = """
 import json, sys
 from crm import Store
