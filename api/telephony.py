@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-import phonenumbers
 from starlette.datastructures import UploadFile
 
 from api.audio import AudioUpload
@@ -258,7 +257,7 @@ class _Reader:
         return extra
 
 
-# -- sessions, phones and call events -------------------------------------------------------
+# -- sessions and call events -------------------------------------------------------------
 
 
 def new_session_id() -> str:
@@ -268,22 +267,6 @@ def new_session_id() -> str:
 def pbx_call_id_of(session_id: str) -> str | None:
     """The PBX's own call id behind a session, or None for a session pbxhub made up."""
     return None if session_id.startswith(_OWN_SESSION_PREFIX) else session_id
-
-
-def to_e164(raw: str, country: str) -> str | None:
-    """The number in E.164 read with the channel's country, or None (then only raw is kept)."""
-    candidates = [(raw, country)]
-    digits = re.sub(r"\D", "", raw)
-    if not raw.startswith("+") and len(digits) >= 8:
-        candidates.append(("+" + digits, ""))
-    for text, region in candidates:
-        try:
-            number = phonenumbers.parse(text, region or None)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number) or phonenumbers.is_possible_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
 
 
 def request_key(request: TelephonyRequest, session_id: str, audio_sha256: str | None) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
 
-import phonenumbers
 import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.meta import find_undeclared_variables
@@ -24,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from crm.records import Task
+from providers.phones import read_phone
 from schemas import load_schema
 
 __all__ = [
@@ -397,12 +397,8 @@ def _same_line(line: str, facts: CallFacts) -> bool:
         return False
     if _digits(line) == _digits(facts.virtual_number):
         return True
-    try:
-        parsed = phonenumbers.parse(line, facts.country)
-    except phonenumbers.NumberParseException:
-        return False
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164 == facts.virtual_number
+    number = read_phone(line, facts.country)
+    return number is not None and number == read_phone(facts.virtual_number, facts.country)
 
 
 def _assigned(

@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.meta import find_undeclared_variables
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from providers.phones import read_phone
 
 __all__ = [
     "ACTION_NAMES",
@@ -174,43 +175,14 @@ def short_number(value: Any, max_digits: int = 5) -> str | None:
     return text
 
 
-@lru_cache(maxsize=8192)
-def _e164(text: str, country: str | None) -> str | None:
-    candidates: list[tuple[str, str | None]] = [(text, country)]
-    if not text.startswith("+"):
-        only = re.sub(r"\D", "", text)
-        if only.startswith("00") and len(only) >= 10:
-            # "00" is the international prefix of most of the world (ITU-T E.164 recommends
-            # it), though not of every channel's country (Russia dials 810): no national
-            # number starts with it, so this reading comes first ("0048221234567").
-            candidates.insert(0, ("+" + only[2:], None))
-        # International numbers often arrive without "+" ("380441234567"): try that reading too.
-        elif len(only) >= 8:
-            candidates.append(("+" + only, None))
-    parsed: list[phonenumbers.PhoneNumber] = []
-    for candidate, region in candidates:
-        try:
-            parsed.append(phonenumbers.parse(candidate, region))
-        except phonenumbers.NumberParseException:
-            continue
-    # A valid reading wins over a merely possible one (a number plan can be out of date).
-    for check in (phonenumbers.is_valid_number, phonenumbers.is_possible_number):
-        for number in parsed:
-            if check(number):
-                return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
-
-
 @pass_context
 def e164(context: Context, value: Any, country: str | None = None) -> str | None:
-    """The number in E.164 ("+79161234567"), read with the channel's country; None if unparseable.
+    """The number in E.164 ("+79161234567"), read with the channel's country (or `country`) by
+    pbxhub's one reader of numbers (providers.phones); None when it is no phone number.
 
     Keep the raw value separately (`as_str`): a number we cannot parse is still evidence.
     """
-    text = as_str(value)
-    if text is None:
-        return None
-    return _e164(text, country or _channel_attr(context, "country", None))
+    return read_phone(as_str(value), country or _channel_attr(context, "country", None))
 
 
 def _zone(name: str) -> ZoneInfo:

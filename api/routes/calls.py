@@ -28,6 +28,7 @@ from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
+from providers.phones import read_phone
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 
@@ -36,14 +37,18 @@ CSV_MAX_ROWS = 100_000
 
 
 def normalize_phone_filter(phone: str | None, country: str) -> str | None:
-    """A phone as a person types it ("8 916 123-45-67") → the E.164 form the store keeps."""
+    """A phone as a person types it or a PBX sent it ("8 916 123-45-67", "0048221234567") → the
+    E.164 form the store keeps, read as the webhooks read it; 422 naming what cannot be read."""
     if phone is None:
         return None
-    try:
-        parsed = phonenumbers.parse(phone, country.upper())
-    except phonenumbers.NumberParseException as error:
-        raise HTTPException(422, detail=f"phone: not a phone number ({error})") from error
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise HTTPException(422, detail=f"country: {country!r} is not an ISO 3166 country code")
+    number = read_phone(phone, country)
+    if number is None:
+        raise HTTPException(
+            422, detail=f"phone: {phone!r} is not a phone number (read with country {country})"
+        )
+    return number
 
 
 def aware(name: str, value: datetime | None) -> datetime | None:

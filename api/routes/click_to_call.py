@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, ContextDep
 from api.pbx_actions import ask_pbx
-from api.telephony import to_e164
+from providers.phones import read_phone
 from workflows.pbx_action import ActionEmployee, PbxActionInput
 
 router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep])
@@ -56,7 +56,7 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
         raise HTTPException(
             422, detail=f"employee_id: {employee.name} has no short number in this channel"
         )
-    phone = to_e164(body.phone.strip(), channel.default_country)
+    phone = read_phone(body.phone, channel.default_country)
     if phone is None:
         raise HTTPException(422, detail=f"phone: {body.phone!r} is not a phone number")
 

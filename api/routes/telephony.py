@@ -40,12 +40,12 @@ from api.telephony import (
     parse_request,
     pbx_call_id_of,
     request_key,
-    to_e164,
 )
 from api.temporal import TemporalUnavailable
 from crm import Channel, Store
 from providers.auth import AuthFailure, SourceIpAllowlist
 from providers.engine import CHANNEL_SOURCES_SETTING
+from providers.phones import read_phone
 from workflows.starter import send_api_request
 from workflows.telephony_api import ApiCallAnswer, ApiCallRequest
 
@@ -197,7 +197,7 @@ async def _through_workflow(
         key=key,
         channel_id=channel.id,
         session_id=target.session_id,
-        contact_phone=to_e164(call.phone, channel.default_country) if call.phone else None,
+        contact_phone=read_phone(call.phone, channel.default_country),
         now=datetime.now(UTC),
         recording_url=_recording_url(context, audio.sha256) if audio else None,
     )
