@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Final
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, ValidationResult
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, ValidationResult
 
 __all__ = ["MAX_PHONE_TEXT", "is_e164", "read_phone"]
 
@@ -30,6 +30,8 @@ _ITU_PREFIX: Final = re.compile(r"[\s(]*0[\s().-]*0(?=[\s().-]*[1-9])")
 # Fewer digits than this are not read as an international number written without its "+": they
 # are extensions or short service numbers ("101", "112", "0322").
 _MIN_INTERNATIONAL_DIGITS: Final = 8
+# phonenumbers' region code for country codes of no country (+800 freephone, +882 networks)
+_NON_GEOGRAPHIC: Final = "001"
 
 
 def is_e164(phone: str) -> bool:
@@ -67,7 +69,12 @@ def _read(text: str, region: str | None) -> str | None:
     # lag the regulator's); a guessed prefix must give a valid one, or it is a wrong guess.
     for number, guessed in readings:
         possible = phonenumbers.is_possible_number_with_reason(number)
-        if not guessed and possible == ValidationResult.IS_POSSIBLE and not _placeholder(number):
+        if (
+            not guessed
+            and possible == ValidationResult.IS_POSSIBLE
+            and _in_plan(number)
+            and not _placeholder(number)
+        ):
             return _formatted(number)
     return None
 
@@ -95,6 +102,25 @@ def _readings(text: str, region: str | None) -> list[tuple[PhoneNumber, bool]]:
         except NumberParseException:
             continue
     return readings
+
+
+def _in_plan(number: PhoneNumber) -> bool:
+    """The national number has a shape its country's plan allows (leading digits and length),
+    though no listed range holds it: "+7 0…" is none, Russian or Kazakh."""
+    code, national = number.country_code, phonenumbers.national_significant_number(number)
+    if code is None:
+        return False
+    for region in phonenumbers.region_codes_for_country_code(code):
+        metadata = (
+            PhoneMetadata.metadata_for_nongeo_region(code)
+            if region == _NON_GEOGRAPHIC
+            else PhoneMetadata.metadata_for_region(region)
+        )
+        general = metadata.general_desc if metadata is not None else None
+        pattern = general.national_number_pattern if general is not None else None
+        if pattern and re.fullmatch(pattern, national):
+            return True
+    return False
 
 
 def _placeholder(number: PhoneNumber) -> bool:
