@@ -30,6 +30,9 @@ _ITU_PREFIX: Final = re.compile(r"[\s(]*0[\s().-]*0(?=[\s().-]*[1-9])")
 # Fewer digits than this are not read as an international number written without its "+": they
 # are extensions or short service numbers ("101", "112", "0322").
 _MIN_INTERNATIONAL_DIGITS: Final = 8
+# A SIP address as Asterisk-style PBXs send a caller (`<sip:79161234567@192.0.2.1:5060>`): its
+# user part is the number, or an extension.
+_SIP_USER: Final = re.compile(r"<?sips?:(?P<user>[^@;>]+)@[^>]*>?", re.IGNORECASE)
 # phonenumbers' region code for country codes of no country (+800 freephone, +882 networks)
 _NON_GEOGRAPHIC: Final = "001"
 
@@ -44,14 +47,18 @@ def read_phone(raw: str | None, country: str | None) -> str | None:
     rules (ISO 3166 code; None: only a number written internationally is read); None when it is
     no phone number: an extension, a hidden or placeholder number, letters, too short or long.
 
-    An extension after the number ("доб. 12", ",12", "#12") is not part of the E.164 number.
-    Keep `raw` beside the result: a number that cannot be read is still evidence.
+    An extension after the number ("доб. 12", ",12", "#12") is not part of the E.164 number; of
+    a SIP address ("sip:79161234567@pbx") the user part is read. Keep `raw` beside the result: a
+    number that cannot be read is still evidence.
     """
     if raw is None:
         return None
     text = raw.strip()
     if not text or len(text) > MAX_PHONE_TEXT:
         return None
+    sip = _SIP_USER.fullmatch(text)
+    if sip:
+        text = sip["user"]
     region = country.strip().upper() if country else None
     return _read(text, region if region in phonenumbers.SUPPORTED_REGIONS else None)
 
