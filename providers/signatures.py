@@ -32,7 +32,7 @@ __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
     "DIGESTS",
     "ENCODINGS",
-    "KINDS",
+    "SIGNATURE_KINDS",
     "LOCATIONS",
     "Freshness",
     "Signature",
@@ -177,11 +177,11 @@ class Signature:
         if not sent:
             raise SignatureRefused(f"{self.what} {self._where} is missing")
         if self.prefix and sent.startswith(self.prefix):
-            sent = sent[len(self.prefix) :]
+            sent = sent[len(self.prefix) :].strip()
         expected = self._expected(self.signed_string.render(context), key)
         if self.encoding == "hex" and self.algorithm != "none":
             sent = sent.lower()
-        if not hmac.compare_digest(expected.encode(), sent.strip().encode()):
+        if not hmac.compare_digest(expected.encode(), sent.encode()):
             wrong = "is wrong" if self.algorithm == "none" else "does not match"
             raise SignatureRefused(f"{self.what} {self._where} {wrong}")
         if self.freshness is not None:
@@ -203,10 +203,9 @@ class Signature:
         return None
 
     def _sent(self, context: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
-        if self.location == "header":
-            source: Any = headers
-        else:
-            source = context.get(self.location) or {}
+        source = headers if self.location == "header" else context.get(self.location)
+        if not isinstance(source, Mapping):
+            return None  # a JSON body that is a list has no field to carry it
         for name in self.names:
             value = source.get(name.lower() if self.location == "header" else name)
             text = as_str(value) if isinstance(value, str | int | float) else None
@@ -235,7 +234,7 @@ def _span(seconds: float) -> str:
 
 # The kinds a spec's `auth` item may name for this mechanism: `signature`, and the two older
 # spellings it generalises, still loaded (documented as shorthands in the meta-schema).
-KINDS: Final = ("signature", "hmac_signature", "token_field")
+SIGNATURE_KINDS: Final = ("signature", "hmac_signature", "token_field")
 
 
 def compile_signature(

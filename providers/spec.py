@@ -23,7 +23,7 @@ from providers.actions import RECORDING_LINK, ActionSpec, compile_action
 from providers.auth import AuthMechanism, SourceIpAllowlist
 from providers.bodies import BodyFormat
 from providers.lookups import LOOKUP_KINDS
-from providers.signatures import Signature, compile_signature
+from providers.signatures import SIGNATURE_KINDS, Signature, compile_signature
 from providers.templating import (
     FALLBACK_NAMES,
     KEY_NAMES,
@@ -584,8 +584,10 @@ def _compile_auth(
                     setting_replaces=item.get("setting_replaces", False),
                 )
             )
-        elif (signature := compile_signature(item, f"{path}[{i}]", c.problem)) is not None:
-            mechanisms.append(signature)
+        elif item["kind"] in SIGNATURE_KINDS:
+            signature = compile_signature(item, f"{path}[{i}]", c.problem)
+            if signature is not None:
+                mechanisms.append(signature)
     return tuple(mechanisms)
 
 
