@@ -1,6 +1,6 @@
 """PBX actions: the requests pbxhub sends to a channel's PBX (click-to-call, channel setup, a
 recording link), rendered from the provider spec's `actions` and sent over HTTP with a timeout
-and no redirects, to the address the channel keeps and nowhere else."""
+to the address the channel keeps, following a redirect only where the action says so."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from crm import Channel, Store
 from providers.actions import (
     ANSWER_TEXT_LIMIT,
     ActionError,
+    ActionSpec,
     OutboundRequest,
+    follow_redirect,
     read_answer,
     render_action,
 )
@@ -102,15 +104,24 @@ def send_action(
             activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
         return PbxActionResult(ok=False, sent=False, message=error.message)
     try:
-        status, text = _send(request, transport)
+        request, status, text, headers = _exchange(action, request, transport)
     except httpx.HTTPError as error:
         raise ApplicationError(
             f"the PBX at {request.describe()} could not be reached: {type(error).__name__}",
             type="PbxUnreachable",
         ) from None
+    except ActionError as error:  # a redirect pbxhub does not follow
+        return PbxActionResult(ok=False, status=error.status, message=error.message)
     try:
         answer = read_answer(
-            action, status=status, text=text, channel=context, provider=spec.id, args=args
+            action,
+            status=status,
+            text=text,
+            channel=context,
+            provider=spec.id,
+            args=args,
+            headers=headers,
+            url=request.url,
         )
     except ActionError as error:
         activity.logger.error("spec %s: action %s: %s", spec.id, action.name, error)
@@ -135,8 +146,31 @@ def send_action(
     )
 
 
-def _send(request: OutboundRequest, transport: httpx.BaseTransport | None) -> tuple[int, str]:
-    """The status and the answer's text (up to _MAX_ANSWER_BYTES); no redirects followed."""
+def _exchange(
+    action: ActionSpec, request: OutboundRequest, transport: httpx.BaseTransport | None
+) -> tuple[OutboundRequest, int, str, dict[str, str]]:
+    """Send the request, then each redirect the action follows (providers.actions decides, and
+    checks each address as it checked the first; every hop goes through `_send`): the last
+    request, and its answer."""
+    status, text, headers = _send(request, transport)
+    hops = 0
+    while (
+        following := follow_redirect(action, request, status=status, headers=headers, hops=hops)
+    ) is not None:
+        activity.logger.info(
+            "%s %s → %d, to %s", action.name, request.describe(), status, following.describe()
+        )
+        hops += 1
+        request = following
+        status, text, headers = _send(request, transport)
+    return request, status, text, headers
+
+
+def _send(
+    request: OutboundRequest, transport: httpx.BaseTransport | None
+) -> tuple[int, str, dict[str, str]]:
+    """The status, the answer's text (up to _MAX_ANSWER_BYTES) and its headers (lower-case
+    names); httpx follows no redirect itself."""
     with (
         httpx.Client(
             transport=transport, follow_redirects=False, timeout=request.timeout_seconds
@@ -153,7 +187,8 @@ def _send(request: OutboundRequest, transport: httpx.BaseTransport | None) -> tu
             if size >= _MAX_ANSWER_BYTES:
                 break
         text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
-        return response.status_code, text[:ANSWER_TEXT_LIMIT]
+        headers = {key.lower(): value for key, value in response.headers.items()}
+        return response.status_code, text[:ANSWER_TEXT_LIMIT], headers
 
 
 def _args(data: PbxActionInput) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 recording link) as its spec declares them under `actions`, and how the PBX's answer reads (ok,
 with a link when the action asks for one; not ready yet; or an error a person can act on).
 
-Pure like the rest of `providers`: an action is rendered into an `OutboundRequest` and an HTTP
-answer is read into an `ActionAnswer`; the sending itself is an activity's (activities/pbx.py).
+Pure like the rest of `providers`: an action is rendered into an `OutboundRequest`, a redirect
+the action follows into the next one (`follow_redirect`), and an HTTP answer is read into an
+`ActionAnswer`; the sending itself is an activity's (activities/pbx.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from providers.templating import (
     ACTION_NAMES,
@@ -35,6 +36,7 @@ __all__ = [
     "AnswerRule",
     "OutboundRequest",
     "compile_action",
+    "follow_redirect",
     "read_answer",
     "render_action",
 ]
@@ -70,6 +72,9 @@ ACTION_ROLES: Final[Mapping[str, str]] = {
 ANSWER_TEXT_LIMIT: Final = 2000
 _DEFAULT_TIMEOUT: Final = 10.0
 _FORM: Final = "application/x-www-form-urlencoded"
+# How many redirects an action that follows them takes, unless its spec says (`max_redirects`).
+DEFAULT_MAX_REDIRECTS: Final = 3
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 class ActionError(Exception):
@@ -77,10 +82,12 @@ class ActionError(Exception):
     the channel lacks what the request needs (e.g. the PBX's address). `message` never carries
     a rendered secret."""
 
-    def __init__(self, message: str, *, spec_bug: bool = False) -> None:
+    def __init__(self, message: str, *, spec_bug: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.spec_bug = spec_bug
+        # the PBX's status, when its answer is what cannot be followed (a redirect)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,9 @@ class ActionSpec:
     body: TextTemplate | None = None
     # what the channel must have for the request to be sent at all (its keys, its address)
     requires: tuple[Expression, ...] = ()
+    # a 3xx with a Location is followed (at most max_redirects times) instead of being read
+    follow_redirects: bool = False
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,8 @@ def compile_action(
         vars=tuple((k, v) for k, v in named if v is not None),
         body=body,
         requires=tuple(e for e in required if e is not None),
+        follow_redirects=bool(request.get("follow_redirects", False)),
+        max_redirects=int(request.get("max_redirects", DEFAULT_MAX_REDIRECTS)),
     )
 
 
@@ -242,7 +254,7 @@ def render_action(
     context = _context(action, channel=channel, provider=provider, args=args)
     url = _render(action.url, context).strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if _address_problem(url):
         shown = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "nothing"
         raise ActionError(
             f"the PBX's address is not an http(s) URL ({shown}): set it in the channel's settings"
@@ -274,6 +286,54 @@ def render_action(
     )
 
 
+def follow_redirect(
+    action: ActionSpec,
+    request: OutboundRequest,
+    *,
+    status: int,
+    headers: Mapping[str, str],
+    hops: int,
+) -> OutboundRequest | None:
+    """The request the answer redirects to, when the action follows redirects and this is one
+    (a 3xx with a Location); None when the answer is to be read as it is. `hops`: redirects
+    already followed. The new address is checked as the first one was; a redirect to another
+    origin carries none of the action's headers (its keys and signatures are for the PBX), and
+    301/302 after a POST, like 303, become a GET without a body (what browsers and httpx do).
+
+    Raises ActionError (with the status) past `max_redirects` or to an address that is not
+    http(s).
+    """
+    location = _header(headers, "location")
+    if not action.follow_redirects or status not in _REDIRECTS or not location:
+        return None
+    target = urljoin(request.url, location)
+    shown = OutboundRequest(request.method, target).describe()
+    if hops >= action.max_redirects:
+        raise ActionError(
+            f"the PBX redirected more than {action.max_redirects} times (last to {shown})",
+            status=status,
+        )
+    if _address_problem(target):
+        scheme = urlsplit(target).scheme or "no scheme"
+        raise ActionError(
+            f"the PBX redirected to an address pbxhub does not follow ({scheme}: not http(s))",
+            status=status,
+        )
+    method, body = request.method, request.body
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method, body = "GET", b""
+    sent_headers = dict(request.headers) if _origin(target) == _origin(request.url) else {}
+    if not body:
+        sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
+    return OutboundRequest(
+        method=method,
+        url=target,
+        headers=sent_headers,
+        body=body,
+        timeout_seconds=request.timeout_seconds,
+    )
+
+
 def read_answer(
     action: ActionSpec,
     *,
@@ -282,9 +342,12 @@ def read_answer(
     channel: Any,
     provider: str,
     args: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    url: str = "",
 ) -> ActionAnswer:
     """What the PBX's answer means, by the action's first matching rule; with none matching, a
-    2xx is ok and anything else an error naming the status.
+    2xx is ok and anything else an error naming the status. Rules read the answer's `headers`
+    (lower-case names; `location` made absolute against `url`, the address asked).
 
     Raises ActionError (`spec_bug`) when a rule's template fails.
     """
@@ -293,11 +356,15 @@ def read_answer(
         body = json.loads(text) if text.strip() else None
     except ValueError:
         body = None
+    received = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    if received.get("location") and url:
+        received["location"] = urljoin(url, received["location"].strip())
     context = {
         **_context(action, channel=channel, provider=provider, args=args),
         "status": status,
         "body": body,
         "text": shown,
+        "headers": received,
     }
     for rule in action.answers:
         if rule.when is not None and not _holds(rule.when, context):
@@ -339,6 +406,23 @@ def _check_requires(action: ActionSpec, *, channel: Any, provider: str, args: An
         if is_blank(value):
             shown = expression.source.strip().removeprefix("channel.")
             raise ActionError(f"the channel has no {shown}: set it in the channel's settings")
+
+
+def _address_problem(url: str) -> bool:
+    """True unless `url` is an http(s) address with a host: the one check every address an
+    action sends to passes, the first and each redirect's."""
+    parts = urlsplit(url)
+    return parts.scheme not in ("http", "https") or not parts.hostname
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((str(v).strip() for k, v in headers.items() if str(k).lower() == name), "")
 
 
 def _check_json(action: ActionSpec, body: bytes) -> None:

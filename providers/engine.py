@@ -21,6 +21,7 @@ from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import CoercionError, coerce_field, event_to_json
 from providers.events import CallEvent
+from providers.signatures import DEFAULT_MAX_AGE_SECONDS
 from providers.spec import (
     EmissionSpec,
     EndpointSpec,
@@ -79,10 +80,19 @@ class ChannelContext:
     country: str = "RU"
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # The longest call pbxhub waits for (PBXHUB_MAX_CALL_SECONDS): how old a signed call start
+    # may be before a signature's freshness check calls it a replay (providers.signatures).
+    max_call_seconds: int = DEFAULT_MAX_AGE_SECONDS
 
     @classmethod
     def from_stored(
-        cls, channel_id: int, *, timezone: str, country: str, settings: Mapping[str, Any]
+        cls,
+        channel_id: int,
+        *,
+        timezone: str,
+        country: str,
+        settings: Mapping[str, Any],
+        max_call_seconds: int = DEFAULT_MAX_AGE_SECONDS,
     ) -> ChannelContext:
         """A stored channel's context: its `settings.secrets` (name → value) become
         `channel.secrets` only, not part of `channel.settings`."""
@@ -96,6 +106,7 @@ class ChannelContext:
             secrets={str(k): str(v) for k, v in secrets.items()}
             if isinstance(secrets, Mapping)
             else {},
+            max_call_seconds=max_call_seconds,
         )
 
 

@@ -20,11 +20,11 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from providers.actions import RECORDING_LINK, ActionSpec, compile_action
-from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, TokenField
+from providers.auth import AuthMechanism, SourceIpAllowlist
 from providers.bodies import BodyFormat
 from providers.lookups import LOOKUP_KINDS
+from providers.signatures import SIGNATURE_KINDS, Signature, compile_signature
 from providers.templating import (
-    AUTH_NAMES,
     FALLBACK_NAMES,
     KEY_NAMES,
     LOOKUP_NAMES,
@@ -575,23 +575,7 @@ def _compile_auth(
 ) -> tuple[AuthMechanism, ...]:
     mechanisms: list[AuthMechanism] = []
     for i, item in enumerate(items):
-        here = f"{path}[{i}]"
-        if item["kind"] == "hmac_signature":
-            signed = c.tmpl(item["signed_string"], f"{here}.signed_string", AUTH_NAMES)
-            key = c.tmpl(item["key"], f"{here}.key", AUTH_NAMES)
-            if signed and key:
-                mechanisms.append(
-                    HmacSignature(
-                        header=item["header"],
-                        signed_string=signed,
-                        key=key,
-                        algorithm=item.get("algorithm", "sha1"),
-                        encoding=item.get("encoding", "hex"),
-                        prefix=item.get("prefix", ""),
-                        optional_without_key=item.get("optional_without_key", False),
-                    )
-                )
-        elif item["kind"] == "source_ip_allowlist":
+        if item["kind"] == "source_ip_allowlist":
             mechanisms.append(
                 SourceIpAllowlist(
                     networks=tuple(item.get("networks", ())),
@@ -600,17 +584,10 @@ def _compile_auth(
                     setting_replaces=item.get("setting_replaces", False),
                 )
             )
-        else:
-            secret = c.tmpl(item["secret"], f"{here}.secret", AUTH_NAMES)
-            if secret:
-                mechanisms.append(
-                    TokenField(
-                        location=item["in"],
-                        name=item["name"],
-                        secret=secret,
-                        aliases=tuple(item.get("aliases", ())),
-                    )
-                )
+        elif item["kind"] in SIGNATURE_KINDS:
+            signature = compile_signature(item, f"{path}[{i}]", c.problem)
+            if signature is not None:
+                mechanisms.append(signature)
     return tuple(mechanisms)
 
 
@@ -830,7 +807,7 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         auth=event_auth,
         consumed=frozenset(consumed),
         extra_exclude=frozenset(tuple(p.split(".")) for p in extra.get("exclude", ()))
-        | _token_fields(event_auth),
+        | _signature_fields(event_auth),
         extra_flatten=extra.get("flatten", True),
         extra_keep=frozenset(tuple(p.split(".")) for p in extra.get("keep", ())),
         extra_strip_prefixes=tuple(extra.get("strip_prefixes", ())),
@@ -892,12 +869,12 @@ def _compile_fallback(
     )
 
 
-def _token_fields(mechanisms: tuple[AuthMechanism, ...]) -> frozenset[tuple[str, ...]]:
-    """The body parameters a token is sent in: a secret never goes to a call's extra."""
+def _signature_fields(mechanisms: tuple[AuthMechanism, ...]) -> frozenset[tuple[str, ...]]:
+    """The body parameters a token or signature is sent in: never a call's extra."""
     return frozenset(
         (name,)
         for mechanism in mechanisms
-        if isinstance(mechanism, TokenField) and mechanism.location == "body"
+        if isinstance(mechanism, Signature) and mechanism.location == "body"
         for name in mechanism.names
     )
 

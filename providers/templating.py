@@ -66,9 +66,9 @@ AUTH_NAMES = MAP_NAMES | {"raw_body"}
 REJECTION_NAMES = frozenset({"status", "message", "field"})
 # an outbound action (pbxhub → PBX): the channel, the action's arguments and its `vars` (named
 # values rendered first, e.g. a query string both sent and signed); reading its answer also the
-# PBX's HTTP status, its body as JSON (None when not JSON) and as text
+# PBX's HTTP status, its body as JSON (None when not JSON) and as text, and its headers
 ACTION_NAMES = frozenset({"channel", "provider", "args", "vars"})
-ANSWER_NAMES = ACTION_NAMES | {"status", "body", "text"}
+ANSWER_NAMES = ACTION_NAMES | {"status", "body", "text", "headers"}
 
 # Strings PBX body templates produce for "no value": an empty placeholder, or `null` rendered
 # inside quotes by a customer who wrapped the placeholder in quotes (PROTOCOLS.md §1.1).

@@ -67,7 +67,7 @@ def test_declared_rejections_replace_the_status_and_body_and_keep_the_reason(
 def test_without_declared_rejections_the_engine_keeps_its_own(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, endpoint(event("start"), auth=TOKEN_AUTH))
     refusal = rejected(spec, {"type": "start", "call_id": 1, "planfix_token": "nope"})
-    assert (refusal.status, refusal.reply) == (403, None)
+    assert (refusal.status, refusal.reply) == (401, None)
 
 
 def test_a_token_may_come_under_its_alias_and_never_reaches_extra(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -100,8 +100,12 @@ def zadarma() -> ProviderSpec:
 
 
 def notify(spec: ProviderSpec, body: bytes, **headers: str) -> Outcome:
+    """The notification received a minute after its call started, as a live one would be (its
+    signed call_start is checked for freshness)."""
     sent = {"content-type": FORM, "signature": signature(body), **headers}
-    request = IncomingRequest("POST", sent, {}, body, received_at=datetime.now(UTC))
+    call_start = form(body).get("call_start")
+    received_at = kyiv(call_start) + timedelta(minutes=1) if call_start else datetime.now(UTC)
+    request = IncomingRequest("POST", sent, {}, body, received_at=received_at)
     return handle_request(spec, "notify", request, KYIV)
 
 
@@ -175,13 +179,15 @@ async def hub(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterato
 async def zadarma_line(
     hub: Pbxhub, **settings: Any
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A Zadarma channel (Kyiv cabinet, API secret set) with Anna at 101 and Boris at 102."""
+    """A Zadarma channel (Kyiv cabinet, API secret set) with Anna at 101 and Boris at 102. The
+    fixtures' calls are from March 2024, replayed: the channel accepts signed times of any age
+    (test_signature_freshness.py posts fresh and stale ones to a channel that does not)."""
     channel, (anna, boris) = await hub.create_line(
         "zadarma",
         {"Anna Koval": {"extension": "101"}, "Boris Melnyk": {"extension": "102"}},
         timezone="Europe/Kyiv",
         default_country="UA",
-        settings={"secrets": {"api_secret": SECRET}, **settings},
+        settings={"secrets": {"api_secret": SECRET}, "signature_max_age_seconds": 0, **settings},
     )
     return channel, anna, boris
 

@@ -29,7 +29,7 @@ from providers.engine import (
     prepare_request,
 )
 from providers.events import CallEvent
-from workflows.starter import deliver_event
+from workflows.starter import CallSettings, deliver_event
 
 log = logging.getLogger("pbxhub.ingress")
 router = APIRouter(tags=["webhooks"])
@@ -77,7 +77,9 @@ async def receive_webhook(
         received_at=datetime.now(UTC),
     )
     try:
-        prepared = prepare_request(spec, endpoint, incoming, _channel_context(channel))
+        prepared = prepare_request(
+            spec, endpoint, incoming, _channel_context(channel, context.call_settings)
+        )
     except EndpointNotFound:
         return _reject(404, NOT_FOUND, where, "unknown endpoint")
     except RequestRejected as rejected:
@@ -135,7 +137,7 @@ def _spec_error(where: str, error: MappingError) -> JSONResponse:
     return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
 
 
-def _channel_context(channel: Channel) -> ChannelContext:
+def _channel_context(channel: Channel, call_settings: CallSettings) -> ChannelContext:
     # `settings.secrets` (name → value, e.g. the PBX's API secret its signatures are keyed with)
     # reaches the spec's templates as `channel.secrets` only, not inside `channel.settings`.
     return ChannelContext.from_stored(
@@ -143,6 +145,7 @@ def _channel_context(channel: Channel) -> ChannelContext:
         timezone=channel.timezone,
         country=channel.default_country,
         settings=channel.settings,
+        max_call_seconds=call_settings.max_call_seconds,
     )
 
 
