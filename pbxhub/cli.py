@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pbxhub.logging_setup import configure_logging
 from pbxhub.settings import Settings
 
 
@@ -105,20 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_providers_commands(commands)
     return parser
-
-
-def configure_logging() -> None:
-    """Lines with time, level and logger, at PBXHUB_LOG_LEVEL (INFO)."""
-    logging.basicConfig(
-        level=os.environ.get("PBXHUB_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migrations narrate every plugin they load; only their problems are worth a line.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request's full URL at INFO: a PBX link or API query may carry a key.
-    # pbxhub's own lines name only the host (OutboundRequest.describe, the download guard).
-    for chatty in ("httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -107,6 +107,7 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
                 host=settings.api_host,
                 port=settings.api_port,
                 access_log=False,  # access logs would carry channel keys, which are secrets
+                log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
                 # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
                 proxy_headers=False,
                 log_level="info",

@@ -102,7 +102,13 @@ async def receive_webhook(
         outcome = await reply_outcome(context, channel, prepared, where=where)
     except MappingError as error:
         return _spec_error(where, error)
-    log.info("accepted %s from %s: %d event(s)", outcome.event_name, where, len(outcome.events))
+    log.info(
+        "accepted %s (session %s) from %s: %d event(s)",
+        outcome.event_name,
+        prepared.session_id,
+        where,
+        len(outcome.events),
+    )
     reply = outcome.reply
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
