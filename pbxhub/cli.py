@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pbxhub.logging_setup import configure_logging
+from pbxhub.private_files import use_private_umask
 from pbxhub.settings import Settings
 
 
@@ -41,6 +42,8 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--public-base-url", help="base of webhook URLs (PBXHUB_PUBLIC_BASE_URL)")
     parser.add_argument("--admin-key", help="admin API key (PBXHUB_ADMIN_KEY; default generated)")
     parser.add_argument("--database-url", help="PBXHUB_DATABASE_URL (default SQLite in data dir)")
+    # these commands create the data folder's files: channel secrets, keys, recordings
+    parser.set_defaults(private_files=True)
 
 
 def _run_dev(args: argparse.Namespace) -> int:
@@ -110,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     args = build_parser().parse_args(argv)
+    if getattr(args, "private_files", False):
+        use_private_umask()
     try:
         status = args.run(args)
     except SystemExit as exit_:

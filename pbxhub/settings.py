@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import providers
 from api.proxies import DEFAULT_TRUSTED_PROXIES, parse_networks
+from pbxhub.private_files import private_folder, restrict_files, write_private_file
 
 
 class Settings(BaseSettings):
@@ -111,11 +112,10 @@ class Settings(BaseSettings):
         """The configured key, or one generated on first start and kept in the data folder."""
         if self.admin_key:
             return self.admin_key
-        key_file = self.data_dir / "admin_key"
+        key_file = private_folder(self.data_dir) / "admin_key"
         if key_file.exists():
+            restrict_files(key_file)
             return key_file.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(24)
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        write_private_file(key_file, key + "\n")
         return key
