@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,7 +56,10 @@ def _run_dev(args: argparse.Namespace) -> int:
 def _run_api(args: argparse.Namespace) -> int:
     from pbxhub.services import serve_api
 
-    asyncio.run(serve_api(_settings(args)))
+    try:
+        asyncio.run(serve_api(_settings(args)))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -115,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "private_files", False):
         use_private_umask()
+        # SIGTERM (docker stop, systemd, kill) stops a service as Ctrl-C does, through its
+        # `finally`s: the worker drains, dev's Temporal server stops, the store closes.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         status = args.run(args)
     except SystemExit as exit_:
