@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -149,7 +150,10 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
                 settings.temporal_address, namespace=settings.temporal_namespace
             )
         await ensure_search_attributes(client, settings.temporal_namespace)
-        context = api_context(settings, store, TemporalGateway.for_client(client), specs)
+        temporal = TemporalGateway.for_client(
+            client, connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds)
+        )
+        context = api_context(settings, store, temporal, specs)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(context),

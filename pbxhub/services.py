@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import uvicorn
 from temporalio.client import Client
@@ -19,7 +20,9 @@ async def serve_api(settings: Settings) -> None:
     specs = load_provider_specs(settings)
     store = open_store(settings)
     temporal = TemporalGateway.for_address(
-        settings.temporal_address, namespace=settings.temporal_namespace
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds),
     )
     config = uvicorn.Config(
         create_app(api_context(settings, store, temporal, specs)),
@@ -33,6 +36,7 @@ async def serve_api(settings: Settings) -> None:
     try:
         await uvicorn.Server(config).serve()
     finally:
+        await temporal.aclose()
         store.close()
 
 

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     recording_allow_loopback_hosts: bool = False
     # How long the ingress waits for Temporal to acknowledge an event before answering 503.
     temporal_rpc_timeout_seconds: float = 5.0
+    # How long connecting to Temporal, or checking its health, may take: while Temporal is
+    # down the ingress answers 503 within about this long, and checks in the background.
+    temporal_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     # How long a PBX's routing question (UIS interactive, Binotel apiCallSettings, Zadarma
     # NOTIFY_START) waits for the store before it gets the spec's fallback reply.
     routing_timeout_seconds: float = Field(default=0.8, gt=0)
