@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pbxhub.logging_setup import configure_logging
+from pbxhub.logging_setup import configure_logging, forward_temporal_core_logs
 from pbxhub.private_files import use_private_umask
 from pbxhub.settings import Settings
 
@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "private_files", False):
         use_private_umask()
+        forward_temporal_core_logs()
         # SIGTERM (docker stop, systemd, kill) stops a service as Ctrl-C does, through its
         # `finally`s: the worker drains, dev's Temporal server stops, the store closes.
         signal.signal(signal.SIGTERM, signal.default_int_handler)

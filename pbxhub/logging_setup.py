@@ -11,7 +11,13 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["LOG_FORMAT", "SingleLineFormatter", "configure_logging", "escape_controls"]
+__all__ = [
+    "LOG_FORMAT",
+    "SingleLineFormatter",
+    "configure_logging",
+    "escape_controls",
+    "forward_temporal_core_logs",
+]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -75,3 +81,30 @@ def configure_logging(level: str | None = None) -> None:
     # pbxhub's own lines name only the host (OutboundRequest.describe, the download guard).
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def forward_temporal_core_logs() -> None:
+    """The Temporal client's own log lines (its Rust core: connection retries, worker
+    problems) through Python logging as `temporalio.core`, so the formatter above writes them
+    too, instead of the core writing colour-coded lines straight to stderr.
+
+    Call it before the first Temporal client or worker is made: they keep the runtime they
+    were made with."""
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    # the core's module path is kept in the message, not in the logger's name
+    forwarding = LogForwardingConfig(
+        logger=logging.getLogger("temporalio.core"), append_target_to_name=False
+    )
+    logs = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding
+    )
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=logs)), error_if_already_set=False
+    )

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Pbxhub, running_pbxhub
+from conftest import BIN, Pbxhub, running_pbxhub
 from temporalio.testing import WorkflowEnvironment
 from test_zadarma_calls import post, zadarma_line
 
@@ -159,3 +160,50 @@ def test_the_api_service_writes_its_own_and_uvicorns_records_one_line_each(
     assert_one_line_per_record(stderr)
     assert " INFO uvicorn.error: Uvicorn running on " in stderr  # uvicorn's, in pbxhub's format
     assert "rejected zadarma/no-s…/\\n2026-01-01 00:00:00,000 INFO" in stderr
+
+
+def test_the_temporal_clients_own_lines_go_through_the_same_formatter(tmp_path: Path) -> None:
+    """The client's Rust core warns of its retries against a stopped server: under pbxhub's
+    logging those warnings are records of `temporalio.core`, not colour-coded lines of its own."""
+    script = tmp_path / "stopped_server.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, os, sys
+            from pbxhub.logging_setup import configure_logging, forward_temporal_core_logs
+            configure_logging()
+            forward_temporal_core_logs()
+            from temporalio.client import Client
+            from temporalio.service import RetryConfig
+            from temporalio.testing import WorkflowEnvironment
+
+            async def main():
+                env = await WorkflowEnvironment.start_local(
+                    dev_server_existing_path={str(BIN / "temporal")!r}, ui=False
+                )
+                address = env.client.service_client.config.target_host
+                client = await Client.connect(address, retry_config=RetryConfig(max_retries=7))
+                await env.shutdown()
+                try:
+                    await client.start_workflow("W", id="w", task_queue="q")
+                except Exception as error:
+                    print(type(error).__name__)
+                await asyncio.sleep(0.5)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)  # sdk-python#300
+
+            asyncio.run(main())
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.stdout.strip() == "RPCError", done.stderr
+    core = [line for line in done.stderr.splitlines() if " temporalio.core: " in line]
+    assert any("retried" in line for line in core), done.stderr
+    assert "\x1b" not in done.stderr
+    for line in core:
+        assert RECORD_START.match(line)
