@@ -129,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         status = exit_.code if isinstance(exit_.code, int) else 1
         if exit_.code is not None and not isinstance(exit_.code, int):
             print(exit_.code, file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before a command could stop on its own
+        status = 130
     # temporalio's runtime can crash the interpreter at exit (sdk-python#300): leave directly,
     # with the real status and flushed output.
     sys.stdout.flush()

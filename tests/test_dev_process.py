@@ -208,3 +208,25 @@ def test_dev_refuses_a_port_held_by_a_process_it_did_not_start(
     ] in message
     # refused before anything started: no Temporal of its own, no state
     assert not (tmp_path / "data" / "temporal.db").exists()
+
+
+def test_a_worker_stopped_by_sigterm_exits_cleanly_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # A worker waiting for a Temporal that is not there (docker stop during a deployment).
+    worker = subprocess.Popen(
+        [*PBXHUB, "worker", "--data-dir", str(tmp_path / "data")]
+        + ["--temporal-address", f"127.0.0.1:{free_port()}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "data" / "pbxhub.db").exists():  # its store is open: it is waiting
+        assert worker.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=60)
+
+    assert worker.returncode in (0, 130), stderr  # stopped, not killed by the signal
+    assert "Traceback" not in stderr
