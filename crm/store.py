@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +147,10 @@ def _sqlite_engine(url: URL) -> Engine:
         raise ValueError("in-memory SQLite is not supported; use a file: sqlite:///path/to/db")
     if not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # A new database holds channel secrets: readable by its owner only from the start
+        # (SQLite gives its -wal and -shm files the database file's mode).
+        with suppress(FileExistsError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pbxhub.logging_setup import configure_logging, forward_temporal_core_logs
+from pbxhub.private_files import use_private_umask
 from pbxhub.settings import Settings
 
 
@@ -41,6 +43,8 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--public-base-url", help="base of webhook URLs (PBXHUB_PUBLIC_BASE_URL)")
     parser.add_argument("--admin-key", help="admin API key (PBXHUB_ADMIN_KEY; default generated)")
     parser.add_argument("--database-url", help="PBXHUB_DATABASE_URL (default SQLite in data dir)")
+    # these commands create the data folder's files: channel secrets, keys, recordings
+    parser.set_defaults(private_files=True)
 
 
 def _run_dev(args: argparse.Namespace) -> int:
@@ -52,7 +56,10 @@ def _run_dev(args: argparse.Namespace) -> int:
 def _run_api(args: argparse.Namespace) -> int:
     from pbxhub.services import serve_api
 
-    asyncio.run(serve_api(_settings(args)))
+    try:
+        asyncio.run(serve_api(_settings(args)))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -107,29 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging() -> None:
-    """Lines with time, level and logger, at PBXHUB_LOG_LEVEL (INFO)."""
-    logging.basicConfig(
-        level=os.environ.get("PBXHUB_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migrations narrate every plugin they load; only their problems are worth a line.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request's full URL at INFO: a PBX link or API query may carry a key.
-    # pbxhub's own lines name only the host (OutboundRequest.describe, the download guard).
-    for chatty in ("httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     args = build_parser().parse_args(argv)
+    if getattr(args, "private_files", False):
+        use_private_umask()
+        forward_temporal_core_logs()
+        # SIGTERM (docker stop, systemd, kill) stops a service as Ctrl-C does, through its
+        # `finally`s: the worker drains, dev's Temporal server stops, the store closes.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         status = args.run(args)
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1
         if exit_.code is not None and not isinstance(exit_.code, int):
             print(exit_.code, file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before a command could stop on its own
+        status = 130
     # temporalio's runtime can crash the interpreter at exit (sdk-python#300): leave directly,
     # with the real status and flushed output.
     sys.stdout.flush()

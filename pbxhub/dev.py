@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -15,6 +16,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.temporal import TemporalGateway
+from pbxhub.child_process import PortInUse, check_port_free, start_child, stop_leftover
+from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.wiring import api_context, load_provider_specs, open_store, recording_activities
@@ -32,10 +35,17 @@ def temporal_binary() -> str:
     return found
 
 
+def temporal_record(settings: Settings) -> Path:
+    """Where the running Temporal dev server's pid, start time and command line are kept."""
+    return settings.data_dir / "temporal.pid"
+
+
 def start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
     host, _, port = settings.temporal_address.rpartition(":")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = (settings.data_dir / "temporal.log").open("ab")
+    private_folder(settings.data_dir)
+    database = settings.data_dir / "temporal.db"
+    # state of an older pbxhub may be world-readable; new files are private by the umask
+    restrict_files(*sqlite_files(database), settings.data_dir / "temporal.log")
     command = [
         temporal_binary(),
         "server",
@@ -48,15 +58,54 @@ def start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         str(settings.temporal_ui_port),
         # State in a file, so calls in progress survive a restart.
         "--db-filename",
-        str((settings.data_dir / "temporal.db").resolve()),
+        str(database.resolve()),
         "--namespace",
         settings.temporal_namespace,
         "--ui-disable-news-fetch",
         "--log-level",
         "warn",
     ]
-    # Its own session: Ctrl-C reaches us, and we stop it after the worker has drained.
-    return subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    return start_child(
+        command, log=settings.data_dir / "temporal.log", record=temporal_record(settings)
+    )
+
+
+def check_ports(settings: Settings, *, embedded_temporal: bool) -> None:
+    """Stop a Temporal dev server an earlier `pbxhub dev` left running (proven its own by the
+    record in the data folder); refuse to start, naming the port, when anything else holds a
+    port this `dev` needs: a silently reused server would run with another data folder."""
+    try:
+        check_port_free(
+            settings.api_host,
+            settings.api_port,
+            what="the API port",
+            advice="Stop that process (another pbxhub?) or choose another --port.",
+        )
+        if not embedded_temporal:
+            return
+        leftover = stop_leftover(temporal_record(settings))
+        if leftover is not None:
+            print(
+                f"stopped the Temporal dev server (pid {leftover.pid}) an earlier pbxhub dev "
+                f"left running on {settings.temporal_address}",
+                flush=True,
+            )
+        host, _, port = settings.temporal_address.rpartition(":")
+        advice = "Stop that server, use it with --external-temporal, or choose another "
+        check_port_free(
+            host or "127.0.0.1",
+            int(port),
+            what="Temporal",
+            advice=advice + "--temporal-address.",
+        )
+        check_port_free(
+            host or "127.0.0.1",
+            settings.temporal_ui_port,
+            what="the Temporal UI",
+            advice=advice + "--temporal-ui-port.",
+        )
+    except PortInUse as error:
+        raise SystemExit(f"pbxhub cannot start: {error}") from error
 
 
 async def connect_when_ready(settings: Settings, process: subprocess.Popen[bytes]) -> Client:
@@ -77,19 +126,20 @@ async def connect_when_ready(settings: Settings, process: subprocess.Popen[bytes
             await asyncio.sleep(0.5)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(process: subprocess.Popen[bytes], record: Path) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    record.unlink(missing_ok=True)
 
 
 async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None:
     specs = load_provider_specs(settings)  # a broken spec stops start-up here, naming the file
+    check_ports(settings, embedded_temporal=embedded_temporal)
     store = open_store(settings)
     process = start_temporal_dev_server(settings) if embedded_temporal else None
     try:
@@ -100,13 +150,17 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
                 settings.temporal_address, namespace=settings.temporal_namespace
             )
         await ensure_search_attributes(client, settings.temporal_namespace)
-        context = api_context(settings, store, TemporalGateway.for_client(client), specs)
+        temporal = TemporalGateway.for_client(
+            client, connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds)
+        )
+        context = api_context(settings, store, temporal, specs)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(context),
                 host=settings.api_host,
                 port=settings.api_port,
                 access_log=False,  # access logs would carry channel keys, which are secrets
+                log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
                 # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
                 proxy_headers=False,
                 log_level="info",
@@ -123,7 +177,7 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
             await server.serve()
     finally:
         if process is not None:
-            stop(process)
+            stop(process, temporal_record(settings))
         store.close()
         print("pbxhub stopped.", flush=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import uvicorn
 from temporalio.client import Client
@@ -19,19 +20,23 @@ async def serve_api(settings: Settings) -> None:
     specs = load_provider_specs(settings)
     store = open_store(settings)
     temporal = TemporalGateway.for_address(
-        settings.temporal_address, namespace=settings.temporal_namespace
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds),
     )
     config = uvicorn.Config(
         create_app(api_context(settings, store, temporal, specs)),
         host=settings.api_host,
         port=settings.api_port,
         access_log=False,  # access logs would carry channel keys, which are secrets
+        log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
         # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
         proxy_headers=False,
     )
     try:
         await uvicorn.Server(config).serve()
     finally:
+        await temporal.aclose()
         store.close()
 
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import providers
 from api.proxies import DEFAULT_TRUSTED_PROXIES, parse_networks
+from pbxhub.private_files import private_folder, restrict_files, write_private_file
 
 
 class Settings(BaseSettings):
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     recording_allow_loopback_hosts: bool = False
     # How long the ingress waits for Temporal to acknowledge an event before answering 503.
     temporal_rpc_timeout_seconds: float = 5.0
+    # How long connecting to Temporal, or checking its health, may take: while Temporal is
+    # down the ingress answers 503 within about this long, and checks in the background.
+    temporal_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     # How long a PBX's routing question (UIS interactive, Binotel apiCallSettings, Zadarma
     # NOTIFY_START) waits for the store before it gets the spec's fallback reply.
     routing_timeout_seconds: float = Field(default=0.8, gt=0)
@@ -111,11 +115,10 @@ class Settings(BaseSettings):
         """The configured key, or one generated on first start and kept in the data folder."""
         if self.admin_key:
             return self.admin_key
-        key_file = self.data_dir / "admin_key"
+        key_file = private_folder(self.data_dir) / "admin_key"
         if key_file.exists():
+            restrict_files(key_file)
             return key_file.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(24)
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        write_private_file(key_file, key + "\n")
         return key

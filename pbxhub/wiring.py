@@ -11,13 +11,17 @@ from api.proxies import parse_networks
 from api.temporal import TemporalGateway
 from crm import Store
 from crm.recording_files import LocalFolder, RecordingFiles, S3Bucket, S3Settings
+from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from providers.spec import ProviderSpec, SpecError, load_specs
 from workflows.starter import CallSettings
 
 
 def open_store(settings: Settings) -> Store:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_dir)
+    if not settings.database_url:
+        # the default database, in the data folder: pbxhub's own file, holding channel secrets
+        restrict_files(*sqlite_files(settings.data_dir / "pbxhub.db"))
     store = Store(settings.resolved_database_url)
     store.migrate()
     return store
@@ -45,7 +49,8 @@ def call_settings(settings: Settings) -> CallSettings:
 def recording_stores(settings: Settings) -> dict[str, RecordingFiles]:
     """Every recording storage pbxhub reads from, by name; new files go to the configured one
     (`recording_storage`). The local folder is always there: uploaded audio is kept in it."""
-    stores: dict[str, RecordingFiles] = {"local": LocalFolder(settings.data_dir / "recordings")}
+    local = LocalFolder(private_folder(settings.data_dir / "recordings"))
+    stores: dict[str, RecordingFiles] = {"local": local}
     if settings.recording_storage == "s3":
         if not settings.recording_s3_bucket:
             raise SystemExit("pbxhub cannot start: PBXHUB_RECORDING_S3_BUCKET is not set")

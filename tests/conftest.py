@@ -451,7 +451,7 @@ async def running_pbxhub(
             recording_retry_seconds=settings.pop("recording_retry_seconds", 0.5),
             recording_fetch_attempts=settings.pop("recording_fetch_attempts", 4),
         ),
-        temporal_rpc_timeout=timedelta(seconds=3),
+        temporal_rpc_timeout=settings.pop("temporal_rpc_timeout", timedelta(seconds=3)),
         recordings_dir=recordings_dir,
         **settings,
     )

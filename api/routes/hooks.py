@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
+from api.acceptance import accept_request
 from api.context import ApiContext
 from api.deps import ContextDep
 from api.proxies import client_address
-from api.routing import reply_outcome
 from api.temporal import TemporalUnavailable
 from crm import Channel
 from providers.engine import (
@@ -28,8 +28,7 @@ from providers.engine import (
     RequestRejected,
     prepare_request,
 )
-from providers.events import CallEvent
-from workflows.starter import CallSettings, deliver_event
+from workflows.starter import CallSettings
 
 log = logging.getLogger("pbxhub.ingress")
 router = APIRouter(tags=["webhooks"])
@@ -94,33 +93,23 @@ async def receive_webhook(
         return _spec_error(where, error)
 
     try:
-        await _deliver(context, prepared.events)
+        # events durable first; a routing reply reads the CRM under its deadline
+        outcome = await accept_request(context, channel, prepared, where=where)
     except (TemporalUnavailable, RPCError, TimeoutError) as error:
         # Not durable, so not accepted: the PBX must retry.
         log.error("event from %s not accepted, Temporal unavailable: %s", where, error)
         return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503)
-    try:
-        # a reply that needs the CRM (routing) reads it under a deadline, else the fallback
-        outcome = await reply_outcome(context, channel, prepared, where=where)
     except MappingError as error:
         return _spec_error(where, error)
-    log.info("accepted %s from %s: %d event(s)", outcome.event_name, where, len(outcome.events))
+    log.info(
+        "accepted %s (session %s) from %s: %d event(s)",
+        outcome.event_name,
+        prepared.session_id,
+        where,
+        len(outcome.events),
+    )
     reply = outcome.reply
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-
-async def _deliver(context: ApiContext, events: tuple[CallEvent, ...]) -> None:
-    if not events:
-        return
-    client = await context.temporal.client()
-    for event in events:
-        await deliver_event(
-            client,
-            event,
-            task_queue=context.task_queue,
-            call_settings=context.call_settings,
-            rpc_timeout=context.temporal_rpc_timeout,
-        )
 
 
 def _client_host(request: Request, context: ApiContext) -> str | None:
