@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from providers.actions import RECORDING_LINK, ActionSpec, compile_action
 from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, TokenField
 from providers.bodies import BodyFormat
+from providers.endpoint_paths import endpoint_url_path, path_problems
 from providers.lookups import LOOKUP_KINDS
 from providers.templating import (
     AUTH_NAMES,
@@ -181,6 +182,8 @@ class EndpointSpec:
     matches: ExpressionGroup
     # declared answers to refused requests, by cause: "unauthorized", "invalid"
     rejections: Mapping[str, RejectionSpec] = field(default_factory=dict)
+    # where it answers under /hooks/{provider}/{channel_key}/ (`path`, default its name)
+    url_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,14 @@ class ProviderSpec:
     recording_hosts: tuple[str, ...] = ()
     # where kept files come from: "link" (the webhooks' link) or "api" (always recording_link)
     recording_files_from: str = "link"
+
+    def endpoint_at(self, url_path: str) -> EndpointSpec | None:
+        """The endpoint answering at `url_path` (below the channel's base URL), if one does."""
+        return self._by_url_path.get(url_path)
+
+    @cached_property
+    def _by_url_path(self) -> Mapping[str, EndpointSpec]:
+        return MappingProxyType({ep.url_path: ep for ep in self.endpoints.values()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,6 +511,7 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
     if file.suffix == ".yaml" and file.stem != document["id"]:
         c.problem("id", f"id {document['id']!r} must match the file name {file.name!r}")
     spec_auth = _compile_auth(c, document.get("auth", []), "auth")
+    path_problems(document["endpoints"], c.problem)
     endpoints = {
         name: _compile_endpoint(c, name, ep, spec_auth)
         for name, ep in document["endpoints"].items()
@@ -682,6 +694,7 @@ def _compile_endpoint(
         explicit=tuple((k, MappingProxyType(v)) for k, v in explicit.items()),
         matches=ExpressionGroup((e.name, e.match) for e in events if e.match is not None),
         rejections=MappingProxyType(_compile_rejections(c, ep.get("rejections", {}), path)),
+        url_path=endpoint_url_path(name, ep),
     )
 
 
