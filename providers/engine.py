@@ -29,6 +29,7 @@ from providers.spec import (
     ReplySpec,
     format_path,
 )
+from providers.spec_vars import evaluate_vars
 from providers.templating import EvaluationError, Expression, as_str, is_blank
 
 __all__ = [
@@ -271,6 +272,10 @@ def _prepare(
     _validate(event, body)
 
     context["event"] = event.name
+    try:
+        evaluate_vars(event.vars, context)
+    except EvaluationError as exc:
+        raise MappingError(spec.id, exc.path, exc.message) from exc
     session_id = ""
     if event.session_id is not None:
         session_id = _render(spec, event.session_id, context).strip()

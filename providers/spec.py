@@ -24,6 +24,7 @@ from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, Toke
 from providers.bodies import BodyFormat
 from providers.endpoint_paths import endpoint_url_path, path_problems
 from providers.lookups import LOOKUP_KINDS
+from providers.spec_vars import Vars, compile_vars, vars_problems
 from providers.templating import (
     AUTH_NAMES,
     FALLBACK_NAMES,
@@ -150,6 +151,8 @@ class EventSpec:
     extra_keep: frozenset[tuple[str, ...]] = frozenset()
     # parameters named <prefix><name> go to extra as <name> (`extra.strip_prefixes`)
     extra_strip_prefixes: tuple[str, ...] = ()
+    # the endpoint's and the event's `vars`, in order (providers.spec_vars)
+    vars: Vars = ()
 
     @property
     def extra_skip(self) -> frozenset[tuple[str, ...]]:
@@ -482,7 +485,9 @@ class _Compiler:
         self.problems: list[SpecProblem] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(SpecProblem(self.shown, path, message))
+        found = SpecProblem(self.shown, path, message)
+        if found not in self.problems:  # an endpoint's template is checked with each event
+            self.problems.append(found)
 
     def expr(self, source: Any, path: str, names: frozenset[str]) -> Expression | None:
         try:
@@ -664,6 +669,8 @@ def _compile_endpoint(
         lookups_path=f"{path}.lookups",
         fallback_reply=dict(ep["fallback_reply"]) if "fallback_reply" in ep else None,
         fallback_path=f"{path}.fallback_reply",
+        vars=dict(ep.get("vars", {})),
+        path=path,
     )
     events = tuple(
         _compile_event(c, ev, f"{path}.events[{i}]", shared) for i, ev in enumerate(ep["events"])
@@ -732,6 +739,8 @@ class _Shared:
     lookups_path: str = ""
     fallback_reply: dict[str, Any] | None = None
     fallback_path: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
 
 
 def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shared) -> EventSpec:
@@ -764,8 +773,18 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
             (path, {"kind": ev["kind"], **({"when": ev["when"]} if "when" in ev else {})})
         ]
 
+    declared_vars = compile_vars(
+        shared.vars,
+        ev.get("vars", {}),
+        endpoint_path=shared.path,
+        event_path=path,
+        problem=c.problem,
+    )
     emissions: list[EmissionSpec] = []
     consumed: set[tuple[str, ...]] = set(session_id.body_reads if session_id else ())
+    # a parameter read through a var is read by the mapping
+    for _, expression in declared_vars:
+        consumed |= expression.body_reads
     for em_path, em in raw_emissions:
         for_each = (
             c.expr(em["for_each"], f"{em_path}.for_each", MAP_NAMES) if "for_each" in em else None
@@ -828,7 +847,7 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
     fallback = _compile_fallback(c, ev, path, shared, reply) if lookups else None
     extra = {**shared.extra, **ev.get("extra", {})}
     event_auth = _compile_auth(c, ev["auth"], f"{path}.auth") if "auth" in ev else shared.auth
-    return EventSpec(
+    compiled = EventSpec(
         name=ev["name"],
         path=path,
         description=ev.get("description", ""),
@@ -849,7 +868,27 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         extra_strip_prefixes=tuple(extra.get("strip_prefixes", ())),
         lookups=lookups,
         fallback_reply=fallback,
+        vars=declared_vars,
     )
+    vars_problems(
+        declared_vars,
+        _var_readers(compiled),
+        [e.idempotency_key for e in compiled.emissions],
+        c.problem,
+    )
+    return compiled
+
+
+def _var_readers(event: EventSpec) -> list[tuple[str, Expression | TextTemplate | None]]:
+    """Every template of an event that may read its vars, with its place in the spec."""
+    readers: list[Expression | TextTemplate | None] = [event.session_id, event.reply.body]
+    if event.fallback_reply is not None:
+        readers.append(event.fallback_reply.body)
+    for emission in event.emissions:
+        readers += [emission.when, emission.for_each, emission.idempotency_key]
+        readers += [expression for _, expression in emission.fields]
+    readers += [expression for _, arguments in event.lookups for _, expression in arguments]
+    return [(reader.path, reader) for reader in readers if reader is not None]
 
 
 def _compile_lookups(

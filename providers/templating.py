@@ -52,15 +52,17 @@ __all__ = [
 # where StrictUndefined would have helped, without making a missing *body key* an error (a PBX
 # body template typed by the customer may legitimately omit a parameter).
 MATCH_NAMES = frozenset({"body", "query", "headers", "channel", "provider"})
-# received_at: when the ingress received the request (aware UTC; None in spec examples unless set)
-MAP_NAMES = MATCH_NAMES | {"event", "received_at"}
+# received_at: when the ingress received the request (aware UTC; None in spec examples unless set);
+# vars: the endpoint's and event's `vars`, evaluated once the request is recognised and checked
+MAP_NAMES = MATCH_NAMES | {"event", "received_at", "vars"}
 # A redelivery is received at another moment: an idempotency key must never read received_at.
 KEY_NAMES = (MAP_NAMES - {"received_at"}) | {"session_id", "kind", "mapped"}
 REPLY_NAMES = MAP_NAMES | {"session_id", "events", "lookups"}
 # a fallback reply is what the PBX gets when the lookups could not be answered: it cannot read them
 FALLBACK_NAMES = REPLY_NAMES - {"lookups"}
 LOOKUP_NAMES = MAP_NAMES | {"session_id"}
-AUTH_NAMES = MAP_NAMES | {"raw_body"}
+# auth runs before the vars are evaluated
+AUTH_NAMES = (MAP_NAMES - {"vars"}) | {"raw_body"}
 # a declared rejection's body: why the request was refused, and the field at fault (if one is)
 REJECTION_NAMES = frozenset({"status", "message", "field"})
 # an outbound action (pbxhub → PBX): the channel, the action's arguments and its `vars` (named
