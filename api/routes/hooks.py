@@ -60,7 +60,10 @@ class HookError(BaseModel):
     """What every refused webhook gets back (unless its endpoint declares `rejections`)."""
 
     error: str
+    # the body field at fault, when one is
     field: str | None = None
+    # 501 only: the place in the provider's spec that failed
+    at: str | None = None
 
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -122,9 +125,8 @@ async def receive_webhook(
     try:
         body = await _read_body(request, context.max_body_bytes)
     except BodyTooLarge:
-        return _reject(
-            413, {"error": f"body over {context.max_body_bytes} bytes"}, where, "too large"
-        )
+        content = {"error": f"body over {context.max_body_bytes} bytes", "field": None}
+        return _reject(413, content, where, "too large")
 
     incoming = IncomingRequest(
         method=request.method,
@@ -139,13 +141,7 @@ async def receive_webhook(
     except EndpointNotFound:
         return _not_found(where, "unknown endpoint")
     except RequestRejected as rejected:
-        reason = f"{rejected.field}: {rejected.message}"
-        if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
-            log.warning("rejected %s with %d: %s", where, rejected.status, reason)
-            declared = rejected.reply
-            return Response(declared.body, declared.status, media_type=declared.content_type)
-        content = {"error": rejected.message, "field": rejected.field}
-        return _reject(rejected.status, content, where, reason)
+        return _refused(where, rejected)
     except MappingError as error:
         return _spec_error(where, error)
 
@@ -154,12 +150,15 @@ async def receive_webhook(
     except (TemporalUnavailable, RPCError, TimeoutError) as error:
         # Not durable, so not accepted: the PBX must retry.
         log.error("event from %s not accepted, Temporal unavailable: %s", where, error)
-        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503)
+        content = {"error": "temporarily unavailable, retry later", "field": None}
+        return JSONResponse(content, status_code=503)
     try:
         # a reply that needs the CRM (routing) reads it under a deadline, else the fallback
         outcome = await reply_outcome(context, channel, prepared, where=where)
+    except RequestRejected as rejected:  # the reply reads a value it cannot; events are kept
+        return _refused(where, rejected, delivered=len(prepared.events))
     except MappingError as error:
-        return _spec_error(where, error)
+        return _spec_error(where, error, delivered=len(prepared.events))
     log.info("accepted %s from %s: %d event(s)", outcome.event_name, where, len(outcome.events))
     reply = outcome.reply
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
@@ -210,10 +209,39 @@ def _client_host(request: Request, context: ApiContext) -> str | None:
     return client_address(peer, values, context.trusted_proxies)
 
 
-def _spec_error(where: str, error: MappingError) -> JSONResponse:
-    # The spec is wrong, not the request: 500 makes the PBX retry once the spec is fixed.
-    log.error("spec error for %s at %s: %s", where, error.path, error.message)
-    return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
+def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Response:
+    reason = f"{rejected.field}: {rejected.message}"
+    if delivered:
+        reason += f" ({delivered} event(s) were accepted before the reply failed)"
+    if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
+        log.warning("rejected %s with %d: %s", where, rejected.status, reason)
+        declared = rejected.reply
+        return Response(declared.body, declared.status, media_type=declared.content_type)
+    content = {"error": rejected.message, "field": rejected.field}
+    return _reject(rejected.status, content, where, reason)
+
+
+def _spec_error(where: str, error: MappingError, *, delivered: int = 0) -> JSONResponse:
+    # The spec fails on a request that is not at fault: every retry fails alike until an
+    # operator fixes the spec, and a PBX drops an event it got a 4xx for. A 5xx keeps the PBX
+    # retrying so a fixed spec still gets the event; 501 ("cannot handle this request yet"), not
+    # 500 (a crash) nor 503 (Temporal or the store down), so operators can tell the three apart.
+    log.error(
+        "spec error in %s at %s (endpoint %s, event %s) for %s: %s%s",
+        error.file or error.spec_id,
+        error.path,
+        error.endpoint,
+        error.event,
+        where,
+        error.message,
+        f"; {delivered} event(s) were accepted before the reply failed" if delivered else "",
+    )
+    content = {
+        "error": "the provider spec cannot handle this request yet; retry later",
+        "field": None,
+        "at": error.path,
+    }
+    return JSONResponse(content, status_code=501)
 
 
 def _channel_context(channel: Channel) -> ChannelContext:

@@ -1,0 +1,122 @@
+"""Whose fault a template failure at run time is: the request's (a field the mapping needs is
+missing, or carries a value unreadable as what the spec reads it as: 422 naming the field), or
+the spec's (anything else: a spec bug, logged with its place in the spec). Decided from what
+failed and the value it failed on, traced back to the body the PBX sent."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2.exceptions import UndefinedError
+
+from providers.canonical import CoercionError
+from providers.spec import format_path
+from providers.templating import FilterValueError, is_blank
+
+__all__ = ["RequestFault", "blank_field", "request_fault"]
+
+# How many body nodes a search for the failed value visits at most: linear in a bounded body,
+# and cheap next to parsing it.
+_SEARCH_LIMIT = 10_000
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class RequestFault:
+    """The request is at fault: `field` (the body path, `a.b.0.c`) and why."""
+
+    field: str
+    message: str
+
+
+def request_fault(
+    cause: BaseException | None,
+    reads: Iterable[tuple[str, ...]],
+    body: Mapping[str, Any],
+    *,
+    value: Any = _MISSING,
+) -> RequestFault | None:
+    """The body field to blame for `cause` (what a template or a field coercion raised), or None
+    when the spec is at fault. `reads`: the body parameters the failing template reads; `value`:
+    the value that failed (a coercion's; a filter's FilterValueError carries its own)."""
+    ordered = sorted(reads)
+    if isinstance(cause, FilterValueError) and cause.has_value:
+        value = cause.value
+    elif isinstance(cause, CoercionError) and cause.spec_fault:
+        return None
+    elif isinstance(cause, UndefinedError):
+        # an operation on a parameter the request does not carry
+        field = blank_field(ordered, body)
+        return RequestFault(field, f"{field}: missing") if field is not None else None
+    if value is _MISSING or is_blank(value):
+        return None
+    where = _find(value, ordered, body)
+    if where is None:
+        return None
+    return RequestFault(where, _bounded(f"{where}: {cause}"))
+
+
+def _bounded(message: str) -> str:
+    # the message quotes the PBX's value: a long one would flood the log and the answer
+    return message if len(message) <= 300 else message[:300] + "…"
+
+
+def blank_field(reads: Iterable[tuple[str, ...]], body: Mapping[str, Any]) -> str | None:
+    """The first of `reads` the body leaves blank (missing, null, ""), if one is."""
+    for path in sorted(reads):
+        node = _dig(body, path)
+        if node is _MISSING or is_blank(node):
+            return format_path(path)
+    return None
+
+
+def _find(value: Any, reads: list[tuple[str, ...]], body: Mapping[str, Any]) -> str | None:
+    # the template's own reads first (the precise answer), then anywhere in the body: a value
+    # reached through a var or a for_each item is still the PBX's
+    for path in reads:
+        node = _dig(body, path)
+        if node is _MISSING:
+            continue
+        inner = _search(value, node)
+        if inner is not None:
+            return format_path((*path, *inner))
+        if isinstance(value, str) and isinstance(node, str) and value in node:
+            return format_path(path)  # a piece of a list sent as text ("1,x,3" | as_list)
+    inner = _search(value, body)
+    return format_path(inner) if inner else None
+
+
+def _search(value: Any, root: Any) -> tuple[str | int, ...] | None:
+    """The path below `root` of the node that is `value` (or equal to it), breadth first."""
+    queue: deque[tuple[tuple[str | int, ...], Any]] = deque([((), root)])
+    visited = 0
+    while queue and visited < _SEARCH_LIMIT:
+        path, node = queue.popleft()
+        visited += 1
+        if node is value or (type(node) is type(value) and _equal(node, value)):
+            return path
+        if isinstance(node, Mapping):
+            queue.extend(((*path, str(k)), v) for k, v in node.items())
+        elif isinstance(node, list):
+            queue.extend(((*path, i), v) for i, v in enumerate(node))
+    return None
+
+
+def _equal(node: Any, value: Any) -> bool:
+    # scalars only: comparing containers would be quadratic in the body
+    return not isinstance(node, Mapping | list) and bool(node == value)
+
+
+def _dig(body: Any, path: tuple[str, ...]) -> Any:
+    node = body
+    for part in path:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
