@@ -7,13 +7,13 @@ reads."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import nodes
 
 from providers.templating import (
     MAP_NAMES,
-    EvaluationError,
     Expression,
     TemplateProblem,
     TextTemplate,
@@ -113,9 +113,17 @@ def _reading_received_at(declared: Vars) -> set[str]:
 
 def vars_read(template: Expression | TextTemplate) -> set[str]:
     """The names X of every `vars.X` (or `vars['X']`) the template reads."""
-    tree = _tree(template)
-    if tree is None:
+    if isinstance(template, Expression) and template.constant:
         return set()
+    return set(_vars_in(template.source, isinstance(template, Expression)))
+
+
+@lru_cache(maxsize=4096)
+def _vars_in(source: str, expression: bool) -> frozenset[str]:
+    # checked for every template of every event at load: most never name vars
+    if "vars" not in source:
+        return frozenset()
+    tree = _parse(source, expression)
     found: set[str] = set()
     # find_all leaves out the root: an expression that is only `vars.x` is its root
     for node in [tree, *tree.find_all((nodes.Getattr, nodes.Getitem))]:
@@ -128,15 +136,15 @@ def vars_read(template: Expression | TextTemplate) -> set[str]:
             found.add(node.attr)
         elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             found.add(node.arg.value)
-    return found
+    return frozenset(found)
 
 
 def _tree(template: Expression | TextTemplate) -> nodes.Node | None:
-    if isinstance(template, Expression):
-        if template.constant:
-            return None
-        try:
-            return parse_expression(template.source)
-        except TemplateProblem as exc:  # compiled once already: cannot happen
-            raise EvaluationError(template.path, str(exc)) from exc
-    return environment().parse(template.source)
+    if isinstance(template, Expression) and template.constant:
+        return None
+    return _parse(template.source, isinstance(template, Expression))
+
+
+def _parse(source: str, expression: bool) -> nodes.Node:
+    # compiled once already, so it parses
+    return parse_expression(source) if expression else environment().parse(source)
