@@ -293,3 +293,22 @@ def test_an_example_declares_a_refused_request_and_the_whole_answer(
     assert "1/2 examples passed" in out
     assert "FAIL rejected: the wrong field expected" in out
     assert "-  field: call_id\n" in out and "+  field: talk\n" in out
+
+
+async def test_over_http_a_routing_reply_that_cannot_read_the_request_answers_its_fallback(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    route = finished(
+        emit=[],
+        lookups={"responsible": {"phone": "body.phone | e164"}},
+        reply={"body": '{"wait": {{ body.wait | as_int }}}'},
+        fallback_reply={"body": '{"go_on": true}'},
+    )
+    async with spec_hub(temporal_env, tmp_path, write_spec(tmp_path, acme(route))) as hub:
+        channel = await hub.create_channel("acme")
+        response = await hub.http.post(
+            channel["webhook_urls"]["hook"],
+            json={"call_id": 34, "phone": "+79161234567", "wait": "soon"},
+        )
+    # the PBX waits on this answer to route the call: it gets one that lets it go on
+    assert (response.status_code, response.json()) == (200, {"go_on": True})
