@@ -9,7 +9,6 @@ look up (providers.lookups), the caller reads it, `finish_request` renders the r
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,13 @@ from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import CoercionError, coerce_field, event_to_json
 from providers.events import CallEvent
-from providers.faults import RequestFault, blank_field, request_fault
+from providers.faults import (
+    RequestFault,
+    blank_field,
+    evaluation_fault,
+    request_fault,
+    spec_place,
+)
 from providers.spec import (
     EmissionSpec,
     EndpointSpec,
@@ -488,33 +493,17 @@ def _failure(
 ) -> RequestRejected | MappingError:
     """A template that failed on this request: 422 naming the field when the request carries
     the fault (providers.faults), else the spec's bug."""
-    body = context.get("body")
-    for failure in (error, *error.related):  # a value of the request explains the others
-        fault = request_fault(
-            failure.cause, failure.body_reads, body if isinstance(body, Mapping) else {}
-        )
-        if fault is not None:
-            return _unreadable(fault, failure.path)
-    return _spec_bug(spec, error.path, error.message)
+    fault = evaluation_fault(error, context.get("body"))
+    return _unreadable(fault) if fault is not None else _spec_bug(spec, error.path, error.message)
 
 
-def _unreadable(fault: RequestFault, spec_path: str) -> RequestRejected:
-    return RequestRejected(422, f"{fault.message} (read at {spec_path})", fault.field)
-
-
-_PLACE = re.compile(r"endpoints\.([^.\[]+)(?:\.events\[(\d+)\])?")
+def _unreadable(fault: RequestFault) -> RequestRejected:
+    return RequestRejected(422, fault.message, fault.field)
 
 
 def _spec_bug(spec: ProviderSpec, path: str, message: str) -> MappingError:
-    """A MappingError placed in the spec: its file, endpoint and event, read from `path`."""
-    endpoint = event = None
-    place = _PLACE.match(path)
-    if place is not None:
-        endpoint = place[1]
-        declared = spec.endpoints.get(endpoint)
-        index = int(place[2]) if place[2] is not None else None
-        if declared is not None and index is not None and index < len(declared.events):
-            event = declared.events[index].name
+    """A MappingError placed in the spec: its file, endpoint and event."""
+    endpoint, event = spec_place(spec, path)
     return MappingError(
         spec.id, path, message, file=display_path(spec.path), endpoint=endpoint, event=event
     )
@@ -538,10 +527,13 @@ def _emit(
     if isinstance(items, str | Mapping) or not isinstance(items, Iterable):
         message = f"for_each must give a list, got {items!r}"
         fault = request_fault(
-            FilterValueError(message, items), emission.for_each.body_reads, context["body"]
+            FilterValueError(message, items),
+            emission.for_each.body_reads,
+            context["body"],
+            spec_path=emission.for_each.path,
         )
         if fault is not None:
-            raise _unreadable(fault, emission.for_each.path)
+            raise _unreadable(fault)
         raise _spec_bug(spec, emission.for_each.path, message)
     emitted = []
     for index, item in enumerate(items):
@@ -584,9 +576,10 @@ def _emit_one(
         try:
             values[name] = coerce_field(name, raw[name])
         except CoercionError as exc:
-            fault = request_fault(exc, expression.body_reads, context["body"], value=raw[name])
+            reads, place = expression.body_reads, expression.path
+            fault = request_fault(exc, reads, context["body"], spec_path=place, value=raw[name])
             if fault is not None:
-                raise _unreadable(fault, expression.path) from exc
+                raise _unreadable(fault) from exc
             raise _spec_bug(spec, expression.path, str(exc)) from exc
     key_context = {**context, "kind": emission.kind, "mapped": values}
     key = _render(spec, emission.idempotency_key, key_context).strip()

@@ -5,6 +5,7 @@ failed and the value it failed on, traced back to the body the PBX sent."""
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from typing import Any
 from jinja2.exceptions import UndefinedError
 
 from providers.canonical import CoercionError
-from providers.spec import format_path
-from providers.templating import FilterValueError, is_blank
+from providers.spec import ProviderSpec, format_path
+from providers.templating import EvaluationError, FilterValueError, is_blank
 
-__all__ = ["RequestFault", "blank_field", "request_fault"]
+__all__ = ["RequestFault", "blank_field", "evaluation_fault", "request_fault", "spec_place"]
 
 # How many body nodes a search for the failed value visits at most: linear in a bounded body,
 # and cheap next to parsing it.
@@ -26,10 +27,27 @@ _MISSING: Any = object()
 
 @dataclass(frozen=True)
 class RequestFault:
-    """The request is at fault: `field` (the body path, `a.b.0.c`) and why."""
+    """The request is at fault: `field` (the body path, `a.b[0].c`) and why, with the place in
+    the spec that read it."""
 
     field: str
     message: str
+
+
+def evaluation_fault(error: EvaluationError, body: Any) -> RequestFault | None:
+    """The body field to blame for a failed template, or None when the spec is at fault. Of
+    several templates of one group that failed, one failing on a value of the request explains
+    the others (a sum of a timestamp that is no number fails too)."""
+    for failure in (error, *error.related):
+        fault = request_fault(
+            failure.cause,
+            failure.body_reads,
+            body if isinstance(body, Mapping) else {},
+            spec_path=failure.path,
+        )
+        if fault is not None:
+            return fault
+    return None
 
 
 def request_fault(
@@ -37,11 +55,13 @@ def request_fault(
     reads: Iterable[tuple[str, ...]],
     body: Mapping[str, Any],
     *,
+    spec_path: str,
     value: Any = _MISSING,
 ) -> RequestFault | None:
     """The body field to blame for `cause` (what a template or a field coercion raised), or None
-    when the spec is at fault. `reads`: the body parameters the failing template reads; `value`:
-    the value that failed (a coercion's; a filter's FilterValueError carries its own)."""
+    when the spec is at fault. `reads`: the body parameters the failing template (at
+    `spec_path`) reads; `value`: the value that failed (a coercion's; a filter's FilterValueError
+    carries its own)."""
     ordered = sorted(reads)
     if isinstance(cause, FilterValueError) and cause.has_value:
         value = cause.value
@@ -50,18 +70,35 @@ def request_fault(
     elif isinstance(cause, UndefinedError):
         # an operation on a parameter the request does not carry
         field = blank_field(ordered, body)
-        return RequestFault(field, f"{field}: missing") if field is not None else None
+        if field is None:
+            return None
+        return RequestFault(field, f"{field}: missing (read at {spec_path})")
     if value is _MISSING or is_blank(value):
         return None
     where = _find(value, ordered, body)
     if where is None:
         return None
-    return RequestFault(where, _bounded(f"{where}: {cause}"))
+    return RequestFault(where, f"{where}: {_bounded(str(cause))} (read at {spec_path})")
 
 
 def _bounded(message: str) -> str:
     # the message quotes the PBX's value: a long one would flood the log and the answer
     return message if len(message) <= 300 else message[:300] + "…"
+
+
+_PLACE = re.compile(r"endpoints\.([^.\[]+)(?:\.events\[(\d+)\])?")
+
+
+def spec_place(spec: ProviderSpec, path: str) -> tuple[str | None, str | None]:
+    """The endpoint and the event (by name) a spec path is in, for a log line a person reads."""
+    place = _PLACE.match(path)
+    if place is None:
+        return None, None
+    endpoint = spec.endpoints.get(place[1])
+    index = int(place[2]) if place[2] is not None else None
+    if endpoint is None or index is None or index >= len(endpoint.events):
+        return place[1], None
+    return place[1], endpoint.events[index].name
 
 
 def blank_field(reads: Iterable[tuple[str, ...]], body: Mapping[str, Any]) -> str | None:

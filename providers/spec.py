@@ -24,7 +24,7 @@ from providers.auth import AuthMechanism, HmacSignature, SourceIpAllowlist, Toke
 from providers.bodies import BodyFormat
 from providers.endpoint_paths import endpoint_url_path, path_problems
 from providers.lookups import LOOKUP_KINDS
-from providers.spec_vars import Vars, compile_vars, vars_problems
+from providers.spec_vars import Vars, check_event_vars, compile_vars
 from providers.templating import (
     AUTH_NAMES,
     FALLBACK_NAMES,
@@ -870,25 +870,8 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         fallback_reply=fallback,
         vars=declared_vars,
     )
-    vars_problems(
-        declared_vars,
-        _var_readers(compiled),
-        [e.idempotency_key for e in compiled.emissions],
-        c.problem,
-    )
+    check_event_vars(compiled, c.problem)
     return compiled
-
-
-def _var_readers(event: EventSpec) -> list[tuple[str, Expression | TextTemplate | None]]:
-    """Every template of an event that may read its vars, with its place in the spec."""
-    readers: list[Expression | TextTemplate | None] = [event.session_id, event.reply.body]
-    if event.fallback_reply is not None:
-        readers.append(event.fallback_reply.body)
-    for emission in event.emissions:
-        readers += [emission.when, emission.for_each, emission.idempotency_key]
-        readers += [expression for _, expression in emission.fields]
-    readers += [expression for _, arguments in event.lookups for _, expression in arguments]
-    return [(reader.path, reader) for reader in readers if reader is not None]
 
 
 def _compile_lookups(

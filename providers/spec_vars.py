@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import nodes
 
@@ -22,7 +22,17 @@ from providers.templating import (
     parse_expression,
 )
 
-__all__ = ["VAR_NAMES", "Vars", "compile_vars", "evaluate_vars", "vars_problems"]
+if TYPE_CHECKING:  # providers.spec imports this module
+    from providers.spec import EventSpec
+
+__all__ = [
+    "VAR_NAMES",
+    "Vars",
+    "check_event_vars",
+    "compile_vars",
+    "evaluate_vars",
+    "vars_problems",
+]
 
 # What a var's expression reads: what a map reads, and the vars declared before it.
 VAR_NAMES = MAP_NAMES
@@ -71,18 +81,40 @@ def evaluate_vars(declared: Vars, context: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def check_event_vars(event: EventSpec, problem: Callable[[str, str], None]) -> None:
+    """Every `vars.<name>` an event's templates read must be declared; an idempotency key must
+    not read a var that reads received_at, which differs on redelivery."""
+    vars_problems(
+        event.vars,
+        _readers(event),
+        [emission.idempotency_key for emission in event.emissions],
+        problem,
+    )
+
+
+def _readers(event: EventSpec) -> list[Expression | TextTemplate]:
+    """Every template of an event that may read its vars."""
+    readers: list[Expression | TextTemplate | None] = [event.session_id, event.reply.body]
+    if event.fallback_reply is not None:
+        readers.append(event.fallback_reply.body)
+    for emission in event.emissions:
+        readers += [emission.when, emission.for_each, emission.idempotency_key]
+        readers += [expression for _, expression in emission.fields]
+    readers += [expression for _, arguments in event.lookups for _, expression in arguments]
+    return [reader for reader in readers if reader is not None]
+
+
 def vars_problems(
     declared: Vars,
-    readers: Iterable[tuple[str, Expression | TextTemplate | None]],
+    readers: Iterable[Expression | TextTemplate],
     keys: Iterable[TextTemplate | None],
     problem: Callable[[str, str], None],
 ) -> None:
-    """Every `vars.<name>` of `readers` ((spec path, template)) must be declared; an idempotency
-    key (`keys`) must not read a var that reads received_at, which differs on redelivery."""
+    """Every `vars.<name>` of `readers` must be declared; an idempotency key (`keys`) must not
+    read a var that reads received_at, which differs on redelivery."""
     names = {name for name, _ in declared}
-    for path, template in readers:
-        if template is None:
-            continue
+    for template in readers:
+        path = template.path
         for read in sorted(vars_read(template) - names):
             known = ", ".join(sorted(names)) or "none"
             problem(path, f"reads vars.{read}, which is not declared (vars here: {known})")
