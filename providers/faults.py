@@ -112,28 +112,33 @@ def blank_field(reads: Iterable[tuple[str, ...]], body: Mapping[str, Any]) -> st
 
 def _find(value: Any, reads: list[tuple[str, ...]], body: Mapping[str, Any]) -> str | None:
     # the template's own reads first (the precise answer), then anywhere in the body: a value
-    # reached through a var or a for_each item is still the PBX's
-    for path in reads:
-        node = _dig(body, path)
-        if node is _MISSING:
-            continue
-        inner = _search(value, node)
-        if inner is not None:
-            return format_path((*path, *inner))
-        if isinstance(value, str) and isinstance(node, str) and value in node:
-            return format_path(path)  # a piece of a list sent as text ("1,x,3" | as_list)
-    inner = _search(value, body)
-    return format_path(inner) if inner else None
+    # reached through a var or a for_each item is still the PBX's. The very object the filter
+    # was handed before an equal one elsewhere (two fields may carry the same text).
+    for identical in (True, False):
+        for path in reads:
+            node = _dig(body, path)
+            if node is _MISSING:
+                continue
+            inner = _search(value, node, identical=identical)
+            if inner is not None:
+                return format_path((*path, *inner))
+            if not identical and isinstance(value, str) and isinstance(node, str) and value in node:
+                return format_path(path)  # a piece of a list sent as text ("1,x,3" | as_list)
+        inner = _search(value, body, identical=identical)
+        if inner:
+            return format_path(inner)
+    return None
 
 
-def _search(value: Any, root: Any) -> tuple[str | int, ...] | None:
-    """The path below `root` of the node that is `value` (or equal to it), breadth first."""
+def _search(value: Any, root: Any, *, identical: bool) -> tuple[str | int, ...] | None:
+    """The path below `root` of the node that is `value` (or, not `identical`, a scalar equal
+    to it), breadth first."""
     queue: deque[tuple[tuple[str | int, ...], Any]] = deque([((), root)])
     visited = 0
     while queue and visited < _SEARCH_LIMIT:
         path, node = queue.popleft()
         visited += 1
-        if node is value or (type(node) is type(value) and _equal(node, value)):
+        if node is value or (not identical and _equal(node, value)):
             return path
         if isinstance(node, Mapping):
             queue.extend(((*path, str(k)), v) for k, v in node.items())
@@ -143,8 +148,10 @@ def _search(value: Any, root: Any) -> tuple[str | int, ...] | None:
 
 
 def _equal(node: Any, value: Any) -> bool:
-    # scalars only: comparing containers would be quadratic in the body
-    return not isinstance(node, Mapping | list) and bool(node == value)
+    # scalars of one type only: comparing containers would be quadratic in the body
+    return (
+        type(node) is type(value) and not isinstance(node, Mapping | list) and bool(node == value)
+    )
 
 
 def _dig(body: Any, path: tuple[str, ...]) -> Any:

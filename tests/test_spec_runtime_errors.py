@@ -156,6 +156,15 @@ def test_a_value_read_through_a_var_is_named(tmp_path: Path) -> None:
     assert "endpoints.hook.events[0].vars.talk" in rejected.message
 
 
+def test_of_two_fields_with_the_same_text_the_one_read_is_named(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path,
+        acme(finished(vars={"talk": "body.billsec"}, map={"talk_seconds": "vars.talk | as_int"})),
+    )
+    rejected = refused(spec, {"call_id": 1, "comment": "n/a", "billsec": "n/a"})
+    assert (rejected.status, rejected.field) == (422, "billsec")
+
+
 def test_a_key_left_empty_by_a_missing_field_names_it(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, acme(finished(idempotency_key="{{ body.event_id | as_str }}")))
     rejected = refused(spec, {"call_id": 1})
