@@ -67,8 +67,10 @@ def request_fault(
         value = cause.value
     elif isinstance(cause, CoercionError) and cause.spec_fault:
         return None
-    elif isinstance(cause, UndefinedError):
-        # an operation on a parameter the request does not carry
+    elif isinstance(cause, UndefinedError) or (
+        isinstance(cause, TypeError) and "NoneType" in str(cause)
+    ):
+        # an operation on a parameter the request does not carry, or carries as null
         field = blank_field(ordered, body)
         if field is None:
             return None

@@ -124,6 +124,8 @@ def test_a_missing_field_an_operation_needs_is_named(tmp_path: Path) -> None:
     rejected = refused(spec, {"call_id": 1})
     assert (rejected.status, rejected.field) == (422, "leg.talk")
     assert "leg.talk: missing" in rejected.message
+    sent_as_null = refused(spec, {"call_id": 1, "leg": {"talk": None}})
+    assert (sent_as_null.status, sent_as_null.field) == (422, "leg.talk")
 
 
 def test_a_value_inside_a_list_is_named_with_its_index(tmp_path: Path) -> None:
