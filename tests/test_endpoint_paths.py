@@ -188,3 +188,25 @@ async def test_a_wrong_url_cannot_write_lines_into_the_log(
     assert response.status_code == 404
     (logged,) = [r.getMessage() for r in caplog.records if r.name == "pbxhub.ingress"]
     assert "\n" not in logged and "events\\x0aaccepted call_started" in logged
+
+
+async def test_a_body_field_named_with_a_line_break_cannot_write_lines_into_the_log(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    strict = events_endpoint("call_started", path="events/call")
+    strict["events"][0]["schema"] = {
+        "type": "object",
+        "required": ["call_id"],
+        "additionalProperties": {"type": "integer"},
+    }
+    async with spec_hub(temporal_env, tmp_path, write_spec(tmp_path, acme(call=strict))) as hub:
+        channel = await hub.create_channel("acme")
+        with caplog.at_level(logging.WARNING, logger="pbxhub.ingress"):
+            response = await hub.http.post(
+                channel["webhook_urls"]["call"],
+                json={"call_id": 1, "x\nINFO accepted call_started": "forged"},
+            )
+    assert response.status_code == 422
+    assert response.json()["field"] == "x\nINFO accepted call_started"  # the PBX reads it as sent
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "pbxhub.ingress"]
+    assert "\n" not in logged and "x\\x0aINFO accepted call_started" in logged

@@ -214,7 +214,7 @@ def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Re
     if delivered:
         reason += f" ({delivered} event(s) were accepted before the reply failed)"
     if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
-        log.warning("rejected %s with %d: %s", where, rejected.status, reason)
+        log.warning("rejected %s with %d: %s", where, rejected.status, _printable(reason, 1000))
         declared = rejected.reply
         return Response(declared.body, declared.status, media_type=declared.content_type)
     content = {"error": rejected.message, "field": rejected.field}
@@ -233,7 +233,7 @@ def _spec_error(where: str, error: MappingError, *, delivered: int = 0) -> JSONR
         error.endpoint,
         error.event,
         where,
-        error.message,
+        _printable(error.message, 1000),
         f"; {delivered} event(s) were accepted before the reply failed" if delivered else "",
     )
     content = {
@@ -273,15 +273,15 @@ def _not_found(where: str, reason: str) -> JSONResponse:
     return _reject(404, {"error": f"not found: {reason}", "field": None}, where, reason)
 
 
-def _printable(text: str) -> str:
-    # URL parts are the sender's: no line breaks or control characters into the log, and a
-    # bounded length
-    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:200])
-    return shown + ("…" if len(text) > 200 else "")
+def _printable(text: str, limit: int = 200) -> str:
+    # URL parts and reasons quote the sender: no line breaks or control characters into the
+    # log, and a bounded length
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
 
 
 def _reject(status: int, content: Mapping[str, object], where: str, reason: str) -> JSONResponse:
-    log.warning("rejected %s with %d: %s", where, status, reason)
+    log.warning("rejected %s with %d: %s", where, status, _printable(reason, 1000))
     return JSONResponse(content, status_code=status)
 
 
