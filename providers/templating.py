@@ -488,6 +488,18 @@ def environment() -> SpecEnvironment:
 # Compiled templates and expressions
 
 
+# What a template may raise on a request: its own errors, a filter's, Python's on the values, and
+# a macro that calls itself (RecursionError) — a spec bug like any other, never a crash.
+_TEMPLATE_FAILURES = (
+    TemplateError,
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    LookupError,
+    RecursionError,
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Expression:
     """A compiled Jinja2 expression (`body.x | as_int`) producing a native value."""
@@ -504,7 +516,7 @@ class Expression:
             return self._value
         try:
             result = self._fn(**context)
-        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+        except _TEMPLATE_FAILURES as exc:
             message = f"{type(exc).__name__}: {exc}"
             raise EvaluationError(
                 self.path, message, cause=exc, body_reads=self.body_reads
@@ -532,7 +544,7 @@ class TextTemplate:
     def render(self, context: Mapping[str, Any]) -> str:
         try:
             return str(self._template.render(context))
-        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+        except _TEMPLATE_FAILURES as exc:
             message = f"{type(exc).__name__}: {exc}"
             raise EvaluationError(
                 self.path, message, cause=exc, body_reads=self.body_reads

@@ -200,6 +200,11 @@ def test_a_reply_that_reads_an_unreadable_value_answers_as_the_endpoint_declares
         (finished(map={"talk_seconds": "body.talk - 1"}), "map.talk_seconds"),
         # the channel's own setting is unreadable: nothing the PBX can fix
         (finished(map={"wait_seconds": "channel.settings.offset | as_int"}), "map.wait_seconds"),
+        # a macro that calls itself
+        (
+            finished(reply={"body": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"}),
+            "reply.body",
+        ),
     ],
 )
 def test_a_failure_the_request_does_not_explain_is_a_spec_bug_with_its_place(
