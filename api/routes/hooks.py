@@ -118,7 +118,8 @@ async def receive_webhook(
         channel = await anyio.to_thread.run_sync(context.store.get_channel_by_key, channel_key)
     except Exception:
         log.exception("store unavailable for %s", where)
-        return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+        content = {"error": "store unavailable, retry later", "field": None}
+        return JSONResponse(content, status_code=503)
     # A key of another provider's channel is as unknown as no key at all.
     if channel is None or channel.provider != provider:
         return _not_found(where, "unknown channel key")
