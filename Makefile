@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := providers schemas api workflows activities crm pbxhub
 
-.PHONY: run test install install-test lint providers-check clean
+.PHONY: run test install install-test lint providers-check spec clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ lint: install-test
 providers-check: install
 	$(BIN)/pbxhub providers validate
 	$(BIN)/pbxhub providers test
+
+# One spec alone, while writing it (seconds, not the whole suite): `make spec PROVIDER=uis` checks
+# providers/uis.yaml, runs its examples (-v lists each), the spec tests filtered to it (its file,
+# its schemas/uis/ and tests/fixtures/uis/), and its own end-to-end tests tests/test_uis_*.py.
+spec: install-test
+	@test -n "$(PROVIDER)" || { echo "usage: make spec PROVIDER=<provider id>"; exit 2; }
+	@test -f providers/$(PROVIDER).yaml || { echo "no spec providers/$(PROVIDER).yaml"; exit 2; }
+	$(BIN)/pbxhub providers validate providers/$(PROVIDER).yaml
+	$(BIN)/pbxhub providers test -v providers/$(PROVIDER).yaml
+	$(BIN)/pytest -q tests/test_provider_specs.py -k "$(PROVIDER).yaml or [$(PROVIDER)/"
+	$(if $(wildcard tests/test_$(PROVIDER)_*.py),$(BIN)/pytest -q $(wildcard tests/test_$(PROVIDER)_*.py))
 
 test: install-test lint providers-check
 	bash scripts/ensure-postgres.sh

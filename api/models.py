@@ -93,8 +93,11 @@ class ChannelOut(BaseModel):
     timezone: str
     settings: dict[str, Any]
     created_at: datetime
-    # What to paste into the PBX: one URL per endpoint of the provider's spec.
+    # What to paste into the PBX: one URL per endpoint of the provider's spec, by endpoint name.
     webhook_urls: dict[str, str]
+    # The one URL to give a PBX that appends its own sub-paths (<base>/events/call): every
+    # endpoint answers at <base>/<its path>. None for the telephony API (one URL of its own).
+    webhook_base_url: str | None = None
     # What the PBX last answered to a request pbxhub sent it (the provider's channel_setup)
     # when it refused: {action, status, message, answer, at}; None once it says ok.
     last_error: dict[str, Any] | None = None

@@ -21,6 +21,7 @@ from providers.engine import (
     MappingError,
     Outcome,
     PreparedRequest,
+    RequestRejected,
     fallback_outcome,
     finish_request,
 )
@@ -37,7 +38,8 @@ async def reply_outcome(
     """The request's outcome with its reply: rendered with the lookups answered, or the fallback
     reply when they are not answered within `context.routing_timeout` or the store fails.
 
-    Raises MappingError only when the fallback itself cannot be rendered (a spec bug).
+    Raises MappingError (a spec bug) or RequestRejected (a value of the request it cannot read)
+    only when the fallback itself cannot be rendered, or when the request needs no lookups.
     """
     if not prepared.lookups_needed:
         return finish_request(prepared, {})
@@ -68,6 +70,9 @@ async def reply_outcome(
         outcome = finish_request(prepared, answers)
     except MappingError as error:
         log.error("reply for %s failed at %s: %s; fallback reply", where, error.path, error.message)
+        return fallback_outcome(prepared)
+    except RequestRejected as rejected:  # the reply reads a value of the request it cannot
+        log.warning("reply for %s failed on %s; fallback reply", where, rejected.field)
         return fallback_outcome(prepared)
     _log_decision(where, answers, elapsed_ms)
     return outcome

@@ -27,7 +27,13 @@ __all__ = [
 
 
 class CoercionError(ValueError):
-    """A mapped value does not fit its CallEvent field."""
+    """A mapped value does not fit its CallEvent field. `spec_fault`: whatever the PBX sent,
+    the spec should have converted it (a time without a zone, a phone not through e164, a
+    direction not translated); otherwise the value itself is unreadable as the field's type."""
+
+    def __init__(self, message: str, *, spec_fault: bool = False) -> None:
+        super().__init__(message)
+        self.spec_fault = spec_fault
 
 
 def _field_type(hint: Any) -> str:
@@ -64,10 +70,14 @@ def coerce_field(name: str, value: Any) -> Any:
         if kind == "str":
             text = _to_str(value)
             if name == "direction" and text not in _DIRECTIONS:
-                raise CoercionError(f"direction must be one of {sorted(_DIRECTIONS)}, got {text!r}")
+                raise CoercionError(
+                    f"direction must be one of {sorted(_DIRECTIONS)}, got {text!r}",
+                    spec_fault=True,
+                )
             if name == "contact_phone" and text is not None and not _E164.fullmatch(text):
                 raise CoercionError(
-                    f"contact_phone must be E.164 (use the e164 filter), got {text!r}"
+                    f"contact_phone must be E.164 (use the e164 filter), got {text!r}",
+                    spec_fault=True,
                 )
             return text
         if kind == "int":
@@ -81,7 +91,7 @@ def coerce_field(name: str, value: Any) -> Any:
             return _to_datetime(value)
     except FilterValueError as exc:
         raise CoercionError(str(exc)) from exc
-    raise CoercionError(f"field {name} is not mappable")
+    raise CoercionError(f"field {name} is not mappable", spec_fault=True)
 
 
 def _to_str(value: Any) -> str | None:
@@ -131,7 +141,8 @@ def _to_datetime(value: Any) -> datetime:
         raise CoercionError(f"expected a date-time, got {value!r}")
     if value.tzinfo is None:
         raise CoercionError(
-            f"date-time {value.isoformat()} has no time zone (read PBX times with local_time)"
+            f"date-time {value.isoformat()} has no time zone (read PBX times with local_time)",
+            spec_fault=True,
         )
     return value.astimezone(UTC)
 

@@ -21,6 +21,13 @@ from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import CoercionError, coerce_field, event_to_json
 from providers.events import CallEvent
+from providers.faults import (
+    RequestFault,
+    blank_field,
+    evaluation_fault,
+    request_fault,
+    spec_place,
+)
 from providers.signatures import DEFAULT_MAX_AGE_SECONDS
 from providers.spec import (
     EmissionSpec,
@@ -28,9 +35,17 @@ from providers.spec import (
     EventSpec,
     ProviderSpec,
     ReplySpec,
+    display_path,
     format_path,
 )
-from providers.templating import EvaluationError, Expression, as_str, is_blank
+from providers.spec_vars import evaluate_vars
+from providers.templating import (
+    EvaluationError,
+    Expression,
+    FilterValueError,
+    as_str,
+    is_blank,
+)
 
 __all__ = [
     "CHANNEL_SOURCES_SETTING",
@@ -175,17 +190,30 @@ class RequestRejected(Exception):
 
 
 class MappingError(Exception):
-    """The spec mapped a valid request to something that is not a valid event: a spec bug, not
-    the PBX's fault. `path` names the place in the spec; the ingress should answer 500 so the
-    PBX retries once the spec is fixed."""
+    """The spec fails on a request that is not at fault (a spec bug: a template error, a value
+    the spec should have converted). `path` names the place in the spec, `file`, `endpoint` and
+    `event` the rest of it, for the log. The ingress answers 501, not 500: see api/routes/hooks.py.
+    A failure the request causes (a missing field, an unreadable value) is a RequestRejected."""
 
-    status = 500
+    status = 501
 
-    def __init__(self, spec_id: str, path: str, message: str) -> None:
+    def __init__(
+        self,
+        spec_id: str,
+        path: str,
+        message: str,
+        *,
+        file: str = "",
+        endpoint: str | None = None,
+        event: str | None = None,
+    ) -> None:
         super().__init__(f"spec {spec_id}: {path}: {message}")
         self.spec_id = spec_id
         self.path = path
         self.message = message
+        self.file = file
+        self.endpoint = endpoint
+        self.event = event
 
 
 def handle_request(
@@ -282,11 +310,21 @@ def _prepare(
     _validate(event, body)
 
     context["event"] = event.name
+    try:
+        evaluate_vars(event.vars, context)
+    except EvaluationError as exc:
+        raise _failure(spec, exc, context) from exc
     session_id = ""
     if event.session_id is not None:
         session_id = _render(spec, event.session_id, context).strip()
         if event.emissions and not session_id:
-            raise RequestRejected(422, "the request carries no call session id")
+            missing = blank_field(event.session_id.body_reads, body)
+            raise RequestRejected(
+                422,
+                "the request carries no call session id"
+                + (f": {missing} is missing" if missing else ""),
+                field=missing,
+            )
     context["session_id"] = session_id
 
     extra = _extra(body, event) if event.emissions else {}
@@ -318,7 +356,8 @@ def finish_request(prepared: PreparedRequest, lookups: Mapping[str, Any]) -> Out
     """The outcome with the reply rendered from the answers to `prepared.lookups_needed`
     (templates read them as `lookups.<kind>`; a kind left out reads as undefined).
 
-    Raises MappingError when the reply template fails (a spec bug).
+    Raises RequestRejected when the reply template fails on a value of the request (422 naming
+    it), MappingError when it fails otherwise (a spec bug).
     """
     return _outcome(prepared, prepared.event.reply, lookups, fallback=False)
 
@@ -350,7 +389,11 @@ def _outcome(
             reply_context["lookups"] = lookups
         if "events" in reply_spec.body.names:  # only built when the reply shows them
             reply_context["events"] = [event_to_json(e) for e in prepared.events]
-        body_text = _render(prepared.spec, reply_spec.body, reply_context)
+        try:
+            body_text = _render(prepared.spec, reply_spec.body, reply_context)
+        except RequestRejected as rejected:  # the events are accepted; the reply cannot be
+            declared = _declared_rejection(prepared.spec, prepared.endpoint, rejected)
+            raise (declared or rejected) from rejected
     reply = Reply(status=reply_spec.status, content_type=reply_spec.content_type, body=body_text)
     return Outcome(
         event_name=prepared.event.name, events=prepared.events, reply=reply, fallback=fallback
@@ -403,7 +446,7 @@ def _authenticate(
     except AuthFailure as exc:
         raise RequestRejected(exc.status, exc.message) from exc
     except EvaluationError as exc:
-        raise MappingError(spec.id, exc.path, exc.message) from exc
+        raise _failure(spec, exc, context) from exc
 
 
 def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> None:
@@ -439,21 +482,42 @@ def _truthy(spec: ProviderSpec, expression: Expression, context: Mapping[str, An
     try:
         return bool(expression.evaluate(context))
     except EvaluationError as exc:
-        raise MappingError(spec.id, exc.path, exc.message) from exc
+        raise _failure(spec, exc, context) from exc
 
 
 def _evaluate(spec: ProviderSpec, expression: Expression, context: Mapping[str, Any]) -> Any:
     try:
         return expression.evaluate(context)
     except EvaluationError as exc:
-        raise MappingError(spec.id, exc.path, exc.message) from exc
+        raise _failure(spec, exc, context) from exc
 
 
 def _render(spec: ProviderSpec, template: Any, context: Mapping[str, Any]) -> str:
     try:
         return str(template.render(context))
     except EvaluationError as exc:
-        raise MappingError(spec.id, exc.path, exc.message) from exc
+        raise _failure(spec, exc, context) from exc
+
+
+def _failure(
+    spec: ProviderSpec, error: EvaluationError, context: Mapping[str, Any]
+) -> RequestRejected | MappingError:
+    """A template that failed on this request: 422 naming the field when the request carries
+    the fault (providers.faults), else the spec's bug."""
+    fault = evaluation_fault(error, context.get("body"))
+    return _unreadable(fault) if fault is not None else _spec_bug(spec, error.path, error.message)
+
+
+def _unreadable(fault: RequestFault) -> RequestRejected:
+    return RequestRejected(422, fault.message, fault.field)
+
+
+def _spec_bug(spec: ProviderSpec, path: str, message: str) -> MappingError:
+    """A MappingError placed in the spec: its file, endpoint and event."""
+    endpoint, event = spec_place(spec, path)
+    return MappingError(
+        spec.id, path, message, file=display_path(spec.path), endpoint=endpoint, event=event
+    )
 
 
 def _emit(
@@ -472,9 +536,16 @@ def _emit(
     if is_blank(items):
         return []
     if isinstance(items, str | Mapping) or not isinstance(items, Iterable):
-        raise MappingError(
-            spec.id, emission.for_each.path, f"for_each must give a list, got {items!r}"
+        message = f"for_each must give a list, got {items!r}"
+        fault = request_fault(
+            FilterValueError(message, items),
+            emission.for_each.body_reads,
+            context["body"],
+            spec_path=emission.for_each.path,
         )
+        if fault is not None:
+            raise _unreadable(fault)
+        raise _spec_bug(spec, emission.for_each.path, message)
     emitted = []
     for index, item in enumerate(items):
         each = {**context, "item": item, "index": index}
@@ -489,8 +560,8 @@ def _check_keys_differ(spec: ProviderSpec, event: EventSpec, events: tuple[CallE
     seen: set[str] = set()
     for emitted in events:
         if emitted.idempotency_key in seen:
-            raise MappingError(
-                spec.id,
+            raise _spec_bug(
+                spec,
                 event.path,
                 f"two events of one request share the idempotency key {emitted.idempotency_key!r}",
             )
@@ -510,17 +581,27 @@ def _emit_one(
     try:
         raw = emission.values.evaluate(context)
     except EvaluationError as exc:
-        raise MappingError(spec.id, exc.path, exc.message) from exc
+        raise _failure(spec, exc, context) from exc
     values: dict[str, Any] = {}
     for name, expression in emission.fields:
         try:
             values[name] = coerce_field(name, raw[name])
         except CoercionError as exc:
-            raise MappingError(spec.id, expression.path, str(exc)) from exc
+            reads, place = expression.body_reads, expression.path
+            fault = request_fault(exc, reads, context["body"], spec_path=place, value=raw[name])
+            if fault is not None:
+                raise _unreadable(fault) from exc
+            raise _spec_bug(spec, expression.path, str(exc)) from exc
     key_context = {**context, "kind": emission.kind, "mapped": values}
     key = _render(spec, emission.idempotency_key, key_context).strip()
     if not key:
-        raise MappingError(spec.id, emission.idempotency_key.path, "idempotency key rendered empty")
+        template = emission.idempotency_key
+        missing = blank_field(template.body_reads, context["body"])
+        if missing is not None:  # the request lacks what tells its events apart
+            raise RequestRejected(
+                422, f"{missing}: missing (read by {template.path})", field=missing
+            )
+        raise _spec_bug(spec, template.path, "idempotency key rendered empty")
     return CallEvent(
         kind=emission.kind,
         provider=spec.id,

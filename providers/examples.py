@@ -171,9 +171,17 @@ def _rejection(wanted: Mapping[str, Any], actual: RequestRejected | None) -> dic
             f"...{contains}..." if actual is None or contains in actual.message else actual.message
         )
     if "body" in wanted:
-        body = wanted["body"] if actual is None else actual.reply.body if actual.reply else None
+        body = wanted["body"] if actual is None else _answer(actual)
         view["body"] = _reply_view({"body": body})["body"]
     return {"rejected": view}
+
+
+def _answer(rejected: RequestRejected) -> str:
+    """The body the ingress answers a refusal with: the endpoint's declared wording, else its
+    own JSON error."""
+    if rejected.reply is not None:
+        return rejected.reply.body
+    return json.dumps(rejected.as_json(), ensure_ascii=False)
 
 
 def _run_action_example(spec: ProviderSpec, example: ActionExampleSpec) -> ExampleResult:

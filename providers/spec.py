@@ -22,8 +22,10 @@ from referencing.jsonschema import DRAFT202012
 from providers.actions import RECORDING_LINK, ActionSpec, compile_action
 from providers.auth import AuthMechanism, SourceIpAllowlist
 from providers.bodies import BodyFormat
+from providers.endpoint_paths import endpoint_url_path, path_problems
 from providers.lookups import LOOKUP_KINDS
 from providers.signatures import SIGNATURE_KINDS, Signature, compile_signature
+from providers.spec_vars import Vars, check_event_vars, compile_vars
 from providers.templating import (
     FALLBACK_NAMES,
     KEY_NAMES,
@@ -149,6 +151,8 @@ class EventSpec:
     extra_keep: frozenset[tuple[str, ...]] = frozenset()
     # parameters named <prefix><name> go to extra as <name> (`extra.strip_prefixes`)
     extra_strip_prefixes: tuple[str, ...] = ()
+    # the endpoint's and the event's `vars`, in order (providers.spec_vars)
+    vars: Vars = ()
 
     @property
     def extra_skip(self) -> frozenset[tuple[str, ...]]:
@@ -181,6 +185,8 @@ class EndpointSpec:
     matches: ExpressionGroup
     # declared answers to refused requests, by cause: "unauthorized", "invalid"
     rejections: Mapping[str, RejectionSpec] = field(default_factory=dict)
+    # where it answers under /hooks/{provider}/{channel_key}/ (`path`, default its name)
+    url_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,14 @@ class ProviderSpec:
     recording_hosts: tuple[str, ...] = ()
     # where kept files come from: "link" (the webhooks' link) or "api" (always recording_link)
     recording_files_from: str = "link"
+
+    def endpoint_at(self, url_path: str) -> EndpointSpec | None:
+        """The endpoint answering at `url_path` (below the channel's base URL), if one does."""
+        return self._by_url_path.get(url_path)
+
+    @cached_property
+    def _by_url_path(self) -> Mapping[str, EndpointSpec]:
+        return MappingProxyType({ep.url_path: ep for ep in self.endpoints.values()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,7 +485,9 @@ class _Compiler:
         self.problems: list[SpecProblem] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(SpecProblem(self.shown, path, message))
+        found = SpecProblem(self.shown, path, message)
+        if found not in self.problems:  # an endpoint's template is checked with each event
+            self.problems.append(found)
 
     def expr(self, source: Any, path: str, names: frozenset[str]) -> Expression | None:
         try:
@@ -500,6 +516,7 @@ def _compile(file: Path, document: dict[str, Any]) -> ProviderSpec:
     if file.suffix == ".yaml" and file.stem != document["id"]:
         c.problem("id", f"id {document['id']!r} must match the file name {file.name!r}")
     spec_auth = _compile_auth(c, document.get("auth", []), "auth")
+    path_problems(document["endpoints"], c.problem)
     endpoints = {
         name: _compile_endpoint(c, name, ep, spec_auth)
         for name, ep in document["endpoints"].items()
@@ -629,6 +646,8 @@ def _compile_endpoint(
         lookups_path=f"{path}.lookups",
         fallback_reply=dict(ep["fallback_reply"]) if "fallback_reply" in ep else None,
         fallback_path=f"{path}.fallback_reply",
+        vars=dict(ep.get("vars", {})),
+        path=path,
     )
     events = tuple(
         _compile_event(c, ev, f"{path}.events[{i}]", shared) for i, ev in enumerate(ep["events"])
@@ -659,6 +678,7 @@ def _compile_endpoint(
         explicit=tuple((k, MappingProxyType(v)) for k, v in explicit.items()),
         matches=ExpressionGroup((e.name, e.match) for e in events if e.match is not None),
         rejections=MappingProxyType(_compile_rejections(c, ep.get("rejections", {}), path)),
+        url_path=endpoint_url_path(name, ep),
     )
 
 
@@ -696,6 +716,8 @@ class _Shared:
     lookups_path: str = ""
     fallback_reply: dict[str, Any] | None = None
     fallback_path: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
 
 
 def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shared) -> EventSpec:
@@ -728,8 +750,18 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
             (path, {"kind": ev["kind"], **({"when": ev["when"]} if "when" in ev else {})})
         ]
 
+    declared_vars = compile_vars(
+        shared.vars,
+        ev.get("vars", {}),
+        endpoint_path=shared.path,
+        event_path=path,
+        problem=c.problem,
+    )
     emissions: list[EmissionSpec] = []
     consumed: set[tuple[str, ...]] = set(session_id.body_reads if session_id else ())
+    # a parameter read through a var is read by the mapping
+    for _, expression in declared_vars:
+        consumed |= expression.body_reads
     for em_path, em in raw_emissions:
         for_each = (
             c.expr(em["for_each"], f"{em_path}.for_each", MAP_NAMES) if "for_each" in em else None
@@ -792,7 +824,7 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
     fallback = _compile_fallback(c, ev, path, shared, reply) if lookups else None
     extra = {**shared.extra, **ev.get("extra", {})}
     event_auth = _compile_auth(c, ev["auth"], f"{path}.auth") if "auth" in ev else shared.auth
-    return EventSpec(
+    compiled = EventSpec(
         name=ev["name"],
         path=path,
         description=ev.get("description", ""),
@@ -813,7 +845,10 @@ def _compile_event(c: _Compiler, ev: Mapping[str, Any], path: str, shared: _Shar
         extra_strip_prefixes=tuple(extra.get("strip_prefixes", ())),
         lookups=lookups,
         fallback_reply=fallback,
+        vars=declared_vars,
     )
+    check_event_vars(compiled, c.problem)
+    return compiled
 
 
 def _compile_lookups(

@@ -4,6 +4,7 @@ the specs use, and the load-time checks that turn a spec's typo into an error be
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -53,15 +54,17 @@ __all__ = [
 # where StrictUndefined would have helped, without making a missing *body key* an error (a PBX
 # body template typed by the customer may legitimately omit a parameter).
 MATCH_NAMES = frozenset({"body", "query", "headers", "channel", "provider"})
-# received_at: when the ingress received the request (aware UTC; None in spec examples unless set)
-MAP_NAMES = MATCH_NAMES | {"event", "received_at"}
+# received_at: when the ingress received the request (aware UTC; None in spec examples unless set);
+# vars: the endpoint's and event's `vars`, evaluated once the request is recognised and checked
+MAP_NAMES = MATCH_NAMES | {"event", "received_at", "vars"}
 # A redelivery is received at another moment: an idempotency key must never read received_at.
 KEY_NAMES = (MAP_NAMES - {"received_at"}) | {"session_id", "kind", "mapped"}
 REPLY_NAMES = MAP_NAMES | {"session_id", "events", "lookups"}
 # a fallback reply is what the PBX gets when the lookups could not be answered: it cannot read them
 FALLBACK_NAMES = REPLY_NAMES - {"lookups"}
 LOOKUP_NAMES = MAP_NAMES | {"session_id"}
-AUTH_NAMES = MAP_NAMES | {"raw_body"}
+# auth runs before the vars are evaluated
+AUTH_NAMES = (MAP_NAMES - {"vars"}) | {"raw_body"}
 # a declared rejection's body: why the request was refused, and the field at fault (if one is)
 REJECTION_NAMES = frozenset({"status", "message", "field"})
 # an outbound action (pbxhub → PBX): the channel, the action's arguments and its `vars` (named
@@ -81,16 +84,42 @@ class TemplateProblem(Exception):
 
 
 class EvaluationError(Exception):
-    """A template failed while rendering; `path` says where it is in the spec."""
+    """A template failed while rendering; `path` says where it is in the spec. `cause` is what
+    failed and `body_reads` the body parameters the template reads: with them the engine tells
+    a request carrying an unreadable value from a spec bug (providers.faults)."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        message: str,
+        *,
+        cause: BaseException | None = None,
+        body_reads: frozenset[tuple[str, ...]] = frozenset(),
+    ) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+        self.cause = cause
+        self.body_reads = body_reads
+        # the other templates of the same group that failed on the same request (one of them may
+        # fail on the request's own value, and explain the rest)
+        self.related: tuple[EvaluationError, ...] = ()
+
+
+_NO_VALUE: Any = object()
 
 
 class FilterValueError(ValueError):
-    """A filter was handed a value it cannot convert."""
+    """A filter was handed a value it cannot convert; `value` is that value (set by the
+    environment for every filter a template calls)."""
+
+    def __init__(self, message: str, value: Any = _NO_VALUE) -> None:
+        super().__init__(message)
+        self.value = value
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _NO_VALUE
 
 
 def is_blank(value: Any) -> bool:
@@ -228,7 +257,10 @@ def unix_time(value: Any, unit: str = "s") -> datetime | None:
         raise FilterValueError(f"not a unix time: {value!r}") from exc
     if unit == "ms":
         number /= 1000
-    return datetime.fromtimestamp(number, UTC)
+    try:
+        return datetime.fromtimestamp(number, UTC)
+    except (OverflowError, OSError, ValueError) as exc:  # a PBX's value, not a spec bug
+        raise FilterValueError(f"unix time out of range: {value!r}") from exc
 
 
 def from_json(value: Any) -> Any:
@@ -387,6 +419,23 @@ class SpecEnvironment(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
 
+def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter, its FilterValueError carrying the value it was handed: so a failure on a
+    value the PBX sent can name the PBX's field (providers.faults)."""
+    value_at = 1 if getattr(fn, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(fn)  # keeps jinja_pass_arg (pass_context) too
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FilterValueError as exc:
+            if not exc.has_value and len(args) > value_at:
+                exc.value = args[value_at]
+            raise
+
+    return traced
+
+
 def _build_environment() -> SpecEnvironment:
     env = SpecEnvironment(
         undefined=ChainableUndefined,
@@ -394,7 +443,7 @@ def _build_environment() -> SpecEnvironment:
         # None renders as "" in text templates: a key or reply never says "None"
         finalize=lambda value: "" if value is None else value,
     )
-    env.filters.update(FILTERS)
+    env.filters.update({name: _traced(fn) for name, fn in FILTERS.items()})
     env.tests.update(TESTS)
     return env
 
@@ -409,6 +458,18 @@ def environment() -> SpecEnvironment:
 
 # ---------------------------------------------------------------------------------------------
 # Compiled templates and expressions
+
+
+# What a template may raise on a request: its own errors, a filter's, Python's on the values, and
+# a macro that calls itself (RecursionError) — a spec bug like any other, never a crash.
+_TEMPLATE_FAILURES = (
+    TemplateError,
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    LookupError,
+    RecursionError,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -427,8 +488,11 @@ class Expression:
             return self._value
         try:
             result = self._fn(**context)
-        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
-            raise EvaluationError(self.path, f"{type(exc).__name__}: {exc}") from exc
+        except _TEMPLATE_FAILURES as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            raise EvaluationError(
+                self.path, message, cause=exc, body_reads=self.body_reads
+            ) from exc
         return None if isinstance(result, Undefined) else result
 
     @classmethod
@@ -452,8 +516,11 @@ class TextTemplate:
     def render(self, context: Mapping[str, Any]) -> str:
         try:
             return str(self._template.render(context))
-        except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
-            raise EvaluationError(self.path, f"{type(exc).__name__}: {exc}") from exc
+        except _TEMPLATE_FAILURES as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            raise EvaluationError(
+                self.path, message, cause=exc, body_reads=self.body_reads
+            ) from exc
 
 
 class ExpressionGroup:
@@ -483,8 +550,15 @@ class ExpressionGroup:
             for _ in self._template.root_render_func(ctx):
                 pass
         except Exception as exc:
+            failures: list[EvaluationError] = []
             for _, expression in self._items:
-                expression.evaluate(context)  # raises EvaluationError with the field's path
+                try:
+                    expression.evaluate(context)  # raises EvaluationError with the field's path
+                except EvaluationError as failure:
+                    failures.append(failure)
+            if failures:
+                failures[0].related = tuple(failures[1:])
+                raise failures[0] from exc
             path = self._items[0][1].path.rpartition(".")[0]
             raise EvaluationError(path, f"{type(exc).__name__}: {exc}") from exc
         for name, slot in self._slots:

@@ -433,8 +433,10 @@ def test_for_each_needs_its_own_key_and_a_list(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, endpoint(event("start", emit=[same_key])))
     with pytest.raises(MappingError, match="share the idempotency key"):
         handle_request(spec, "hook", post({"type": "start", "call_id": 1, "legs": [1, 2]}), MOSCOW)
-    with pytest.raises(MappingError, match="for_each must give a list"):
+    # a PBX that sends text where its protocol has a list is at fault: 422 naming the field
+    with pytest.raises(RequestRejected, match="for_each must give a list") as caught:
         handle_request(spec, "hook", post({"type": "start", "call_id": 1, "legs": "1,2"}), MOSCOW)
+    assert (caught.value.status, caught.value.field) == (422, "legs")
 
 
 def test_a_reply_per_event_overrides_the_endpoint_default_and_may_use_lookups(
@@ -487,14 +489,14 @@ def test_an_event_map_overrides_the_endpoint_map_and_null_cancels_it(tmp_path: P
     assert (other.events[0].contact_name, other.events[0].line_name) == (None, "line")
 
 
-def test_a_mapping_that_yields_an_invalid_event_is_a_mapping_error_naming_the_spec_path(
+def test_a_value_that_cannot_fill_its_event_field_is_refused_naming_field_and_spec_path(
     tmp_path: Path,
 ) -> None:
     spec = make_spec(tmp_path, endpoint(event("start", map={"talk_seconds": "body.talk"})))
-    with pytest.raises(MappingError) as caught:
+    with pytest.raises(RequestRejected) as caught:
         handle_request(spec, "hook", post({"type": "start", "call_id": 1, "talk": "abc"}), MOSCOW)
-    assert caught.value.path == "endpoints.hook.events[0].map.talk_seconds"
-    assert caught.value.status == 500
+    assert (caught.value.status, caught.value.field) == (422, "talk")
+    assert "endpoints.hook.events[0].map.talk_seconds" in caught.value.message
 
 
 def test_a_naive_datetime_is_a_mapping_error(tmp_path: Path) -> None:

@@ -17,15 +17,16 @@ from api.pbx_actions import (
 from api.telephony import PROVIDER as TELEPHONY_API
 from api.telephony import telephony_url
 from crm import Channel
+from providers.endpoint_paths import webhook_base_url
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"], dependencies=[AdminDep])
 
 
 def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
     spec = context.specs.get(channel.provider)
-    endpoints = list(spec.endpoints) if spec is not None else []
-    base = f"{context.public_base_url}/hooks/{channel.provider}/{channel.secret_key}"
-    urls = {name: f"{base}/{name}" for name in endpoints}
+    endpoints = list(spec.endpoints.values()) if spec is not None else []
+    base = webhook_base_url(context.public_base_url, channel.provider, channel.secret_key)
+    urls = {ep.name: f"{base}/{ep.url_path}" for ep in endpoints}
     if channel.provider == TELEPHONY_API:
         # No spec: the generic telephony API has one URL of its own (see api/telephony.py).
         urls = {"api": telephony_url(context.public_base_url, channel.secret_key)}
@@ -40,6 +41,7 @@ def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
         created_at=channel.created_at,
         last_error=channel.settings.get("last_error"),
         webhook_urls=urls,
+        webhook_base_url=base if channel.provider != TELEPHONY_API else None,
     )
 
 

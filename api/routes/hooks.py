@@ -1,4 +1,6 @@
-"""PBX webhooks: `/hooks/{provider}/{channel_key}/{endpoint}` — authenticate, map, signal, reply.
+"""PBX webhooks: `/hooks/{provider}/{channel_key}/{endpoint path}` — authenticate, map, signal,
+reply. Every refusal, down to a URL that is no webhook at all, is logged with its reason and
+answered with the JSON error documented in docs/providers/README.md.
 
 Knows no provider by name: the provider's spec says everything.
 """
@@ -12,6 +14,8 @@ from datetime import UTC, datetime
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 from temporalio.service import RPCError
 
 from api.acceptance import accept_request
@@ -20,6 +24,7 @@ from api.deps import ContextDep
 from api.proxies import client_address
 from api.temporal import TemporalUnavailable
 from crm import Channel
+from providers.endpoint_paths import HOOKS_PREFIX
 from providers.engine import (
     ChannelContext,
     EndpointNotFound,
@@ -33,7 +38,54 @@ from workflows.starter import CallSettings
 log = logging.getLogger("pbxhub.ingress")
 router = APIRouter(tags=["webhooks"])
 
-NOT_FOUND = {"error": "not found"}
+
+class _AnyPath(Convertor[str]):
+    """Starlette's `path` convertor, line breaks included: its `.*` stops at one (`%0A` in the
+    URL), so such a path would match no route and get a framework 404 that leaves no trace."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_path", _AnyPath())
+
+
+class HookError(BaseModel):
+    """What every refused webhook gets back (unless its endpoint declares `rejections`)."""
+
+    error: str
+    # the body field at fault, when one is
+    field: str | None = None
+    # 501 only: the place in the provider's spec that failed
+    at: str | None = None
+
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": HookError, "description": text}
+    for status, text in {
+        400: "The body cannot be read as the endpoint's format.",
+        401: "A token or signature is missing or wrong.",
+        403: "The sender's address is not allowed.",
+        404: "No such provider, endpoint path or channel key.",
+        405: "The endpoint does not take this method.",
+        413: "The body is over the size limit.",
+        415: "The body's content type is not the endpoint's.",
+        422: "The request is none of the endpoint's events, fails its schema, or carries a "
+        "value its mapping cannot read; `field` names the body field.",
+        501: "The provider's spec fails on this request (a spec bug, logged with its place in "
+        "the spec); the PBX should retry once the spec is fixed.",
+        503: "Temporal or the store is unavailable; retry later.",
+    }.items()
+}
+_METHODS = ["GET", "POST", "PUT"]
+# Every other method is answered by the endpoint (405 naming the methods it takes), not by the
+# framework: a framework 405 or 404 would leave no trace of what a PBX tried.
+_OTHER_METHODS = ["DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
 class BodyTooLarge(Exception):
@@ -41,31 +93,40 @@ class BodyTooLarge(Exception):
 
 
 @router.api_route(
-    "/hooks/{provider}/{channel_key}/{endpoint}",
-    methods=["GET", "POST", "PUT"],
+    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
+    methods=_METHODS,
     summary="A PBX webhook",
+    description="`endpoint` is the endpoint's path in the provider's spec (one or more "
+    "segments, by default the endpoint's name).",
+    responses=_ERRORS,
 )
 async def receive_webhook(
     provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
 ) -> Response:
-    where = f"{provider}/{_mask(channel_key)}/{endpoint}"
+    where = f"{_printable(provider)}/{_mask(channel_key)}/{_printable(endpoint)}"
     spec = context.specs.get(provider)
     if spec is None:
-        return _reject(404, NOT_FOUND, where, "unknown provider")
+        return _not_found(where, "unknown provider")
+    # The spec alone says which paths exist: checked before the key, so a wrong path says
+    # nothing about whether the key is right.
+    ep = spec.endpoint_at(endpoint)
+    if ep is None:
+        known = ", ".join(sorted(e.url_path for e in spec.endpoints.values()))
+        return _not_found(where, f"no endpoint of {spec.id} at this path (its paths: {known})")
     try:
         channel = await anyio.to_thread.run_sync(context.store.get_channel_by_key, channel_key)
     except Exception:
         log.exception("store unavailable for %s", where)
-        return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+        content = {"error": "store unavailable, retry later", "field": None}
+        return JSONResponse(content, status_code=503)
     # A key of another provider's channel is as unknown as no key at all.
     if channel is None or channel.provider != provider:
-        return _reject(404, NOT_FOUND, where, "unknown channel key")
+        return _not_found(where, "unknown channel key")
     try:
         body = await _read_body(request, context.max_body_bytes)
     except BodyTooLarge:
-        return _reject(
-            413, {"error": f"body over {context.max_body_bytes} bytes"}, where, "too large"
-        )
+        content = {"error": f"body over {context.max_body_bytes} bytes", "field": None}
+        return _reject(413, content, where, "too large")
 
     incoming = IncomingRequest(
         method=request.method,
@@ -77,18 +138,12 @@ async def receive_webhook(
     )
     try:
         prepared = prepare_request(
-            spec, endpoint, incoming, _channel_context(channel, context.call_settings)
+            spec, ep.name, incoming, _channel_context(channel, context.call_settings)
         )
     except EndpointNotFound:
-        return _reject(404, NOT_FOUND, where, "unknown endpoint")
+        return _not_found(where, "unknown endpoint")
     except RequestRejected as rejected:
-        reason = f"{rejected.field}: {rejected.message}"
-        if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
-            log.warning("rejected %s with %d: %s", where, rejected.status, reason)
-            declared = rejected.reply
-            return Response(declared.body, declared.status, media_type=declared.content_type)
-        content = {"error": rejected.message, "field": rejected.field}
-        return _reject(rejected.status, content, where, reason)
+        return _refused(where, rejected)
     except MappingError as error:
         return _spec_error(where, error)
 
@@ -98,9 +153,12 @@ async def receive_webhook(
     except (TemporalUnavailable, RPCError, TimeoutError) as error:
         # Not durable, so not accepted: the PBX must retry.
         log.error("event from %s not accepted, Temporal unavailable: %s", where, error)
-        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503)
+        content = {"error": "temporarily unavailable, retry later", "field": None}
+        return JSONResponse(content, status_code=503)
+    except RequestRejected as rejected:  # the reply reads a value it cannot; events are kept
+        return _refused(where, rejected, delivered=len(prepared.events))
     except MappingError as error:
-        return _spec_error(where, error)
+        return _spec_error(where, error, delivered=len(prepared.events))
     log.info(
         "accepted %s (session %s) from %s: %d event(s)",
         outcome.event_name,
@@ -112,6 +170,29 @@ async def receive_webhook(
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
+# The same handler for the methods no endpoint takes: the engine answers 405 and logs it.
+router.add_api_route(
+    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
+    receive_webhook,
+    methods=_OTHER_METHODS,
+    include_in_schema=False,
+)
+
+
+@router.api_route(HOOKS_PREFIX, methods=_METHODS + _OTHER_METHODS, include_in_schema=False)
+@router.api_route(
+    HOOKS_PREFIX + "/{rest:any_path}", methods=_METHODS + _OTHER_METHODS, include_in_schema=False
+)
+async def not_a_webhook(request: Request) -> JSONResponse:
+    """Anything under /hooks that is not /hooks/{provider}/{channel_key}/{endpoint path}: a
+    PBX given a base URL without its endpoint, a typo. Logged, never a silent framework 404."""
+    parts = request.url.path.split("/")[2:]  # "", "hooks", provider, key, ...
+    if len(parts) > 1:
+        parts[1] = _mask(parts[1])
+    where = "/".join(_printable(part) for part in parts) or "(none)"
+    return _not_found(where, "not a webhook URL: /hooks/{provider}/{channel_key}/{endpoint path}")
+
+
 def _client_host(request: Request, context: ApiContext) -> str | None:
     """The sender's address: the TCP peer, or what our own proxy says in the trusted header."""
     peer = request.client.host if request.client else None
@@ -120,10 +201,39 @@ def _client_host(request: Request, context: ApiContext) -> str | None:
     return client_address(peer, values, context.trusted_proxies)
 
 
-def _spec_error(where: str, error: MappingError) -> JSONResponse:
-    # The spec is wrong, not the request: 500 makes the PBX retry once the spec is fixed.
-    log.error("spec error for %s at %s: %s", where, error.path, error.message)
-    return JSONResponse({"error": "provider spec error", "at": error.path}, status_code=500)
+def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Response:
+    reason = f"{rejected.field}: {rejected.message}"
+    if delivered:
+        reason += f" ({delivered} event(s) were accepted before the reply failed)"
+    if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
+        log.warning("rejected %s with %d: %s", where, rejected.status, _printable(reason, 1000))
+        declared = rejected.reply
+        return Response(declared.body, declared.status, media_type=declared.content_type)
+    content = {"error": rejected.message, "field": rejected.field}
+    return _reject(rejected.status, content, where, reason)
+
+
+def _spec_error(where: str, error: MappingError, *, delivered: int = 0) -> JSONResponse:
+    # The spec fails on a request that is not at fault: every retry fails alike until an
+    # operator fixes the spec, and a PBX drops an event it got a 4xx for. A 5xx keeps the PBX
+    # retrying so a fixed spec still gets the event; 501 ("cannot handle this request yet"), not
+    # 500 (a crash) nor 503 (Temporal or the store down), so operators can tell the three apart.
+    log.error(
+        "spec error in %s at %s (endpoint %s, event %s) for %s: %s%s",
+        error.file or error.spec_id,
+        error.path,
+        error.endpoint,
+        error.event,
+        where,
+        _printable(error.message, 1000),
+        f"; {delivered} event(s) were accepted before the reply failed" if delivered else "",
+    )
+    content = {
+        "error": "the provider spec cannot handle this request yet; retry later",
+        "field": None,
+        "at": error.path,
+    }
+    return JSONResponse(content, status_code=501)
 
 
 def _channel_context(channel: Channel, call_settings: CallSettings) -> ChannelContext:
@@ -152,8 +262,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _not_found(where: str, reason: str) -> JSONResponse:
+    return _reject(404, {"error": f"not found: {reason}", "field": None}, where, reason)
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    # URL parts and reasons quote the sender: no line breaks or control characters into the
+    # log, and a bounded length
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
+
+
 def _reject(status: int, content: Mapping[str, object], where: str, reason: str) -> JSONResponse:
-    log.warning("rejected %s with %d: %s", where, status, reason)
+    log.warning("rejected %s with %d: %s", where, status, _printable(reason, 1000))
     return JSONResponse(content, status_code=status)
 
 
