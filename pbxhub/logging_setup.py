@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 
+from api.log_text import escape_controls
+
 __all__ = [
     "LOG_FORMAT",
     "SingleLineFormatter",
@@ -20,25 +22,6 @@ __all__ = [
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _control_escapes() -> dict[int, str]:
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    table: dict[int, str] = {}
-    # C0, DEL and C1 controls (ESC starts terminal sequences, NEL breaks lines in some viewers),
-    # and the Unicode line and paragraph separators that str.splitlines() also breaks on.
-    for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]:
-        char = chr(code)
-        table[code] = named.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return table
-
-
-_ESCAPES = _control_escapes()
-
-
-def escape_controls(text: str) -> str:
-    """`text` with every control character written as its Python escape (`\\n`, `\\x1b`)."""
-    return text.translate(_ESCAPES)
 
 
 class SingleLineFormatter(logging.Formatter):

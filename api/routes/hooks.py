@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from api.acceptance import accept_request
 from api.context import ApiContext
 from api.deps import ContextDep
+from api.log_text import printable
 from api.proxies import client_address
 from api.temporal import TemporalUnavailable
 from crm import Channel
@@ -103,7 +104,7 @@ class BodyTooLarge(Exception):
 async def receive_webhook(
     provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
 ) -> Response:
-    where = f"{_printable(provider)}/{_mask(channel_key)}/{_printable(endpoint)}"
+    where = f"{printable(provider)}/{_mask(channel_key)}/{printable(endpoint)}"
     spec = context.specs.get(provider)
     if spec is None:
         return _not_found(where, "unknown provider")
@@ -189,7 +190,7 @@ async def not_a_webhook(request: Request) -> JSONResponse:
     parts = request.url.path.split("/")[2:]  # "", "hooks", provider, key, ...
     if len(parts) > 1:
         parts[1] = _mask(parts[1])
-    where = "/".join(_printable(part) for part in parts) or "(none)"
+    where = "/".join(printable(part) for part in parts) or "(none)"
     return _not_found(where, "not a webhook URL: /hooks/{provider}/{channel_key}/{endpoint path}")
 
 
@@ -206,7 +207,7 @@ def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Re
     if delivered:
         reason += f" ({delivered} event(s) were accepted before the reply failed)"
     if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
-        log.warning("rejected %s with %d: %s", where, rejected.status, _printable(reason, 1000))
+        log.warning("rejected %s with %d: %s", where, rejected.status, printable(reason, 1000))
         declared = rejected.reply
         return Response(declared.body, declared.status, media_type=declared.content_type)
     content = {"error": rejected.message, "field": rejected.field}
@@ -225,7 +226,7 @@ def _spec_error(where: str, error: MappingError, *, delivered: int = 0) -> JSONR
         error.endpoint,
         error.event,
         where,
-        _printable(error.message, 1000),
+        printable(error.message, 1000),
         f"; {delivered} event(s) were accepted before the reply failed" if delivered else "",
     )
     content = {
@@ -266,15 +267,8 @@ def _not_found(where: str, reason: str) -> JSONResponse:
     return _reject(404, {"error": f"not found: {reason}", "field": None}, where, reason)
 
 
-def _printable(text: str, limit: int = 200) -> str:
-    # URL parts and reasons quote the sender: no line breaks or control characters into the
-    # log, and a bounded length
-    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
-    return shown + ("…" if len(text) > limit else "")
-
-
 def _reject(status: int, content: Mapping[str, object], where: str, reason: str) -> JSONResponse:
-    log.warning("rejected %s with %d: %s", where, status, _printable(reason, 1000))
+    log.warning("rejected %s with %d: %s", where, status, printable(reason, 1000))
     return JSONResponse(content, status_code=status)
 
 
