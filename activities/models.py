@@ -296,6 +296,11 @@ class FetchRecordingInput:
     # the call's session: a link fetched "before the call is written" may come again after
     # it was, and what the written call keeps is then not fetched twice
     session_id: str | None = None
+    # the PBX said the link works once: its file is kept whatever the channel keeps of links
+    link_once: bool = False
+    # how many attempts the installation allows (the channel's own setting comes first); None:
+    # the workflow's retry policy alone decides (runs from before channels had their own)
+    fetch_attempts: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin
@@ -37,10 +38,12 @@ from activities.url_guard import (
     LinkRefused,
     LinkUnresolved,
     Resolver,
+    check_link,
     system_resolver,
     vet_link,
 )
 from crm import Channel, Recording, Store
+from crm.pbx_hosts import allowed_pbx_hosts
 from crm.recording_files import (
     AUDIO_FORMATS,
     KEEP_FILE,
@@ -55,6 +58,7 @@ from crm.recording_files import (
     sniff_audio,
     wav_duration,
 )
+from crm.recording_limits import ChannelRecordingLimits, recording_limits
 from providers.actions import RECORDING_LINK
 from providers.spec import ProviderSpec
 
@@ -65,6 +69,7 @@ __all__ = [
     "NOT_READY_STATUSES",
     "RecordingActivities",
     "download",
+    "recording_link_policy",
 ]
 
 # What PBXs answer while a recording is still being saved (Zadarma: ~40 s after the event).
@@ -81,6 +86,8 @@ LINK_KEPT_SECONDS: Final = 60 * 24 * 60 * 60
 # ApplicationError types the workflow's retry policy retries (everything else it gives up on).
 NOT_READY_ERROR: Final = "RecordingNotReady"
 UNREACHABLE_ERROR: Final = "RecordingUnreachable"
+# The longest back-off between two attempts, as the workflow's retry policy has it.
+_LONGEST_RETRY_SECONDS: Final = 5 * 60
 
 
 @dataclass(frozen=True)
@@ -263,8 +270,9 @@ def _receive(
 
 class RecordingActivities:
     """Download and keep recordings, bound to the store, the provider specs (their recording
-    hosts, their API's recording_link), one storage and the download limits. `resolve`,
-    `transport` (downloads) and `pbx_transport` (the PBX's API) are for tests."""
+    hosts, their API's recording_link), one storage and the download limits (a channel's own
+    settings replace them). `resolve`, `transport` (downloads) and `pbx_transport` (the PBX's
+    API) are for tests."""
 
     def __init__(
         self,
@@ -274,7 +282,6 @@ class RecordingActivities:
         files: RecordingFiles | None,
         spool: Path | None,
         limits: DownloadLimits = DownloadLimits(),
-        allow_loopback: bool = False,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
         pbx_transport: httpx.BaseTransport | None = None,
@@ -284,7 +291,6 @@ class RecordingActivities:
         self._files = files
         self._spool = spool
         self._limits = limits
-        self._allow_loopback = allow_loopback
         self._resolve = resolve
         self._transport = transport
         self._pbx_transport = pbx_transport
@@ -299,8 +305,9 @@ class RecordingActivities:
 
     @activity.defn
     def fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
-        """Keep the file behind a recording link, when the channel keeps files. Raises a
-        retryable ApplicationError while the PBX has no file yet or cannot be reached."""
+        """Keep the file behind a recording link, when the channel keeps files (or the link
+        works once). Raises a retryable ApplicationError while the PBX has no file yet or cannot
+        be reached, until the channel's (else the installation's) attempts are spent."""
         channel = self._store.get_channel(data.channel_id)
         if channel is None:
             return FetchedRecording(
@@ -309,7 +316,21 @@ class RecordingActivities:
                 error_code="no_channel",
                 error=f"no channel {data.channel_id}",
             )
+        own = recording_limits(channel.settings)
+        try:
+            return self._fetch(channel, data, own)
+        except ApplicationError as error:
+            if error.type not in (NOT_READY_ERROR, UNREACHABLE_ERROR):
+                raise
+            return _retry_or_give_up(error, own, data)
+
+    def _fetch(
+        self, channel: Channel, data: FetchRecordingInput, own: ChannelRecordingLimits
+    ) -> FetchedRecording:
         mode = recording_mode(channel.settings)
+        if data.link_once and data.url and mode == KEEP_LINK:
+            # a link that works once cannot be kept as a link: its file is kept instead
+            mode = KEEP_FILE
         call_id = data.call_id
         if call_id is None and data.session_id is not None:
             written = self._store.get_call_by_session(data.channel_id, data.session_id)
@@ -333,8 +354,10 @@ class RecordingActivities:
             if isinstance(answer, FetchedRecording):
                 return answer
             if mode == KEEP_LINK:
-                return FetchedRecording(mode=mode, link=answer)
+                return replace(_linked(answer, recording_link_policy(channel, spec)), link=answer)
             url = asked = answer
+        elif mode == KEEP_LINK:
+            return _linked(url, recording_link_policy(channel, spec))
         elif mode != KEEP_FILE:
             return FetchedRecording(mode=mode)
         if self._files is None or self._spool is None:
@@ -344,17 +367,17 @@ class RecordingActivities:
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        policy = LinkPolicy(
-            hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
-            allow_loopback=self._allow_loopback,
-        )
+        policy = recording_link_policy(channel, spec)
         files, spool = self._files, self._spool
+        limits = self._limits
+        if own.max_bytes is not None:
+            limits = replace(limits, max_bytes=own.max_bytes)
         try:
             got = download(
                 url,
                 policy,
                 spool=spool,
-                limits=self._limits,
+                limits=limits,
                 resolve=self._resolve,
                 transport=self._transport,
             )
@@ -379,8 +402,9 @@ class RecordingActivities:
         kind = sniff_audio(got.head)
         if kind is None:
             got.path.unlink(missing_ok=True)
-            reason = f"the link gave no audio file (it starts {got.head[:16]!r})"
-            activity.logger.warning("recording not kept: %s", reason)
+            reason = f"the link gave no audio file ({', '.join(AUDIO_FORMATS)})"
+            # what it gave instead is the file host's: for the log only
+            activity.logger.warning("recording not kept: %s; it starts %r", reason, got.head[:16])
             return FetchedRecording(
                 mode=mode, status="failed", error_code="not_audio", error=reason, link=asked
             )
@@ -418,18 +442,28 @@ class RecordingActivities:
             channel.id, RECORDING_LINK, call=data.call, lifetime_seconds=lifetime
         )
         try:
-            result = send_action(channel, spec, request, transport=self._pbx_transport)
+            result = send_action(
+                channel, spec, request, transport=self._pbx_transport, resolve=self._resolve
+            )
         except ApplicationError as error:
             activity.logger.info("recording link not asked: %s", error.message)
             raise ApplicationError(
                 error.message, "pbx_unreachable", type=UNREACHABLE_ERROR
             ) from None
+        # The call's reason is for employees too: pbxhub's words, never the PBX's answer (its
+        # spec's message, which may quote it, went to the log).
         if result.retry:
-            reason = result.message or "the PBX has no recording yet"
+            reason = f"the PBX has no recording yet (HTTP {result.status})"
             activity.logger.info("recording not ready at the PBX: %s", reason)
             raise ApplicationError(reason, "not_ready", type=NOT_READY_ERROR)
         if not result.ok or not result.link:
-            reason = result.message or f"the PBX gave no recording link (HTTP {result.status})"
+            if not result.sent:
+                # what the channel lacks (a key, an allowed address): pbxhub's own words
+                reason = result.message or "the PBX's API could not be asked"
+            elif not result.ok:
+                reason = f"the PBX refused to give a recording link (HTTP {result.status})"
+            else:
+                reason = f"the PBX gave no recording link (HTTP {result.status})"
             activity.logger.warning("recording link refused: %s", reason)
             return FetchedRecording(
                 mode=mode, status="failed", error_code="pbx_refused", error=reason
@@ -466,6 +500,53 @@ class RecordingActivities:
             link=fetched.link if fetched.mode == KEEP_LINK else None,
         )
         return KeptRecording(status=status, recording_id=recording_id, error=fetched.error)
+
+
+def recording_link_policy(channel: Channel, spec: ProviderSpec | None) -> LinkPolicy:
+    """Where the channel's recording links may point (to be fetched, or for a player to be
+    sent to): its provider's and its own recording hosts, and its PBX's exact host:port."""
+    return LinkPolicy(
+        hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
+        private_hosts=allowed_pbx_hosts(channel.settings),
+    )
+
+
+def _linked(url: str, policy: LinkPolicy) -> FetchedRecording:
+    """keep_link: the PBX's link is kept for players to be sent to, when it is a link they may
+    be sent to (http(s), a recording host); otherwise it is refused, with why."""
+    try:
+        check_link(url, policy)
+    except LinkRefused as refused:
+        activity.logger.warning("recording link not kept: %s", refused.reason)
+        return FetchedRecording(
+            mode=KEEP_LINK, status="refused", error_code=refused.code, error=refused.reason
+        )
+    return FetchedRecording(mode=KEEP_LINK)
+
+
+def _retry_or_give_up(
+    error: ApplicationError, own: ChannelRecordingLimits, data: FetchRecordingInput
+) -> FetchedRecording:
+    """Once the channel's (else the installation's) attempts are spent, what was last said
+    becomes the outcome; before that the error goes back to the retry policy, after the
+    channel's own back-off when it sets one."""
+    attempt = activity.info().attempt
+    allowed = own.fetch_attempts or data.fetch_attempts
+    code = str(error.details[0]) if error.details else error.type or "error"
+    if allowed is not None and attempt >= allowed:
+        activity.logger.warning("recording not fetched after %d attempts: %s", attempt, error)
+        return FetchedRecording(
+            mode=KEEP_FILE,
+            status="failed",
+            error_code=code,
+            error=f"{error.message} (gave up after {allowed} attempts)",
+        )
+    if own.retry_seconds is None:
+        raise error
+    delay = min(own.retry_seconds * 2 ** (attempt - 1), _LONGEST_RETRY_SECONDS)
+    raise ApplicationError(
+        error.message, code, type=error.type, next_retry_delay=timedelta(seconds=delay)
+    ) from None
 
 
 def _keep(files: RecordingFiles, got: Downloaded, kind: str, data: FetchRecordingInput) -> KeptFile:

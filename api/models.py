@@ -96,7 +96,7 @@ class ChannelOut(BaseModel):
     # What to paste into the PBX: one URL per endpoint of the provider's spec.
     webhook_urls: dict[str, str]
     # What the PBX last answered to a request pbxhub sent it (the provider's channel_setup)
-    # when it refused: {action, status, message, answer, at}; None once it says ok.
+    # when it refused: {action, status, message, at}; None once it says ok.
     last_error: dict[str, Any] | None = None
 
 
