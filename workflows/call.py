@@ -389,7 +389,10 @@ class CallWorkflow:
     def _works_once(self, event: CallEvent) -> bool:
         if self._link_once_field:
             return bool(event.recording_link_once)
-        return event.extra.get(LEGACY_ONE_TIME_LINK_FLAG) == "1"
+        # a run from before: its events said so in extra; the field, in events since
+        return bool(event.recording_link_once) or (
+            event.extra.get(LEGACY_ONE_TIME_LINK_FLAG) == "1"
+        )
 
     async def _fetch_one_time_links(self, data: CallInput) -> None:
         """Runs beside the call: a one-time link is fetched the moment it arrives, before the
@@ -429,7 +432,7 @@ class CallWorkflow:
                     duration,
                     call,
                     session_id=data.session_id,
-                    link_once=once and self._link_once_field,
+                    link_once=once,
                     fetch_attempts=attempts if own_limits else None,
                 ),
                 start_to_close_timeout=FETCH_TIMEOUT,
