@@ -51,6 +51,8 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
 # What inet_aton reads as IPv4 besides dotted quads: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
 _NUMERIC_HOST: Final = re.compile(r"^[0-9a-fx.]+$")
+# Address problems an on-premises PBX may have (so the refusal says how to allow it).
+_PBX_MAY_BE_THERE: Final = frozenset({"private_address", "loopback", "cgnat"})
 _HOST_PATTERN: Final = re.compile(
     r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
 )
@@ -154,7 +156,7 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def address_problem(address: Address, *, allow_loopback: bool = False) -> str | None:
+def address_problem(address: Address) -> str | None:
     """Why pbxhub must not connect to this address ("a private address"), or None when it is
     public. IPv4 addresses embedded in IPv6 forms (mapped, 6to4, NAT64) are judged as what
     they embed."""
@@ -169,7 +171,7 @@ def address_problem(address: Address, *, allow_loopback: bool = False) -> str | 
     if address.is_unspecified:
         return "the unspecified address"
     if address.is_loopback:
-        return None if allow_loopback else "a loopback address"
+        return "a loopback address"
     if address.is_link_local:
         return "a link-local address"
     if address.is_multicast:
@@ -201,13 +203,15 @@ def check_link(url: str, policy: LinkPolicy) -> VettedLink | None:
         # No name to resolve: judge the address itself, whatever the allow-list says.
         problem = None if listed else address_problem(literal)
         if problem is not None:
-            raise LinkRefused(_code(problem), f"{host} is {problem}{_hint(host, port)}")
+            code = _code(problem)
+            raise LinkRefused(code, f"{host} is {problem}{_hint(code, host, port)}")
         if not (listed or policy.any_host or host_allowed(host, policy.hosts)):
             raise LinkRefused("host_not_allowed", _not_allowed(host, policy))
         return VettedLink(url, scheme, host, port, host, target)
     if (host == "localhost" or host.endswith(".localhost")) and not listed:
         raise LinkRefused(
-            "loopback", f"{host} names this machine (a loopback address){_hint(host, port)}"
+            "loopback",
+            f"{host} names this machine (a loopback address){_hint('loopback', host, port)}",
         )
     # The allow-list first: a name nobody allowed is not even looked up.
     if not (listed or policy.any_host or host_allowed(host, policy.hosts)):
@@ -243,7 +247,8 @@ def vet_link(url: str, policy: LinkPolicy, resolve: Resolver = system_resolver) 
         problem = address_problem(address)
         if problem is not None:
             raise LinkRefused(
-                _code(problem), f"{host} resolves to {address}, {problem}{_hint(host, port)}"
+                _code(problem),
+                f"{host} resolves to {address}, {problem}{_hint(_code(problem), host, port)}",
             )
     return VettedLink(url, scheme, host, port, str(addresses[0]), target)
 
@@ -328,8 +333,11 @@ def _code(problem: str) -> str:
     return "not_public"
 
 
-def _hint(host: str, port: int) -> str:
-    """What an admin does about it, when it really is their on-premises PBX."""
+def _hint(code: str, host: str, port: int) -> str:
+    """What an admin does about it, where a PBX may really be (a private network, this
+    machine): never for link-local, multicast or reserved addresses, where no PBX is."""
+    if code not in _PBX_MAY_BE_THERE:
+        return ""
     shown = f"[{host}]" if ":" in host else host
     return (
         f"; if this is the channel's own PBX on a private network, allow it by its exact "

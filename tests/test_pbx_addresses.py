@@ -17,6 +17,7 @@ from test_planfix_calls import PBX_TOKEN, eventually, pbx_host_port, planfix_lin
 
 from activities.models import PbxActionInput
 from activities.pbx import send_action
+from activities.url_guard import LinkPolicy, LinkRefused, vet_link
 from crm import Channel, Store
 from providers.spec import load_specs
 from workflows.pbx_action import ActionEmployee
@@ -188,3 +189,19 @@ async def patch_settings(hub: Pbxhub, channel: dict[str, Any], **settings: Any) 
         f"/api/v1/channels/{channel['id']}", json={"settings": settings}, headers=hub.admin
     )
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("url", "hinted"),
+    [
+        ("http://10.0.0.5:8080/api", True),
+        ("http://127.0.0.1:8080/api", True),
+        ("http://100.64.0.9/api", True),
+        ("http://169.254.169.254/latest/meta-data/", False),
+        ("http://224.0.0.1/api", False),
+    ],
+)
+def test_a_refusal_says_how_to_allow_a_pbx_only_where_a_pbx_may_be(url: str, hinted: bool) -> None:
+    with pytest.raises(LinkRefused) as caught:
+        vet_link(url, LinkPolicy(any_host=True))
+    assert ("settings.allowed_pbx_hosts" in caught.value.reason) is hinted
