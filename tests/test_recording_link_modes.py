@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import test_recording_links as links
 from conftest import Pbxhub, scenario
 from file_host import FileHost, Reply, file_host
+from pbx_api_simulators import ZadarmaApi, serving
 from temporalio.testing import WorkflowEnvironment
 from test_recordings import MP3, custody, deliver, outcomes, the_call, uis_call, uis_line, wav
 
@@ -253,3 +255,23 @@ async def test_a_recording_limit_out_of_range_is_422_naming_it(
 
 def test_the_workflow_bounds_attempts_where_a_channel_may_set_them() -> None:
     assert FETCH_ATTEMPTS_CEILING == MAX_FETCH_ATTEMPTS
+
+
+async def test_a_fresh_link_off_the_pbxs_recording_hosts_is_not_played(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    with serving(ZadarmaApi()) as api:
+        assert isinstance(api, ZadarmaApi)
+        async with links.keeping_files(temporal_env, tmp_path) as hub:
+            channel = await links.zadarma_line(hub, api, "keep_authorized_link")
+            result = await links.answered_and_recorded(hub, api, channel)
+            assert result.recording_status == "authorized_link"
+            playback = f"/api/v1/calls/{result.call_id}/recording"
+
+            api.queue(links.RECORDING, (200, {"status": "success", "link": UIS_LINK}))
+            played = await hub.http.get(playback, headers=hub.admin)
+
+            # Zadarma's recording hosts are *.zadarma.com: a link elsewhere sends nobody there
+            assert played.status_code == 502
+            assert "location" not in played.headers
+            assert "media.uiscom.ru is not an allowed recording host" in played.json()["detail"]

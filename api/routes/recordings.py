@@ -150,6 +150,13 @@ async def _fresh_link(context: ApiContext, call: StoredCall, caller: Caller) -> 
     )
     result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
     if result.ok and result.link:
+        try:
+            # the PBX's API, like its webhooks, sends players only to its recording hosts
+            check_link(result.link, recording_link_policy(channel, spec))
+        except LinkRefused as refused:
+            raise HTTPException(
+                502, detail=f"the PBX gave a link players are not sent to: {refused.reason}"
+            ) from None
         # a fresh link each time: nobody may cache it
         return RedirectResponse(result.link, status_code=307, headers={"Cache-Control": "no-store"})
     if not result.sent:
