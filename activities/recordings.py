@@ -1,24 +1,19 @@
-"""Recording custody: download a call's recording from its PBX through the SSRF guard, keep it in
-pbxhub's storage, and record on the call what became of it (kept, linked, refused, failed).
+"""Recording custody: keep a call's recording as its channel says (the file, downloaded through
+the SSRF guard by `activities.recording_download`, or the PBX's link when it is one players may
+be sent to), and record on the call what became of it (kept, linked, refused, failed).
 
-The download connects only to addresses `activities.url_guard` vetted, follows redirects itself
-(each one vetted again), and stops at a size and a time limit. A PBX that says "not ready yet"
-(404, 409, 425, 429, 503) or cannot be reached raises a retryable error, so the workflow's retry
-policy backs off and tries again; anything else that cannot succeed is returned as an outcome.
+A PBX that has no file yet or cannot be reached raises a retryable error, so the workflow's
+retry policy backs off and tries again, until the channel's (else the installation's) attempts
+are spent; anything else that cannot succeed is returned as an outcome.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urljoin
 
 import httpx
 from temporalio import activity
@@ -33,15 +28,14 @@ from activities.models import (
     PbxActionInput,
 )
 from activities.pbx import send_action
-from activities.url_guard import (
-    LinkPolicy,
-    LinkRefused,
-    LinkUnresolved,
-    Resolver,
-    check_link,
-    system_resolver,
-    vet_link,
+from activities.recording_download import (
+    NOT_READY_STATUSES,
+    Downloaded,
+    DownloadFailed,
+    DownloadLimits,
+    download,
 )
+from activities.url_guard import LinkPolicy, LinkRefused, Resolver, check_link, system_resolver
 from crm import Channel, Recording, Store
 from crm.pbx_hosts import allowed_pbx_hosts
 from crm.recording_files import (
@@ -72,12 +66,6 @@ __all__ = [
     "recording_link_policy",
 ]
 
-# What PBXs answer while a recording is still being saved (Zadarma: ~40 s after the event).
-NOT_READY_STATUSES: Final = frozenset({404, 409, 425, 429, 503})
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-# Enough for the audio signature and a WAV header.
-_HEAD_BYTES: Final = 4096
-
 # How long a link asked of the PBX's API should work: long enough to download it, or (a channel
 # that keeps the PBX's link) as long as the PBX allows (its spec holds it to the PBX's range).
 FETCH_LINK_SECONDS: Final = 30 * 60
@@ -86,186 +74,10 @@ LINK_KEPT_SECONDS: Final = 60 * 24 * 60 * 60
 # ApplicationError types the workflow's retry policy retries (everything else it gives up on).
 NOT_READY_ERROR: Final = "RecordingNotReady"
 UNREACHABLE_ERROR: Final = "RecordingUnreachable"
+# The installation's limits when none are handed in (PBXHUB_RECORDING_* set them in production).
+DEFAULT_LIMITS: Final = DownloadLimits()
 # The longest back-off between two attempts, as the workflow's retry policy has it.
 _LONGEST_RETRY_SECONDS: Final = 5 * 60
-
-
-@dataclass(frozen=True)
-class DownloadLimits:
-    max_bytes: int = 200 * 1024 * 1024
-    connect_seconds: float = 10.0
-    # the longest silence between two chunks of the answer
-    read_seconds: float = 30.0
-    # the whole download, redirects included
-    total_seconds: float = 600.0
-    max_redirects: int = 5
-
-
-class DownloadFailed(Exception):
-    """The link was allowed but gave no file: `retryable` when trying later may help."""
-
-    def __init__(self, code: str, reason: str, *, retryable: bool = False) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    """A file fully received into the spool folder (the caller moves or deletes it)."""
-
-    path: Path
-    size: int
-    sha256: str
-    head: bytes
-    final_url: str
-
-
-def download(
-    url: str,
-    policy: LinkPolicy,
-    *,
-    spool: Path,
-    limits: DownloadLimits = DownloadLimits(),
-    resolve: Resolver = system_resolver,
-    transport: httpx.BaseTransport | None = None,
-) -> Downloaded:
-    """Fetch a recording link into `spool`. Raises LinkRefused (the guard said no, at the link
-    or at a redirect) or DownloadFailed."""
-    deadline = time.monotonic() + limits.total_seconds
-    timeout = httpx.Timeout(
-        connect=limits.connect_seconds,
-        read=limits.read_seconds,
-        write=limits.read_seconds,
-        pool=limits.connect_seconds,
-    )
-    # No proxies from the environment: the connection goes to the vetted address or nowhere.
-    with httpx.Client(
-        transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
-    ) as client:
-        current = url
-        for _ in range(limits.max_redirects + 1):
-            try:
-                link = vet_link(current, policy, resolve)
-            except LinkUnresolved as error:
-                raise DownloadFailed("unresolved", str(error), retryable=True) from None
-            request = client.build_request(
-                "GET",
-                link.dial_url,
-                headers={
-                    "Host": link.host_header,
-                    "Accept": "audio/*, application/octet-stream;q=0.9, */*;q=0.5",
-                    "User-Agent": "pbxhub recordings",
-                    # sizes are counted as sent: no compressed answer that unpacks past the limit
-                    "Accept-Encoding": "identity",
-                },
-                # TLS: the name's certificate, sent and checked under the name, not the address
-                extensions={"sni_hostname": link.host},
-            )
-            try:
-                response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{link.host} did not answer in time", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{link.host} could not be reached: {type(error).__name__}",
-                    retryable=True,
-                ) from None
-            try:
-                if response.status_code in _REDIRECTS:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise DownloadFailed(
-                            "bad_redirect", f"{link.host} redirected without a Location"
-                        )
-                    current = urljoin(current, location)
-                    continue
-                _check_status(response.status_code, link.host)
-                return _receive(response, link.host, current, spool, limits, deadline)
-            finally:
-                response.close()
-        raise DownloadFailed(
-            "too_many_redirects", f"more than {limits.max_redirects} redirects from {url}"
-        )
-
-
-def _check_status(status: int, host: str) -> None:
-    if status == 200:
-        return
-    if status in NOT_READY_STATUSES:
-        raise DownloadFailed("not_ready", f"{host} has no file yet (HTTP {status})", retryable=True)
-    if status == 410:
-        raise DownloadFailed("gone", f"{host} says the link is gone (HTTP 410): it expired")
-    if 400 <= status < 500:
-        raise DownloadFailed(f"http_{status}", f"{host} refused the link (HTTP {status})")
-    if status >= 500:
-        raise DownloadFailed("server_error", f"{host} failed (HTTP {status})", retryable=True)
-    raise DownloadFailed(f"http_{status}", f"{host} answered HTTP {status}, not the file")
-
-
-def _receive(
-    response: httpx.Response,
-    host: str,
-    url: str,
-    spool: Path,
-    limits: DownloadLimits,
-    deadline: float,
-) -> Downloaded:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise DownloadFailed(
-            "too_large",
-            f"the recording is {int(declared)} bytes, over the {limits.max_bytes}-byte limit",
-        )
-    spool.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=spool, prefix=".download-", suffix=".part")
-    path = Path(name)
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limits.max_bytes:
-                        raise DownloadFailed(
-                            "too_large",
-                            f"the recording is over the {limits.max_bytes}-byte limit",
-                        )
-                    if time.monotonic() > deadline:
-                        raise DownloadFailed(
-                            "timeout",
-                            f"{host} took over {limits.total_seconds:g} s to send the recording",
-                            retryable=True,
-                        )
-                    if len(head) < _HEAD_BYTES:
-                        head += chunk[: _HEAD_BYTES - len(head)]
-                    digest.update(chunk)
-                    out.write(chunk)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{host} stopped sending the recording", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{host} broke off the download: {type(error).__name__}",
-                    retryable=True,
-                ) from None
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise DownloadFailed("empty", f"{host} sent an empty file", retryable=True)
-    return Downloaded(path, size, digest.hexdigest(), head, url)
 
 
 class RecordingActivities:
@@ -281,7 +93,7 @@ class RecordingActivities:
         *,
         files: RecordingFiles | None,
         spool: Path | None,
-        limits: DownloadLimits = DownloadLimits(),
+        limits: DownloadLimits = DEFAULT_LIMITS,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
         pbx_transport: httpx.BaseTransport | None = None,
