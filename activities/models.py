@@ -232,7 +232,8 @@ class PbxActionResult:
     ok: bool
     status: int | None = None
     message: str | None = None
-    # the PBX's answer body, cut short
+    # what the PBX's answer came to, in pbxhub's words ("the PBX refused: HTTP 401"): its own
+    # text goes to the log only, never to people
     answer: str = ""
     sent: bool = True
     # what an ok answer gave (recording_link: the URL)
