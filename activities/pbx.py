@@ -148,14 +148,15 @@ def send_action(
         # a 2xx is taken as ok, unless the action exists to bring something back (a link)
         wants_link = any(rule.link is not None for rule in action.answers)
         ok = 200 <= status < 300 and not wants_link
-        _log_answer(action.name, request, status, text, channel)
+        _log_answer(action.name, request, status, "ok" if ok else "unread", text, channel)
         return PbxActionResult(
             ok=ok,
             status=status,
             message=None if ok else f"the PBX's answer could not be read: {error.message}",
             answer=short_answer(status, ok=ok),
         )
-    _log_answer(action.name, request, status, text, channel)
+    outcome = "ok" if answer.ok else "not ready" if answer.retry else "refused"
+    _log_answer(action.name, request, status, outcome, text, channel)
     if answer.message:
         activity.logger.info("%s: %s", action.name, _redacted(answer.message, channel))
     return PbxActionResult(
@@ -186,12 +187,14 @@ def short_answer(status: int, *, ok: bool, retry: bool = False) -> str:
 
 
 def _log_answer(
-    action: str, request: OutboundRequest, status: int, text: str, channel: Channel
+    action: str, request: OutboundRequest, status: int, outcome: str, text: str, channel: Channel
 ) -> None:
     """The PBX's own answer, for whoever reads the log: cut short, the channel's keys hidden."""
     shown = _redacted(text[:_LOGGED_ANSWER_CHARS], channel)
     cut = "…" if len(text) > _LOGGED_ANSWER_CHARS else ""
-    activity.logger.info("%s %s → %d: %r%s", action, request.describe(), status, shown, cut)
+    activity.logger.info(
+        "%s %s → %d (%s): %r%s", action, request.describe(), status, outcome, shown, cut
+    )
 
 
 def _redacted(text: str, channel: Channel) -> str:
