@@ -232,7 +232,8 @@ class PbxActionResult:
     ok: bool
     status: int | None = None
     message: str | None = None
-    # the PBX's answer body, cut short
+    # what the PBX's answer came to, in pbxhub's words ("the PBX refused: HTTP 401"): its own
+    # text goes to the log only, never to people
     answer: str = ""
     sent: bool = True
     # what an ok answer gave (recording_link: the URL)
@@ -296,6 +297,11 @@ class FetchRecordingInput:
     # the call's session: a link fetched "before the call is written" may come again after
     # it was, and what the written call keeps is then not fetched twice
     session_id: str | None = None
+    # the PBX said the link works once: its file is kept whatever the channel keeps of links
+    link_once: bool = False
+    # how many attempts the installation allows (the channel's own setting comes first); None:
+    # the workflow's retry policy alone decides (runs from before channels had their own)
+    fetch_attempts: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,19 @@
-"""Recording custody: download a call's recording from its PBX through the SSRF guard, keep it in
-pbxhub's storage, and record on the call what became of it (kept, linked, refused, failed).
+"""Recording custody: keep a call's recording as its channel says (the file, downloaded through
+the SSRF guard by `activities.recording_download`, or the PBX's link when it is one players may
+be sent to), and record on the call what became of it (kept, linked, refused, failed).
 
-The download connects only to addresses `activities.url_guard` vetted, follows redirects itself
-(each one vetted again), and stops at a size and a time limit. A PBX that says "not ready yet"
-(404, 409, 425, 429, 503) or cannot be reached raises a retryable error, so the workflow's retry
-policy backs off and tries again; anything else that cannot succeed is returned as an outcome.
+A PBX that has no file yet or cannot be reached raises a retryable error, so the workflow's
+retry policy backs off and tries again, until the channel's (else the installation's) attempts
+are spent; anything else that cannot succeed is returned as an outcome.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urljoin
 
 import httpx
 from temporalio import activity
@@ -32,15 +28,16 @@ from activities.models import (
     PbxActionInput,
 )
 from activities.pbx import send_action
-from activities.url_guard import (
-    LinkPolicy,
-    LinkRefused,
-    LinkUnresolved,
-    Resolver,
-    system_resolver,
-    vet_link,
+from activities.recording_download import (
+    NOT_READY_STATUSES,
+    Downloaded,
+    DownloadFailed,
+    DownloadLimits,
+    download,
 )
+from activities.url_guard import LinkPolicy, LinkRefused, Resolver, check_link, system_resolver
 from crm import Channel, Recording, Store
+from crm.pbx_hosts import allowed_pbx_hosts
 from crm.recording_files import (
     AUDIO_FORMATS,
     KEEP_FILE,
@@ -55,6 +52,7 @@ from crm.recording_files import (
     sniff_audio,
     wav_duration,
 )
+from crm.recording_limits import ChannelRecordingLimits, recording_limits
 from providers.actions import RECORDING_LINK
 from providers.spec import ProviderSpec
 
@@ -65,13 +63,8 @@ __all__ = [
     "NOT_READY_STATUSES",
     "RecordingActivities",
     "download",
+    "recording_link_policy",
 ]
-
-# What PBXs answer while a recording is still being saved (Zadarma: ~40 s after the event).
-NOT_READY_STATUSES: Final = frozenset({404, 409, 425, 429, 503})
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-# Enough for the audio signature and a WAV header.
-_HEAD_BYTES: Final = 4096
 
 # How long a link asked of the PBX's API should work: long enough to download it, or (a channel
 # that keeps the PBX's link) as long as the PBX allows (its spec holds it to the PBX's range).
@@ -81,190 +74,17 @@ LINK_KEPT_SECONDS: Final = 60 * 24 * 60 * 60
 # ApplicationError types the workflow's retry policy retries (everything else it gives up on).
 NOT_READY_ERROR: Final = "RecordingNotReady"
 UNREACHABLE_ERROR: Final = "RecordingUnreachable"
-
-
-@dataclass(frozen=True)
-class DownloadLimits:
-    max_bytes: int = 200 * 1024 * 1024
-    connect_seconds: float = 10.0
-    # the longest silence between two chunks of the answer
-    read_seconds: float = 30.0
-    # the whole download, redirects included
-    total_seconds: float = 600.0
-    max_redirects: int = 5
-
-
-class DownloadFailed(Exception):
-    """The link was allowed but gave no file: `retryable` when trying later may help."""
-
-    def __init__(self, code: str, reason: str, *, retryable: bool = False) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    """A file fully received into the spool folder (the caller moves or deletes it)."""
-
-    path: Path
-    size: int
-    sha256: str
-    head: bytes
-    final_url: str
-
-
-def download(
-    url: str,
-    policy: LinkPolicy,
-    *,
-    spool: Path,
-    limits: DownloadLimits = DownloadLimits(),
-    resolve: Resolver = system_resolver,
-    transport: httpx.BaseTransport | None = None,
-) -> Downloaded:
-    """Fetch a recording link into `spool`. Raises LinkRefused (the guard said no, at the link
-    or at a redirect) or DownloadFailed."""
-    deadline = time.monotonic() + limits.total_seconds
-    timeout = httpx.Timeout(
-        connect=limits.connect_seconds,
-        read=limits.read_seconds,
-        write=limits.read_seconds,
-        pool=limits.connect_seconds,
-    )
-    # No proxies from the environment: the connection goes to the vetted address or nowhere.
-    with httpx.Client(
-        transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
-    ) as client:
-        current = url
-        for _ in range(limits.max_redirects + 1):
-            try:
-                link = vet_link(current, policy, resolve)
-            except LinkUnresolved as error:
-                raise DownloadFailed("unresolved", str(error), retryable=True) from None
-            request = client.build_request(
-                "GET",
-                link.dial_url,
-                headers={
-                    "Host": link.host_header,
-                    "Accept": "audio/*, application/octet-stream;q=0.9, */*;q=0.5",
-                    "User-Agent": "pbxhub recordings",
-                    # sizes are counted as sent: no compressed answer that unpacks past the limit
-                    "Accept-Encoding": "identity",
-                },
-                # TLS: the name's certificate, sent and checked under the name, not the address
-                extensions={"sni_hostname": link.host},
-            )
-            try:
-                response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{link.host} did not answer in time", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{link.host} could not be reached: {type(error).__name__}",
-                    retryable=True,
-                ) from None
-            try:
-                if response.status_code in _REDIRECTS:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise DownloadFailed(
-                            "bad_redirect", f"{link.host} redirected without a Location"
-                        )
-                    current = urljoin(current, location)
-                    continue
-                _check_status(response.status_code, link.host)
-                return _receive(response, link.host, current, spool, limits, deadline)
-            finally:
-                response.close()
-        raise DownloadFailed(
-            "too_many_redirects", f"more than {limits.max_redirects} redirects from {url}"
-        )
-
-
-def _check_status(status: int, host: str) -> None:
-    if status == 200:
-        return
-    if status in NOT_READY_STATUSES:
-        raise DownloadFailed("not_ready", f"{host} has no file yet (HTTP {status})", retryable=True)
-    if status == 410:
-        raise DownloadFailed("gone", f"{host} says the link is gone (HTTP 410): it expired")
-    if 400 <= status < 500:
-        raise DownloadFailed(f"http_{status}", f"{host} refused the link (HTTP {status})")
-    if status >= 500:
-        raise DownloadFailed("server_error", f"{host} failed (HTTP {status})", retryable=True)
-    raise DownloadFailed(f"http_{status}", f"{host} answered HTTP {status}, not the file")
-
-
-def _receive(
-    response: httpx.Response,
-    host: str,
-    url: str,
-    spool: Path,
-    limits: DownloadLimits,
-    deadline: float,
-) -> Downloaded:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise DownloadFailed(
-            "too_large",
-            f"the recording is {int(declared)} bytes, over the {limits.max_bytes}-byte limit",
-        )
-    spool.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=spool, prefix=".download-", suffix=".part")
-    path = Path(name)
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limits.max_bytes:
-                        raise DownloadFailed(
-                            "too_large",
-                            f"the recording is over the {limits.max_bytes}-byte limit",
-                        )
-                    if time.monotonic() > deadline:
-                        raise DownloadFailed(
-                            "timeout",
-                            f"{host} took over {limits.total_seconds:g} s to send the recording",
-                            retryable=True,
-                        )
-                    if len(head) < _HEAD_BYTES:
-                        head += chunk[: _HEAD_BYTES - len(head)]
-                    digest.update(chunk)
-                    out.write(chunk)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{host} stopped sending the recording", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{host} broke off the download: {type(error).__name__}",
-                    retryable=True,
-                ) from None
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise DownloadFailed("empty", f"{host} sent an empty file", retryable=True)
-    return Downloaded(path, size, digest.hexdigest(), head, url)
+# The installation's limits when none are handed in (PBXHUB_RECORDING_* set them in production).
+DEFAULT_LIMITS: Final = DownloadLimits()
+# The longest back-off between two attempts, as the workflow's retry policy has it.
+_LONGEST_RETRY_SECONDS: Final = 5 * 60
 
 
 class RecordingActivities:
     """Download and keep recordings, bound to the store, the provider specs (their recording
-    hosts, their API's recording_link), one storage and the download limits. `resolve`,
-    `transport` (downloads) and `pbx_transport` (the PBX's API) are for tests."""
+    hosts, their API's recording_link), one storage and the download limits (a channel's own
+    settings replace them). `resolve`, `transport` (downloads) and `pbx_transport` (the PBX's
+    API) are for tests."""
 
     def __init__(
         self,
@@ -273,8 +93,7 @@ class RecordingActivities:
         *,
         files: RecordingFiles | None,
         spool: Path | None,
-        limits: DownloadLimits = DownloadLimits(),
-        allow_loopback: bool = False,
+        limits: DownloadLimits = DEFAULT_LIMITS,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
         pbx_transport: httpx.BaseTransport | None = None,
@@ -284,7 +103,6 @@ class RecordingActivities:
         self._files = files
         self._spool = spool
         self._limits = limits
-        self._allow_loopback = allow_loopback
         self._resolve = resolve
         self._transport = transport
         self._pbx_transport = pbx_transport
@@ -299,8 +117,9 @@ class RecordingActivities:
 
     @activity.defn
     def fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
-        """Keep the file behind a recording link, when the channel keeps files. Raises a
-        retryable ApplicationError while the PBX has no file yet or cannot be reached."""
+        """Keep the file behind a recording link, when the channel keeps files (or the link
+        works once). Raises a retryable ApplicationError while the PBX has no file yet or cannot
+        be reached, until the channel's (else the installation's) attempts are spent."""
         channel = self._store.get_channel(data.channel_id)
         if channel is None:
             return FetchedRecording(
@@ -309,7 +128,21 @@ class RecordingActivities:
                 error_code="no_channel",
                 error=f"no channel {data.channel_id}",
             )
+        own = recording_limits(channel.settings)
+        try:
+            return self._fetch(channel, data, own)
+        except ApplicationError as error:
+            if error.type not in (NOT_READY_ERROR, UNREACHABLE_ERROR):
+                raise
+            return _retry_or_give_up(error, own, data)
+
+    def _fetch(
+        self, channel: Channel, data: FetchRecordingInput, own: ChannelRecordingLimits
+    ) -> FetchedRecording:
         mode = recording_mode(channel.settings)
+        if data.link_once and data.url and mode == KEEP_LINK:
+            # a link that works once cannot be kept as a link: its file is kept instead
+            mode = KEEP_FILE
         call_id = data.call_id
         if call_id is None and data.session_id is not None:
             written = self._store.get_call_by_session(data.channel_id, data.session_id)
@@ -333,8 +166,10 @@ class RecordingActivities:
             if isinstance(answer, FetchedRecording):
                 return answer
             if mode == KEEP_LINK:
-                return FetchedRecording(mode=mode, link=answer)
+                return replace(_linked(answer, recording_link_policy(channel, spec)), link=answer)
             url = asked = answer
+        elif mode == KEEP_LINK:
+            return _linked(url, recording_link_policy(channel, spec))
         elif mode != KEEP_FILE:
             return FetchedRecording(mode=mode)
         if self._files is None or self._spool is None:
@@ -344,17 +179,17 @@ class RecordingActivities:
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        policy = LinkPolicy(
-            hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
-            allow_loopback=self._allow_loopback,
-        )
+        policy = recording_link_policy(channel, spec)
         files, spool = self._files, self._spool
+        limits = self._limits
+        if own.max_bytes is not None:
+            limits = replace(limits, max_bytes=own.max_bytes)
         try:
             got = download(
                 url,
                 policy,
                 spool=spool,
-                limits=self._limits,
+                limits=limits,
                 resolve=self._resolve,
                 transport=self._transport,
             )
@@ -379,8 +214,9 @@ class RecordingActivities:
         kind = sniff_audio(got.head)
         if kind is None:
             got.path.unlink(missing_ok=True)
-            reason = f"the link gave no audio file (it starts {got.head[:16]!r})"
-            activity.logger.warning("recording not kept: %s", reason)
+            reason = f"the link gave no audio file ({', '.join(AUDIO_FORMATS)})"
+            # what it gave instead is the file host's: for the log only
+            activity.logger.warning("recording not kept: %s; it starts %r", reason, got.head[:16])
             return FetchedRecording(
                 mode=mode, status="failed", error_code="not_audio", error=reason, link=asked
             )
@@ -418,18 +254,28 @@ class RecordingActivities:
             channel.id, RECORDING_LINK, call=data.call, lifetime_seconds=lifetime
         )
         try:
-            result = send_action(channel, spec, request, transport=self._pbx_transport)
+            result = send_action(
+                channel, spec, request, transport=self._pbx_transport, resolve=self._resolve
+            )
         except ApplicationError as error:
             activity.logger.info("recording link not asked: %s", error.message)
             raise ApplicationError(
                 error.message, "pbx_unreachable", type=UNREACHABLE_ERROR
             ) from None
+        # The call's reason is for employees too: pbxhub's words, never the PBX's answer (its
+        # spec's message, which may quote it, went to the log).
         if result.retry:
-            reason = result.message or "the PBX has no recording yet"
+            reason = f"the PBX has no recording yet (HTTP {result.status})"
             activity.logger.info("recording not ready at the PBX: %s", reason)
             raise ApplicationError(reason, "not_ready", type=NOT_READY_ERROR)
         if not result.ok or not result.link:
-            reason = result.message or f"the PBX gave no recording link (HTTP {result.status})"
+            if not result.sent:
+                # what the channel lacks (a key, an allowed address): pbxhub's own words
+                reason = result.message or "the PBX's API could not be asked"
+            elif not result.ok:
+                reason = f"the PBX refused to give a recording link (HTTP {result.status})"
+            else:
+                reason = f"the PBX gave no recording link (HTTP {result.status})"
             activity.logger.warning("recording link refused: %s", reason)
             return FetchedRecording(
                 mode=mode, status="failed", error_code="pbx_refused", error=reason
@@ -466,6 +312,53 @@ class RecordingActivities:
             link=fetched.link if fetched.mode == KEEP_LINK else None,
         )
         return KeptRecording(status=status, recording_id=recording_id, error=fetched.error)
+
+
+def recording_link_policy(channel: Channel, spec: ProviderSpec | None) -> LinkPolicy:
+    """Where the channel's recording links may point (to be fetched, or for a player to be
+    sent to): its provider's and its own recording hosts, and its PBX's exact host:port."""
+    return LinkPolicy(
+        hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
+        private_hosts=allowed_pbx_hosts(channel.settings),
+    )
+
+
+def _linked(url: str, policy: LinkPolicy) -> FetchedRecording:
+    """keep_link: the PBX's link is kept for players to be sent to, when it is a link they may
+    be sent to (http(s), a recording host); otherwise it is refused, with why."""
+    try:
+        check_link(url, policy)
+    except LinkRefused as refused:
+        activity.logger.warning("recording link not kept: %s", refused.reason)
+        return FetchedRecording(
+            mode=KEEP_LINK, status="refused", error_code=refused.code, error=refused.reason
+        )
+    return FetchedRecording(mode=KEEP_LINK)
+
+
+def _retry_or_give_up(
+    error: ApplicationError, own: ChannelRecordingLimits, data: FetchRecordingInput
+) -> FetchedRecording:
+    """Once the channel's (else the installation's) attempts are spent, what was last said
+    becomes the outcome; before that the error goes back to the retry policy, after the
+    channel's own back-off when it sets one."""
+    attempt = activity.info().attempt
+    allowed = own.fetch_attempts or data.fetch_attempts
+    code = str(error.details[0]) if error.details else error.type or "error"
+    if allowed is not None and attempt >= allowed:
+        activity.logger.warning("recording not fetched after %d attempts: %s", attempt, error)
+        return FetchedRecording(
+            mode=KEEP_FILE,
+            status="failed",
+            error_code=code,
+            error=f"{error.message} (gave up after {allowed} attempts)",
+        )
+    if own.retry_seconds is None:
+        raise error
+    delay = min(own.retry_seconds * 2 ** (attempt - 1), _LONGEST_RETRY_SECONDS)
+    raise ApplicationError(
+        error.message, code, type=error.type, next_retry_delay=timedelta(seconds=delay)
+    ) from None
 
 
 def _keep(files: RecordingFiles, got: Downloaded, kind: str, data: FetchRecordingInput) -> KeptFile:

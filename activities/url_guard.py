@@ -1,9 +1,12 @@
-"""Which recording links pbxhub may fetch, and from which address: the SSRF guard, as decisions.
+"""Which addresses pbxhub may send a request to: the SSRF guard, as decisions, for recording
+links and for the PBX's own API alike (`pbx_url`, `api_url`, ...: addresses an admin sets).
 
 A link is fetched only over http(s), from a host the provider (or the channel) allows, and only
-when every address its name resolves to is public. The name is resolved once, here, and the
-caller connects to exactly the address vetted (see `VettedLink.dial_url`), so a second DNS answer
-cannot point the connection elsewhere (DNS rebinding). Every redirect is vetted again the same way.
+when every address its name resolves to is public, unless the channel lists its exact host:port
+(`settings.allowed_pbx_hosts`, an on-premises PBX on a private address). The name is resolved
+once, here, and the caller connects to exactly the address vetted (see `VettedLink.dial_url`),
+so a second DNS answer cannot point the connection elsewhere (DNS rebinding). Every redirect is
+vetted again the same way.
 
 No I/O but the resolver handed in, so tests can put any address behind any name without a
 connection being attempted.
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from crm.pbx_hosts import ALLOWED_PBX_HOSTS_SETTING, HostPort
+
 __all__ = [
     "LinkPolicy",
     "LinkRefused",
@@ -26,6 +31,7 @@ __all__ = [
     "Resolver",
     "VettedLink",
     "address_problem",
+    "check_link",
     "host_allowed",
     "normalize_host_pattern",
     "system_resolver",
@@ -45,6 +51,8 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
 # What inet_aton reads as IPv4 besides dotted quads: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
 _NUMERIC_HOST: Final = re.compile(r"^[0-9a-fx.]+$")
+# Address problems an on-premises PBX may have (so the refusal says how to allow it).
+_PBX_MAY_BE_THERE: Final = frozenset({"private_address", "loopback", "cgnat"})
 _HOST_PATTERN: Final = re.compile(
     r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
 )
@@ -66,16 +74,18 @@ class LinkUnresolved(Exception):
 
 @dataclass(frozen=True)
 class LinkPolicy:
-    """What a channel's recording links may point at.
+    """What a channel's requests may point at.
 
-    `hosts`: the allow-list, exact names ("media.uiscom.ru"), one-level-or-more wildcards
-    ("*.uiscom.ru", which does not match "uiscom.ru" itself) or IP literals. `allow_loopback`
-    lets loopback addresses through, for tests that play the PBX's file host on 127.0.0.1; it
-    never lets private, link-local or other addresses through, and is off unless configured.
+    `hosts`: the allow-list of recording hosts, exact names ("media.uiscom.ru"),
+    one-level-or-more wildcards ("*.uiscom.ru", which does not match "uiscom.ru" itself) or IP
+    literals; `any_host` drops it (the PBX's API, at an address the admin set). `private_hosts`:
+    the channel's exact (host, port) pairs that may be on any address, loopback and private
+    included (an on-premises PBX); nothing else ever reaches a non-public address.
     """
 
-    hosts: tuple[str, ...]
-    allow_loopback: bool = False
+    hosts: tuple[str, ...] = ()
+    private_hosts: frozenset[HostPort] = frozenset()
+    any_host: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,7 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def address_problem(address: Address, *, allow_loopback: bool = False) -> str | None:
+def address_problem(address: Address) -> str | None:
     """Why pbxhub must not connect to this address ("a private address"), or None when it is
     public. IPv4 addresses embedded in IPv6 forms (mapped, 6to4, NAT64) are judged as what
     they embed."""
@@ -161,7 +171,7 @@ def address_problem(address: Address, *, allow_loopback: bool = False) -> str | 
     if address.is_unspecified:
         return "the unspecified address"
     if address.is_loopback:
-        return None if allow_loopback else "a loopback address"
+        return "a loopback address"
     if address.is_link_local:
         return "a link-local address"
     if address.is_multicast:
@@ -179,25 +189,44 @@ def address_problem(address: Address, *, allow_loopback: bool = False) -> str | 
     return None
 
 
-def vet_link(url: str, policy: LinkPolicy, resolve: Resolver = system_resolver) -> VettedLink:
-    """The link, checked and pinned to one address; raises LinkRefused (never worth a retry)
-    or LinkUnresolved (a temporary DNS failure)."""
+def check_link(url: str, policy: LinkPolicy) -> VettedLink | None:
+    """What can be decided without a lookup: the scheme, the host against the allow-lists, an
+    address written in the link. Raises LinkRefused; returns the link pinned to its address
+    when it names one (nothing is left to resolve), else None."""
     scheme, host, port, target = _parse(url)
     literal = _ip_literal(host)
     if literal is not None:
-        # No name to resolve: judge the address itself, whatever the allow-list says.
-        problem = address_problem(literal, allow_loopback=policy.allow_loopback)
-        if problem is not None:
-            raise LinkRefused(_code(problem), f"{host} is {problem}")
         host = str(literal)
-        if not host_allowed(host, policy.hosts):
+    # The channel named this very host and port: any address, no other allow-list.
+    listed = (host, port) in policy.private_hosts
+    if literal is not None:
+        # No name to resolve: judge the address itself, whatever the allow-list says.
+        problem = None if listed else address_problem(literal)
+        if problem is not None:
+            code = _code(problem)
+            raise LinkRefused(code, f"{host} is {problem}{_hint(code, host, port)}")
+        if not (listed or policy.any_host or host_allowed(host, policy.hosts)):
             raise LinkRefused("host_not_allowed", _not_allowed(host, policy))
         return VettedLink(url, scheme, host, port, host, target)
-    if (host == "localhost" or host.endswith(".localhost")) and not policy.allow_loopback:
-        raise LinkRefused("loopback", f"{host} names this machine (a loopback address)")
+    if (host == "localhost" or host.endswith(".localhost")) and not listed:
+        raise LinkRefused(
+            "loopback",
+            f"{host} names this machine (a loopback address){_hint('loopback', host, port)}",
+        )
     # The allow-list first: a name nobody allowed is not even looked up.
-    if not host_allowed(host, policy.hosts):
+    if not (listed or policy.any_host or host_allowed(host, policy.hosts)):
         raise LinkRefused("host_not_allowed", _not_allowed(host, policy))
+    return None
+
+
+def vet_link(url: str, policy: LinkPolicy, resolve: Resolver = system_resolver) -> VettedLink:
+    """The link, checked and pinned to one address; raises LinkRefused (never worth a retry)
+    or LinkUnresolved (a temporary DNS failure)."""
+    pinned = check_link(url, policy)
+    if pinned is not None:
+        return pinned
+    scheme, host, port, target = _parse(url)
+    listed = (host, port) in policy.private_hosts
     try:
         found = list(resolve(host, port))
     except socket.gaierror as error:
@@ -214,10 +243,13 @@ def vet_link(url: str, policy: LinkPolicy, resolve: Resolver = system_resolver) 
         except ValueError:
             raise LinkRefused("unresolvable", f"{host} resolves to {text!r}") from None
     # Any bad answer refuses the name: which one a connection would use is not ours to pick.
-    for address in addresses:
-        problem = address_problem(address, allow_loopback=policy.allow_loopback)
+    for address in addresses if not listed else ():
+        problem = address_problem(address)
         if problem is not None:
-            raise LinkRefused(_code(problem), f"{host} resolves to {address}, {problem}")
+            raise LinkRefused(
+                _code(problem),
+                f"{host} resolves to {address}, {problem}{_hint(_code(problem), host, port)}",
+            )
     return VettedLink(url, scheme, host, port, str(addresses[0]), target)
 
 
@@ -299,6 +331,18 @@ def _code(problem: str) -> str:
         if word in problem:
             return code
     return "not_public"
+
+
+def _hint(code: str, host: str, port: int) -> str:
+    """What an admin does about it, where a PBX may really be (a private network, this
+    machine): never for link-local, multicast or reserved addresses, where no PBX is."""
+    if code not in _PBX_MAY_BE_THERE:
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    return (
+        f"; if this is the channel's own PBX on a private network, allow it by its exact "
+        f'address: settings.{ALLOWED_PBX_HOSTS_SETTING}: ["{shown}:{port}"]'
+    )
 
 
 def _not_allowed(host: str, policy: LinkPolicy) -> str:

@@ -99,7 +99,7 @@ class ChannelOut(BaseModel):
     # endpoint answers at <base>/<its path>. None for the telephony API (one URL of its own).
     webhook_base_url: str | None = None
     # What the PBX last answered to a request pbxhub sent it (the provider's channel_setup)
-    # when it refused: {action, status, message, answer, at}; None once it says ok.
+    # when it refused: {action, status, message, at}; None once it says ok.
     last_error: dict[str, Any] | None = None
 
 

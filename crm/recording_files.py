@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from crm.pbx_hosts import check_pbx_host_settings
+from crm.recording_limits import check_recording_limit_settings
+
 __all__ = [
     "AUDIO_FORMATS",
     "KEEP_AUTHORIZED_LINK",
@@ -80,7 +83,10 @@ def recording_mode(settings: Mapping[str, Any]) -> str:
 
 
 def check_recording_settings(settings: Mapping[str, Any]) -> None:
-    """ValueError naming the setting when a channel's recording settings are not usable."""
+    """ValueError naming the setting when a channel's recording settings are not usable: the
+    mode, the recording hosts, the PBX's private host:port allow-list and the limits."""
+    check_pbx_host_settings(settings)
+    check_recording_limit_settings(settings)
     mode = settings.get(RECORDING_STORAGE_SETTING)
     if mode is not None and mode not in RECORDING_MODES:
         raise ValueError(

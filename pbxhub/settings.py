@@ -69,9 +69,6 @@ class Settings(BaseSettings):
     # to 5 minutes between tries), this many times in all.
     recording_retry_seconds: float = Field(default=10.0, gt=0)
     recording_fetch_attempts: int = Field(default=10, ge=1)
-    # For tests only: let recording links point at this machine (a file host on 127.0.0.1).
-    # Private, link-local and other non-public addresses stay refused whatever this says.
-    recording_allow_loopback_hosts: bool = False
     # How long the ingress waits for Temporal to acknowledge an event before answering 503.
     temporal_rpc_timeout_seconds: float = 5.0
     # How long connecting to Temporal, or checking its health, may take: while Temporal is

@@ -85,7 +85,6 @@ def recording_activities(
             read_seconds=settings.recording_read_timeout_seconds,
             total_seconds=settings.recording_download_timeout_seconds,
         ),
-        allow_loopback=settings.recording_allow_loopback_hosts,
     )
 
 

@@ -64,6 +64,9 @@ class CallEvent:
     recording_duration: int | None = None
     # Whether the PBX says a recording will come: False lets the call stop waiting for one.
     recording_expected: bool | None = None
+    # The PBX says the recording's link works once: its file is fetched the moment it arrives
+    # and kept whatever the channel keeps of links (a dead link is worth nothing).
+    recording_link_once: bool = False
     # Set when the PBX says this call is not to be recorded (and why); see workflows.summary.
     skip_reason: str | None = None
     tags: list[str] = field(default_factory=list)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from conftest import Gate, Pbxhub, running_pbxhub
 from pbx_simulator import as_json, pbx_simulator, scenario, send
@@ -38,6 +39,11 @@ async def planfix_line(hub: Pbxhub, **settings: Any) -> tuple[dict[str, Any], li
         "Vera": {"extension": "103"},
     }
     return await hub.create_line(PROVIDER, staff, settings={"secrets": secrets, **settings})
+
+
+def pbx_host_port(url: str) -> str:
+    """The PBX simulator's host:port, as a channel's allowed_pbx_hosts lists it."""
+    return urlsplit(url).netloc
 
 
 def hook(channel: dict[str, Any], endpoint: str = "api") -> str:
@@ -112,8 +118,8 @@ async def test_the_link_arrives_later_by_record_and_the_call_waits_for_it(pbxhub
     call = await pbxhub.the_one_record("call")
     assert call["employee_id"] == anna["id"]
     assert call["recording_url"] == "http://127.0.0.1:9/records/pf-1002.mp3"
-    # a one-time link: kept as said; fetching it at once is the recordings custody's (issue 5)
-    assert call["extra"] == {"is_temp": "1"}
+    # is_temp=1 is read as the event's recording_link_once (fetched at once: test_recordings)
+    assert call["extra"] == {}
 
 
 class RulesHeldStore(Store):
@@ -397,7 +403,13 @@ async def test_setup_is_sent_when_the_channel_is_created_and_when_its_keys_chang
 ) -> None:
     with pbx_simulator() as pbx:
         channel = await pbxhub.create_channel(
-            PROVIDER, settings={"pbx_url": pbx.url, "secrets": {"pbx_token": PBX_TOKEN}}
+            PROVIDER,
+            settings={
+                "pbx_url": pbx.url,
+                # the simulator is on this machine: allowed by its exact host:port
+                "allowed_pbx_hosts": [pbx_host_port(pbx.url)],
+                "secrets": {"pbx_token": PBX_TOKEN},
+            },
         )
         generated = channel["settings"]["secrets"]["planfix_token"]
         assert re.fullmatch(r"[0-9a-f]{32}", generated)
@@ -445,7 +457,10 @@ async def test_setup_is_sent_when_the_channel_is_created_and_when_its_keys_chang
 async def test_make_call_200_400_401(pbxhub: Pbxhub) -> None:
     with pbx_simulator() as pbx:
         channel, (anna, _, _) = await planfix_line(
-            pbxhub, pbx_url=pbx.url, secrets={"pbx_token": PBX_TOKEN}
+            pbxhub,
+            pbx_url=pbx.url,
+            allowed_pbx_hosts=[pbx_host_port(pbx.url)],
+            secrets={"pbx_token": PBX_TOKEN},
         )
 
         async def click(phone: str = "8 (916) 123-45-67") -> Any:
@@ -457,7 +472,12 @@ async def test_make_call_200_400_401(pbxhub: Pbxhub) -> None:
 
         ok = await click()
         assert ok.status_code == 200, ok.text
-        assert ok.json() == {"ok": True, "phone": CALLER, "pbx_status": 200, "pbx_answer": ""}
+        assert ok.json() == {
+            "ok": True,
+            "phone": CALLER,
+            "pbx_status": 200,
+            "pbx_answer": "the PBX accepted: HTTP 200",
+        }
         assert pbx.commands("makeCall") == [
             {"cmd": "makeCall", "from": "101", "to": "79161234567", "token": PBX_TOKEN}
         ]

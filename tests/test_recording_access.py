@@ -58,7 +58,7 @@ async def hears_recordings(hub: Pbxhub, employee: Json, hears: bool) -> None:
 
 async def recorded_call(hub: Pbxhub, host: FileHost, channel: Json, **settings: Any) -> Json:
     """The fixtures' answered call (Anna answers) with its recording kept, as the API shows it."""
-    await set_settings(hub, channel, recording_hosts=["127.0.0.1"], **settings)
+    await set_settings(hub, channel, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"], **settings)
     link = host.serve("/records/1.mp3", Reply(200, MP3))
     await deliver(hub, channel, uis_call(SESSION, link))
     result = await hub.call_result(channel, SESSION)

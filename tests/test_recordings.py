@@ -46,10 +46,10 @@ def wav(seconds: int, rate: int = 8000) -> bytes:
 def keeping(
     tmp_path: Path, **options: Any
 ) -> Callable[[Store, dict[str, ProviderSpec]], RecordingActivities]:
-    """The worker's recordings: the local folder, links to this machine's file host allowed."""
+    """The worker's recordings: the local folder (a channel allows this machine's file host by
+    its exact host:port, `allowed_pbx_hosts`)."""
 
     def make(store: Store, specs: dict[str, ProviderSpec]) -> RecordingActivities:
-        options.setdefault("allow_loopback", True)
         return RecordingActivities.local(store, specs, tmp_path / "recordings", **options)
 
     return make
@@ -127,7 +127,7 @@ async def test_a_recording_not_ready_twice_is_fetched_on_the_third_try_and_kept(
             Reply(200, MP3, {"Content-Type": "text/plain"}),
         )
         async with custody(temporal_env, tmp_path) as hub:
-            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
 
             await deliver(hub, channel, uis_call(SESSION, link))
             result = await hub.call_result(channel, SESSION)
@@ -174,7 +174,7 @@ async def test_a_one_time_link_is_fetched_at_once_before_the_call_is_even_over(
                 "planfix_api",
                 settings={
                     "secrets": {"planfix_token": "303cb962ac59075b964b07152d234b70"},
-                    "recording_hosts": ["127.0.0.1"],
+                    "allowed_pbx_hosts": [f"127.0.0.1:{host.port}"],
                 },
             )
             await hub.create_employee(
@@ -237,7 +237,7 @@ async def test_the_recording_webhook_repeated_after_the_call_closed_keeps_the_fi
     with file_host() as host:
         link = host.serve("/records/1.mp3", Reply(200, MP3), Reply(410, b"expired"))
         async with custody(temporal_env, tmp_path) as hub:
-            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
             bodies = uis_call(SESSION, link)
             await deliver(hub, channel, bodies)
             first = await hub.call_result(channel, SESSION)
@@ -279,7 +279,7 @@ async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too
             async with running_pbxhub(
                 temporal_env, tmp_path, store_class=OutcomeHeldStore, recordings=keeping(tmp_path)
             ) as hub:
-                channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+                channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
                 bodies = uis_call(SESSION, first)
                 await deliver(hub, channel, bodies)
                 # the first file is kept; its outcome is being written when the PBX sends a
@@ -318,7 +318,7 @@ async def test_an_expired_link_and_a_link_never_ready_are_recorded_as_failed_and
         expired = host.serve("/old.mp3", Reply(410, b"expired"))
         never = host.serve("/never.mp3", Reply(404))
         async with custody(temporal_env, tmp_path, recording_fetch_attempts=2) as hub:
-            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
 
             await deliver(hub, channel, uis_call(1, expired) + uis_call(2, never))
             first, second = await asyncio.gather(
@@ -354,7 +354,7 @@ async def test_an_oversized_file_is_refused_declared_or_not(
         streamed = host.serve("/stream.mp3", Reply(200, big, declare_length=False))
         limits = DownloadLimits(max_bytes=10_000)
         async with custody(temporal_env, tmp_path, limits=limits) as hub:
-            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
 
             await deliver(hub, channel, uis_call(1, declared) + uis_call(2, streamed))
             results = await asyncio.gather(hub.call_result(channel, 1), hub.call_result(channel, 2))
@@ -385,8 +385,8 @@ async def test_loopback_links_in_every_spelling_are_refused_and_recorded_with_th
             f"http://127.1:{port}/r.mp3",
             f"http://[::1]:{port}/r.mp3",
         ]
-        # production's guard: no loopback allowance
-        async with custody(temporal_env, tmp_path, allow_loopback=False) as hub:
+        # the channel lists no host:port of this machine in allowed_pbx_hosts
+        async with custody(temporal_env, tmp_path) as hub:
             # the channel allows every one of these hosts: the address is what is refused
             channel = await uis_line(
                 hub, recording_hosts=["127.0.0.1", "localhost", "2130706433", "127.1", "::1"]
@@ -423,7 +423,6 @@ async def test_a_redirect_to_loopback_is_refused_end_to_end(
 
         recordings = keeping(
             tmp_path,
-            allow_loopback=False,
             resolve=lambda host_name, port: {"files.pbx.example": [PUBLIC]}[host_name],
             transport=httpx.MockTransport(public_file_host),
         )
@@ -445,18 +444,26 @@ async def test_a_redirect_to_loopback_is_refused_end_to_end(
 async def test_a_host_outside_the_allow_list_is_refused(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    with file_host() as host:
-        link = host.serve("/r.mp3", Reply(200, MP3))
-        async with custody(temporal_env, tmp_path) as hub:
-            channel = await uis_line(hub)  # UIS's own hosts only
+    asked: list[str] = []
 
-            await deliver(hub, channel, uis_call(SESSION, link))
-            result = await hub.call_result(channel, SESSION)
+    def resolve(host_name: str, port: int) -> list[str]:
+        asked.append(host_name)  # a name nobody allowed is not even looked up
+        return [PUBLIC]
 
-            assert result.recording_status == "refused"
-            assert "not an allowed recording host" in (result.recording_error or "")
-            assert "media.uiscom.ru" in (result.recording_error or "")
-            assert host.hits == []
+    def no_connection(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"a connection to {request.url} was attempted")
+
+    recordings = keeping(tmp_path, resolve=resolve, transport=httpx.MockTransport(no_connection))
+    async with custody(temporal_env, tmp_path, recordings=recordings) as hub:
+        channel = await uis_line(hub)  # UIS's own hosts only
+
+        await deliver(hub, channel, uis_call(SESSION, "https://files.elsewhere.example/r.mp3"))
+        result = await hub.call_result(channel, SESSION)
+
+        assert result.recording_status == "refused"
+        assert "not an allowed recording host" in (result.recording_error or "")
+        assert "media.uiscom.ru" in (result.recording_error or "")
+        assert asked == []
 
 
 # -- the other storage modes -------------------------------------------------------------------
@@ -471,7 +478,11 @@ async def test_each_storage_mode_keeps_what_it_says_and_downloads_nothing(
         async with custody(temporal_env, tmp_path) as hub:
             channels = {
                 mode: await hub.create_channel(
-                    "uis", settings={"recording_storage": mode, "recording_hosts": ["127.0.0.1"]}
+                    "uis",
+                    settings={
+                        "recording_storage": mode,
+                        "allowed_pbx_hosts": [f"127.0.0.1:{host.port}"],
+                    },
                 )
                 for mode in modes
             }
@@ -727,15 +738,13 @@ async def test_a_recording_kept_in_s3_is_served_with_ranges(
 
         def to_s3(store: Store, specs: dict[str, ProviderSpec]) -> RecordingActivities:
             spool = LocalFolder(tmp_path / "recordings").spool()
-            return RecordingActivities(
-                store, specs, files=s3_bucket, spool=spool, allow_loopback=True
-            )
+            return RecordingActivities(store, specs, files=s3_bucket, spool=spool)
 
         stores = {"local": LocalFolder(tmp_path / "recordings"), "s3": s3_bucket}
         async with custody(
             temporal_env, tmp_path, recordings=to_s3, recording_stores=stores
         ) as hub:
-            channel = await uis_line(hub, recording_hosts=["127.0.0.1"])
+            channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
 
             await deliver(hub, channel, uis_call(SESSION, link))
             result = await hub.call_result(channel, SESSION)

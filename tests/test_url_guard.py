@@ -53,8 +53,8 @@ class NoConnection(httpx.BaseTransport):
         pytest.fail(f"the guard let a connection to {request.url} be attempted")
 
 
-def policy(*hosts: str, loopback: bool = False) -> LinkPolicy:
-    return LinkPolicy(hosts=hosts or (PBX,), allow_loopback=loopback)
+def policy(*hosts: str, private: frozenset[tuple[str, int]] = frozenset()) -> LinkPolicy:
+    return LinkPolicy(hosts=hosts or (PBX,), private_hosts=private)
 
 
 def refused(url: str, guard: LinkPolicy, resolver: Resolver, spool: Path) -> LinkRefused:
@@ -124,11 +124,9 @@ def test_a_name_resolving_to_a_non_public_address_is_refused_before_any_connecti
 
 
 @pytest.mark.parametrize(("address", "code"), NON_PUBLIC)
-def test_a_non_public_address_is_refused_even_with_the_loopback_allowance_unless_loopback(
-    address: str, code: str
-) -> None:
-    problem = address_problem(ipaddress.ip_address(address.split("%")[0]), allow_loopback=True)
-    assert (problem is None) == (code == "loopback")
+def test_every_non_public_address_has_its_problem_named(address: str, code: str) -> None:
+    problem = address_problem(ipaddress.ip_address(address.split("%")[0]))
+    assert problem is not None
 
 
 def test_one_private_answer_among_public_ones_refuses_the_name(tmp_path: Path) -> None:
@@ -175,14 +173,20 @@ def test_loopback_links_are_refused_in_every_spelling_without_a_lookup(
     assert resolver.asked == []
 
 
-def test_the_loopback_allowance_lets_only_plain_loopback_through() -> None:
-    allowed = vet_link("http://127.0.0.1:8081/r.mp3", policy("127.0.0.1", loopback=True))
+def test_the_channels_exact_host_and_port_lets_only_that_one_through() -> None:
+    listed = frozenset({("127.0.0.1", 8081)})
+    allowed = vet_link("http://127.0.0.1:8081/r.mp3", policy(private=listed))
     assert (allowed.address, allowed.port) == ("127.0.0.1", 8081)
+    # the same address in another spelling is the same host
+    assert vet_link("http://2130706433:8081/r.mp3", policy(private=listed)).address == "127.0.0.1"
     with pytest.raises(LinkRefused) as caught:
-        vet_link("http://[::ffff:127.0.0.1]/r.mp3", policy("::ffff:7f00:1", loopback=True))
+        vet_link("http://127.0.0.1:8082/r.mp3", policy("127.0.0.1", private=listed))
+    assert caught.value.code == "loopback"
+    with pytest.raises(LinkRefused) as caught:
+        vet_link("http://[::ffff:127.0.0.1]:8081/r.mp3", policy("::ffff:7f00:1", private=listed))
     assert caught.value.code == "embedded_address"
     with pytest.raises(LinkRefused):
-        vet_link("http://10.0.0.1/r.mp3", policy("10.0.0.1", loopback=True))
+        vet_link("http://10.0.0.1/r.mp3", policy("10.0.0.1", private=listed))
 
 
 # -- the link itself -----------------------------------------------------------------------

@@ -90,9 +90,17 @@ SKIPPED_STRAGGLERS_PATCH = "skipped-call-stragglers"
 LATE_RECORDING_PATCH = "recording-while-closing"
 # The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
 ASKED_LINK = "pbx-api:recording_link"
-# An event's extra says its recording link works once (the telephony API's is_temp=1): such a
-# link is fetched the moment it arrives, before anything else.
-ONE_TIME_LINK_FLAG = "is_temp"
+# An event says its recording link works once (`recording_link_once`): such a link is fetched
+# the moment it arrives, before anything else, and its file kept whatever the channel keeps.
+ONE_TIME_LINK_PATCH = "recording-link-once-field"
+# What runs from before that field read instead: the telephony API's own parameter in extra.
+LEGACY_ONE_TIME_LINK_FLAG = "is_temp"
+# A channel's own recording limits (attempts, back-off) are applied by the fetch itself, under
+# this bound; runs from before that leave the attempts to the retry policy alone.
+CHANNEL_RECORDING_LIMITS_PATCH = "channel-recording-limits"
+# The most attempts a channel may set (crm.recording_limits.MAX_FETCH_ATTEMPTS; a test holds
+# them equal): the workflow imports no store code.
+FETCH_ATTEMPTS_CEILING = 50
 # Upper bound of one download attempt; the download's own size and time limits come first.
 FETCH_TIMEOUT = timedelta(minutes=30)
 
@@ -219,6 +227,8 @@ class CallWorkflow:
         self._fetched: dict[str, FetchedRecording] = {}
         # Whether a recording announced without a link is asked of the PBX's API.
         self._asks_pbx = False
+        # Whether a link works once is the event's canonical field (not the PBX's parameter).
+        self._link_once_field = False
         # The recording the run last decided about, and how many events it had then.
         self._recording_decided: tuple[str | None, int] = (None, 0)
 
@@ -284,6 +294,7 @@ class CallWorkflow:
         self._input = data
         custody = workflow.patched(RECORDING_CUSTODY_PATCH)
         self._asks_pbx = custody and workflow.patched(RECORDING_LINK_PATCH)
+        self._link_once_field = custody and workflow.patched(ONE_TIME_LINK_PATCH)
         watcher = asyncio.create_task(self._fetch_one_time_links(data)) if custody else None
         try:
             result = await self._run(data)
@@ -368,12 +379,20 @@ class CallWorkflow:
             if (
                 event.kind == EventKind.RECORDING_READY
                 and url
-                and event.extra.get(ONE_TIME_LINK_FLAG) == "1"
+                and self._works_once(event)
                 and url not in self._fetching
                 and url not in self._in_custody
             ):
                 return url, event.recording_duration
         return None
+
+    def _works_once(self, event: CallEvent) -> bool:
+        if self._link_once_field:
+            return bool(event.recording_link_once)
+        # a run from before: its events said so in extra; the field, in events since
+        return bool(event.recording_link_once) or (
+            event.extra.get(LEGACY_ONE_TIME_LINK_FLAG) == "1"
+        )
 
     async def _fetch_one_time_links(self, data: CallInput) -> None:
         """Runs beside the call: a one-time link is fetched the moment it arrives, before the
@@ -382,7 +401,7 @@ class CallWorkflow:
             await workflow.wait_condition(lambda: self._one_time_link() is not None)
             link = self._one_time_link()
             assert link is not None
-            await self._fetch(data, link[0], call_id=None, duration=link[1])
+            await self._fetch(data, link[0], call_id=None, duration=link[1], once=True)
 
     async def _fetch(
         self,
@@ -392,24 +411,36 @@ class CallWorkflow:
         call_id: int | None,
         duration: int | None,
         call: ActionCall | None = None,
+        once: bool = False,
     ) -> FetchedRecording:
-        """Keep the file behind a link (when the channel keeps files; without a link, the one
-        the PBX's API gives), retrying with back-off while the PBX has no file yet; what could
-        not be had comes back as "failed"."""
+        """Keep the file behind a link (when the channel keeps files, or the link works once;
+        without a link, the one the PBX's API gives), retrying with back-off while the PBX has
+        no file yet; what could not be had comes back as "failed"."""
         key = url or ASKED_LINK
         self._fetching.add(key)
+        # the fetch gives up itself after the channel's attempts (else the installation's)
+        own_limits = workflow.patched(CHANNEL_RECORDING_LIMITS_PATCH)
+        attempts = data.recording_fetch_attempts
+        bound = max(attempts, FETCH_ATTEMPTS_CEILING) if own_limits else attempts
         try:
             fetched: FetchedRecording = await workflow.execute_activity(
                 "fetch_recording",
                 FetchRecordingInput(
-                    data.channel_id, url, call_id, duration, call, session_id=data.session_id
+                    data.channel_id,
+                    url,
+                    call_id,
+                    duration,
+                    call,
+                    session_id=data.session_id,
+                    link_once=once,
+                    fetch_attempts=attempts if own_limits else None,
                 ),
                 start_to_close_timeout=FETCH_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=data.recording_retry_seconds),
                     backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=5),
-                    maximum_attempts=data.recording_fetch_attempts,
+                    maximum_attempts=bound,
                 ),
                 result_type=FetchedRecording,
             )
@@ -424,7 +455,7 @@ class CallWorkflow:
                 mode="keep_file",
                 status="failed",
                 error_code=code,
-                error=f"{reason} (gave up after {data.recording_fetch_attempts} attempts)",
+                error=f"{reason} (gave up after {bound} attempts)",
             )
         self._fetched[key] = fetched
         return fetched

@@ -27,7 +27,8 @@ class ClickToCallIn(BaseModel):
 
 class ClickToCallOut(BaseModel):
     ok: bool
-    # the number dialled (E.164) and the PBX's own answer
+    # the number dialled (E.164), and what the PBX's answer came to in pbxhub's words ("the PBX
+    # accepted: HTTP 200"): its own text goes to the log only
     phone: str
     pbx_status: int | None
     pbx_answer: str

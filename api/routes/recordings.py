@@ -17,9 +17,11 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
+from activities.recordings import recording_link_policy
+from activities.url_guard import LinkRefused, check_link
 from api.access import call_for, recording_for
 from api.context import ApiContext
-from api.deps import AdminDep, CallerDep, ContextDep
+from api.deps import AdminDep, Caller, CallerDep, ContextDep
 from api.pbx_actions import ask_pbx
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from crm import Recording, StoredCall
@@ -92,12 +94,10 @@ async def get_call_recording(call_id: int, context: ContextDep, caller: CallerDe
     call = await anyio.to_thread.run_sync(call_for, caller, context.store, call_id)
     if call.recordings:
         return RedirectResponse(f"/api/v1/recordings/{call.recordings[-1].id}", status_code=307)
-    link = call.recording_url or ""
-    if call.recording_status == "linked" and link.lower().startswith(("http://", "https://")):
-        # the person's player fetches it from the PBX: pbxhub itself sends nothing there
-        return RedirectResponse(link, status_code=307)
+    if call.recording_status == "linked" and call.recording_url:
+        return await _pbx_link(context, call, call.recording_url)
     if call.recording_status == "authorized_link":
-        return await _fresh_link(context, call)
+        return await _fresh_link(context, call, caller)
     reason = call.recording_error or {
         None: "the call has no recording" if not call.recording_url else "not kept yet",
         "not_kept": "the channel keeps no recordings",
@@ -105,7 +105,23 @@ async def get_call_recording(call_id: int, context: ContextDep, caller: CallerDe
     raise HTTPException(404, detail=reason)
 
 
-async def _fresh_link(context: ApiContext, call: StoredCall) -> Response:
+async def _pbx_link(context: ApiContext, call: StoredCall, link: str) -> Response:
+    """keep_link: the player is sent to the PBX's link (pbxhub itself sends nothing there), only
+    when it is on the provider's or the channel's recording hosts: a link a webhook supplied
+    must not send people anywhere else."""
+    channel = await anyio.to_thread.run_sync(context.store.get_channel, call.channel_id)
+    if channel is None:
+        raise HTTPException(404, detail="the call's channel no longer exists")
+    try:
+        check_link(link, recording_link_policy(channel, context.specs.get(channel.provider)))
+    except LinkRefused as refused:
+        raise HTTPException(
+            409, detail=f"the recording's link is not one players are sent to: {refused.reason}"
+        ) from None
+    return RedirectResponse(link, status_code=307)
+
+
+async def _fresh_link(context: ApiContext, call: StoredCall, caller: Caller) -> Response:
     """keep_authorized_link: the PBX's API is asked for a link that works now (its spec's
     recording_link action), and the player is sent there; pbxhub never fetches it itself."""
     channel = await anyio.to_thread.run_sync(context.store.get_channel, call.channel_id)
@@ -134,18 +150,25 @@ async def _fresh_link(context: ApiContext, call: StoredCall) -> Response:
     )
     result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
     if result.ok and result.link:
+        try:
+            # the PBX's API, like its webhooks, sends players only to its recording hosts
+            check_link(result.link, recording_link_policy(channel, spec))
+        except LinkRefused as refused:
+            raise HTTPException(
+                502, detail=f"the PBX gave a link players are not sent to: {refused.reason}"
+            ) from None
         # a fresh link each time: nobody may cache it
         return RedirectResponse(result.link, status_code=307, headers={"Cache-Control": "no-store"})
-    if result.retry:
-        raise HTTPException(
-            503,
-            detail=f"the PBX has no recording yet: {result.message or 'try again shortly'}",
-            headers={"Retry-After": "30"},
-        )
     if not result.sent:
         # the channel lacks what the request needs (the PBX's address, its keys)
         raise HTTPException(409, detail=result.message or "the PBX cannot be asked")
-    raise HTTPException(502, detail=result.message or "the PBX gave no recording link")
+    # the spec's message may quote the PBX's answer: the admin reads it, employees pbxhub's words
+    said = (result.message if caller.is_admin else None) or result.answer
+    if result.retry:
+        raise HTTPException(
+            503, detail=f"the PBX has no recording yet: {said}", headers={"Retry-After": "30"}
+        )
+    raise HTTPException(502, detail=f"the PBX gave no recording link: {said}")
 
 
 def _stream(
