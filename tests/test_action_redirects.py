@@ -109,7 +109,10 @@ def acme(tmp_path: Path, action: str, request: dict[str, Any], **rest: Any) -> P
     return make_spec(tmp_path, endpoint(event("start")), actions={action: document})
 
 
-def channel(pbx: Pbx) -> Channel:
+def channel(pbx: Pbx, *also: Pbx) -> Channel:
+    """The PBX's channel; the test servers are on loopback, so they are allowed by their exact
+    host:port, as an on-premises PBX would be."""
+    allowed = [server.url.removeprefix("http://") for server in (pbx, *also)]
     return Channel(
         id=1,
         provider="acme",
@@ -117,7 +120,7 @@ def channel(pbx: Pbx) -> Channel:
         secret_key="channel-key",
         default_country="RU",
         timezone="Europe/Moscow",
-        settings={"pbx_url": pbx.url, "secrets": {"key": KEY}},
+        settings={"pbx_url": pbx.url, "secrets": {"key": KEY}, "allowed_pbx_hosts": allowed},
         created_at=datetime.now(UTC),
     )
 
@@ -203,7 +206,7 @@ def test_a_302_after_a_post_is_followed_with_a_get_without_the_body(
 
     result = click_to_call(spec, pbx)
 
-    assert result.ok and result.answer == "queued"
+    assert result.ok and result.answer == "the PBX accepted: HTTP 200"  # of the last answer
     moved = pbx.received[1]
     assert (moved.method, moved.body) == ("GET", b"")
     assert "content-type" not in moved.headers
@@ -222,13 +225,33 @@ def test_a_redirect_to_another_origin_carries_none_of_the_actions_keys(
     elsewhere.on("/cdn/1", 200, b'{"link": "https://files.example/1.mp3"}')
     data = PbxActionInput(channel_id=1, action="recording_link", call=ActionCall(session_id="1"))
 
-    result = send_action(channel(pbx), spec, data)
+    result = send_action(channel(pbx, elsewhere), spec, data)
 
     assert result.link == "https://files.example/1.mp3"
     assert pbx.received[0].headers["authorization"] == f"Bearer {KEY}"
     [there] = elsewhere.received
     assert "authorization" not in there.headers
     assert KEY not in str(there.headers)
+
+
+def test_a_redirect_to_an_address_the_channel_does_not_allow_is_not_followed(
+    tmp_path: Path, pbx: Pbx, elsewhere: Pbx
+) -> None:
+    spec = acme(
+        tmp_path,
+        "recording_link",
+        {"method": "GET", "format": "query", "path": "/records/1", "follow_redirects": True},
+        answers=[{"when": "status == 200", "ok": True, "link": "body.link"}],
+    )
+    pbx.on("/records/1", 302, Location=f"{elsewhere.url}/cdn/1")
+    elsewhere.on("/cdn/1", 200, b'{"link": "https://files.example/1.mp3"}')
+    data = PbxActionInput(channel_id=1, action="recording_link", call=ActionCall(session_id="1"))
+
+    result = send_action(channel(pbx), spec, data)
+
+    assert not result.ok and result.link is None
+    assert result.message is not None and "refused" in result.message
+    assert elsewhere.received == []
 
 
 # --- following is bounded, and every address is checked ------------------------------------------
