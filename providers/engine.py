@@ -250,7 +250,7 @@ def _prepare(
             query=request.query,
         )
     except BodyError as exc:
-        raise RequestRejected(exc.status, exc.message) from exc
+        raise RequestRejected(exc.status, exc.message, exc.field) from exc
 
     context: dict[str, Any] = {
         "body": body,

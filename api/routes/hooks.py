@@ -77,7 +77,15 @@ async def receive_webhook(
         received_at=datetime.now(UTC),
     )
     try:
-        prepared = prepare_request(spec, endpoint, incoming, _channel_context(channel))
+        # parse, auth, validate and map on a worker thread: /healthz and other PBXs go on meanwhile
+        prepared = await anyio.to_thread.run_sync(
+            prepare_request,
+            spec,
+            endpoint,
+            incoming,
+            _channel_context(channel),
+            limiter=context.webhook_workers,
+        )
     except EndpointNotFound:
         return _reject(404, NOT_FOUND, where, "unknown endpoint")
     except RequestRejected as rejected:
