@@ -26,6 +26,7 @@ from providers.bodies import (
 )
 from providers.body_limits import MAX_DEPTH, MAX_FIELDS, MAX_KEY_LENGTH, MAX_WIDTH
 from providers.json_text import repair_json
+from providers.templating import FilterValueError, as_list, from_json
 
 PHP_FORM = BodyFormat(formats=("form",), nested="php")
 LENIENT_JSON = BodyFormat(formats=("json",), lenient_json=True)
@@ -258,3 +259,10 @@ async def test_a_webhook_waiting_for_a_worker_thread_does_not_hold_up_the_api(
             assert not pending.done()
         response = await pending
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("read", [from_json, as_list], ids=["from_json", "as_list"])
+def test_template_filters_read_json_text_within_the_same_bounds(read: Callable[[str], Any]) -> None:
+    with pytest.raises(FilterValueError, match=f"deeper than {MAX_DEPTH} levels"):
+        read("[" * 10_000 + "]" * 10_000)
+    assert read("[1, 2]") == [1, 2]
