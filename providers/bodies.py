@@ -22,6 +22,7 @@ __all__ = [
     "BodyFormat",
     "BodyLimits",
     "UploadedFile",
+    "decode_json_fields",
     "parse_body",
     "read_form",
     "read_json",
@@ -44,6 +45,8 @@ class BodyFormat:
     formats: tuple[str, ...] = ("json",)
     lenient_json: bool = False
     nested: NestedStyle = "flat"
+    # fields whose value is JSON text, decoded in place by `decode_json_fields` (after auth)
+    json_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,29 @@ def parse_body(
     nested = _nest(pairs, fmt.nested, limits)
     check_tree(nested, limits)
     return nested
+
+
+def decode_json_fields(
+    body: Mapping[str, Any], names: tuple[str, ...], limits: BodyLimits = _DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """`body` with each of the named fields (JSON text) replaced by its decoded value; a field
+    that is absent stays absent (the schema says whether it is required).
+
+    Raises BodyError naming the field: 422 when its text is not JSON (broken, cut short, not
+    text at all) or nests too deep, 413 when the body with it decoded has too many fields."""
+    decoded = dict(body)
+    for name in names:
+        if name not in decoded:
+            continue
+        text = decoded[name]
+        if not isinstance(text, str):
+            raise BodyError(422, f"{name}: expected JSON text, got {type(text).__name__}", name)
+        try:
+            decoded[name] = read_json(text, limits, what=name)
+        except BodyError as exc:
+            raise BodyError(422 if exc.status == 400 else exc.status, exc.message, name) from exc
+    check_tree(decoded, limits)
+    return decoded
 
 
 def _choose_format(formats: tuple[str, ...], body: bytes, content_type: str | None) -> str:
