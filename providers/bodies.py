@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email import policy
-from email.message import Message
-from email.parser import BytesParser
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from providers.body_limits import BodyError, BodyLimits, check_tree
 from providers.json_text import decode_utf8, read_json
+from providers.multipart import UploadedFile, read_multipart
 
 __all__ = [
     "BODY_FORMATS",
@@ -49,19 +47,6 @@ class BodyFormat:
     json_fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart body. It never goes to `extra`."""
-
-    filename: str
-    content_type: str
-    data: bytes = b""
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
 def parse_body(
     fmt: BodyFormat,
     *,
@@ -79,7 +64,7 @@ def parse_body(
     elif chosen == "form":
         pairs = read_form(body, limits)
     else:
-        pairs = _parse_multipart(body, content_type)
+        pairs = read_multipart(body, content_type, limits)
     if len(pairs) > limits.max_fields:
         raise limits.too_many_fields(len(pairs))
     nested = _nest(pairs, fmt.nested, limits)
@@ -163,32 +148,6 @@ def _parse_json(body: bytes, *, lenient: bool, limits: BodyLimits) -> dict[str, 
     if not isinstance(decoded, dict):
         raise BodyError(400, f"JSON body must be an object, got {type(decoded).__name__}")
     return decoded
-
-
-def _parse_multipart(body: bytes, content_type: str | None) -> list[tuple[str, Any]]:
-    if not content_type or "boundary=" not in content_type:
-        raise BodyError(415, "multipart body without a boundary in Content-Type")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise BodyError(400, "body is not multipart/form-data")
-    pairs: list[tuple[str, Any]] = []
-    parts = message.get_payload()
-    for part in parts if isinstance(parts, list) else []:
-        if not isinstance(part, Message):
-            continue
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is not None:
-            pairs.append((name, UploadedFile(filename, part.get_content_type(), data)))
-        else:
-            charset = part.get_content_charset() or "utf-8"
-            pairs.append((name, data.decode(charset, errors="replace")))
-    return pairs
 
 
 _PHP_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
