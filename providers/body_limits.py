@@ -73,20 +73,17 @@ def check_tree(root: Any, limits: BodyLimits, what: str = "body") -> None:
     """Raise BodyError unless `root` (parsed JSON or nested form data) is within `limits`.
 
     Iterative, one visit per value: it runs on bodies whose depth is still unchecked."""
+    if not isinstance(root, dict | list):
+        return
     fields = 0
-    stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
+    # each container with its level and its trail (parent's trail, key), named only on error
+    stack: list[tuple[Any, int, _Trail]] = [(root, 1, None)]
     while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            children = node.items()
-        elif isinstance(node, list):
-            children = enumerate(node)  # type: ignore[assignment]
-        else:
-            continue
-        where = ".".join(path) or None
-        if len(path) + 1 > limits.max_depth:
-            raise limits.too_deep(what, where)
+        node, level, trail = stack.pop()
+        if level > limits.max_depth:
+            raise limits.too_deep(what, _field_name(trail))
         if len(node) > limits.max_width:
+            where = _field_name(trail)
             raise BodyError(
                 413,
                 f"{where or what} has {len(node)} members; at most {limits.max_width} are read",
@@ -95,8 +92,27 @@ def check_tree(root: Any, limits: BodyLimits, what: str = "body") -> None:
         fields += len(node)
         if fields > limits.max_fields:
             raise limits.too_many_fields(fields, what)
+        children = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in children:
             if isinstance(key, str) and len(key) > limits.max_key_length:
                 raise limits.key_too_long(key, what)
             if isinstance(value, dict | list):
-                stack.append((value, (*path, str(key))))
+                stack.append((value, level + 1, (trail, key)))
+
+
+_Trail = tuple[Any, str | int] | None
+
+
+def _field_name(trail: _Trail) -> str | None:
+    """The trail as a field is named in schema errors: a.b[0].c (None for the body itself)."""
+    keys: list[str | int] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    text = ""
+    for key in reversed(keys):
+        if isinstance(key, int):
+            text += f"[{key}]"
+        else:
+            text += f".{key}" if text else key
+    return text or None

@@ -17,13 +17,7 @@ import pytest
 from conftest import Pbxhub, running_pbxhub
 from temporalio.testing import WorkflowEnvironment
 
-from providers.bodies import (
-    BodyError,
-    BodyFormat,
-    BodyLimits,
-    parse_body,
-    read_json,
-)
+from providers.bodies import BodyError, BodyFormat, BodyLimits, parse_body, read_json
 from providers.body_limits import MAX_DEPTH, MAX_FIELDS, MAX_KEY_LENGTH, MAX_WIDTH
 from providers.json_text import repair_json
 from providers.templating import FilterValueError, as_list, from_json
@@ -31,14 +25,12 @@ from providers.templating import FilterValueError, as_list, from_json
 PHP_FORM = BodyFormat(formats=("form",), nested="php")
 LENIENT_JSON = BodyFormat(formats=("json",), lenient_json=True)
 FORM = "application/x-www-form-urlencoded"
+LIMITS = BodyLimits()
 
 
 def parse(fmt: BodyFormat, raw: bytes, limits: BodyLimits | None = None) -> dict[str, Any]:
     content_type = "application/json" if fmt.formats == ("json",) else FORM
     return parse_body(fmt, body=raw, content_type=content_type, query={}, limits=limits or LIMITS)
-
-
-LIMITS = BodyLimits()
 
 
 def refusal(fmt: BodyFormat, raw: bytes, limits: BodyLimits | None = None) -> BodyError:
