@@ -266,6 +266,17 @@ async def test_a_10000_deep_json_telephony_api_request_is_422_naming_the_depth_l
     assert f"nests deeper than {MAX_DEPTH} levels" in response.text
 
 
+async def test_a_telephony_api_form_of_too_many_fields_is_413(pbxhub: Pbxhub) -> None:
+    channel = await pbxhub.create_channel("telephony_api")
+    response = await pbxhub.http.post(
+        f"/api/v2/telephony/calls/{channel['secret_key']}",
+        content=b"action=create_call" + b"&x=" * MAX_FIELDS,
+        headers={"content-type": FORM},
+    )
+    assert response.status_code == 413, response.text
+    assert f"at most {MAX_FIELDS} are read" in response.text
+
+
 async def test_a_webhook_waiting_for_a_worker_thread_does_not_hold_up_the_api(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
