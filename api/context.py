@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from anyio import CapacityLimiter
 
 from api.proxies import DEFAULT_TRUSTED_PROXIES, Network, parse_networks
 from api.temporal import TemporalGateway
@@ -25,6 +27,10 @@ class ApiContext:
     task_queue: str
     call_settings: CallSettings
     max_body_bytes: int = 256 * 1024
+    # Worker threads that read, check and map webhooks off the event loop (others wait without
+    # blocking it). One: the work is CPU under one GIL, and each more thread only takes turns
+    # from the event loop (bench/bodies.py: its stalls doubled with two).
+    webhook_workers: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))
     temporal_rpc_timeout: timedelta = timedelta(seconds=5)
     # How long a synchronous reply (routing) waits for the store before the fallback reply.
     routing_timeout: timedelta = timedelta(seconds=0.8)

@@ -1,31 +1,34 @@
 """Request bodies as PBXs send them (JSON, form, multipart, query string) turned into one nested
-dict the templates read; lenient on Content-Type and on the quirks of hand-typed JSON templates."""
+dict the templates read; lenient on Content-Type and on the quirks of hand-typed JSON templates,
+strict on shape: every body is read in linear time within `BodyLimits`."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email import policy
-from email.message import Message
-from email.parser import BytesParser
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-__all__ = ["BODY_FORMATS", "BodyError", "BodyFormat", "UploadedFile", "parse_body"]
+from providers.body_limits import BodyError, BodyLimits, check_tree
+from providers.json_text import decode_utf8, read_json
+from providers.multipart import UploadedFile, read_multipart
+
+__all__ = [
+    "BODY_FORMATS",
+    "BodyError",
+    "BodyFormat",
+    "BodyLimits",
+    "UploadedFile",
+    "decode_json_fields",
+    "parse_body",
+    "read_form",
+    "read_json",
+]
 
 BODY_FORMATS = ("json", "form", "multipart", "query")
 NestedStyle = Literal["flat", "php"]
-
-
-class BodyError(Exception):
-    """The body cannot be read: 400 (malformed) or 415 (a format the endpoint does not take)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+_DEFAULT_LIMITS = BodyLimits()
 
 
 @dataclass(frozen=True)
@@ -40,35 +43,56 @@ class BodyFormat:
     formats: tuple[str, ...] = ("json",)
     lenient_json: bool = False
     nested: NestedStyle = "flat"
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart body. It never goes to `extra`."""
-
-    filename: str
-    content_type: str
-    data: bytes = b""
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
+    # fields whose value is JSON text, decoded in place by `decode_json_fields` (after auth)
+    json_fields: tuple[str, ...] = ()
 
 
 def parse_body(
-    fmt: BodyFormat, *, body: bytes, content_type: str | None, query: Mapping[str, str]
+    fmt: BodyFormat,
+    *,
+    body: bytes,
+    content_type: str | None,
+    query: Mapping[str, str],
+    limits: BodyLimits = _DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    """The body as a dict; raises BodyError (400/415)."""
+    """The body as a dict; raises BodyError (400/415, or 413/422 beyond `limits`)."""
     chosen = _choose_format(fmt.formats, body, content_type)
     if chosen == "json":
-        return _parse_json(body, lenient=fmt.lenient_json)
+        return _parse_json(body, lenient=fmt.lenient_json, limits=limits)
     if chosen == "query":
         pairs = list(query.items())
     elif chosen == "form":
-        pairs = parse_qsl(_decode(body), keep_blank_values=True)
+        pairs = read_form(body, limits)
     else:
-        pairs = _parse_multipart(body, content_type)
-    return _nest(pairs, fmt.nested)
+        pairs = read_multipart(body, content_type, limits)
+    if len(pairs) > limits.max_fields:
+        raise limits.too_many_fields(len(pairs))
+    nested = _nest(pairs, fmt.nested, limits)
+    check_tree(nested, limits)
+    return nested
+
+
+def decode_json_fields(
+    body: Mapping[str, Any], names: tuple[str, ...], limits: BodyLimits = _DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """`body` with each of the named fields (JSON text) replaced by its decoded value; a field
+    that is absent stays absent (the schema says whether it is required).
+
+    Raises BodyError naming the field: 422 when its text is not JSON (broken, cut short, not
+    text at all) or nests too deep, 413 when the body with it decoded has too many fields."""
+    decoded = dict(body)
+    for name in names:
+        if name not in decoded:
+            continue
+        text = decoded[name]
+        if not isinstance(text, str):
+            raise BodyError(422, f"{name}: expected JSON text, got {type(text).__name__}", name)
+        try:
+            decoded[name] = read_json(text, limits, what=name)
+        except BodyError as exc:
+            raise BodyError(422 if exc.status == 400 else exc.status, exc.message, name) from exc
+    check_tree(decoded, limits)
+    return decoded
 
 
 def _choose_format(formats: tuple[str, ...], body: bytes, content_type: str | None) -> str:
@@ -100,87 +124,46 @@ def _choose_format(formats: tuple[str, ...], body: bytes, content_type: str | No
     )
 
 
-def _decode(body: bytes) -> str:
+def read_form(
+    body: bytes, limits: BodyLimits = _DEFAULT_LIMITS, *, strict: bool = False
+) -> list[tuple[str, str]]:
+    """The name/value pairs of an x-www-form-urlencoded body, in order. BodyError: 400 when the
+    body (or, with `strict`, a %-escaped value) is not UTF-8, 413 over `limits.max_fields`."""
+    text = decode_utf8(body)
     try:
-        return body.decode("utf-8-sig")
+        return parse_qsl(
+            text,
+            keep_blank_values=True,
+            errors="strict" if strict else "replace",
+            max_num_fields=limits.max_fields,
+        )
     except UnicodeDecodeError as exc:
-        raise BodyError(400, f"body is not UTF-8: {exc}") from exc
+        raise BodyError(400, "a form body must be URL-encoded UTF-8") from exc
+    except ValueError as exc:  # over max_num_fields, counted before anything is split
+        raise limits.too_many_fields(text.count("&") + 1) from exc
 
 
-# Hand-typed JSON body templates (UIS/CallGear notifications) produce two known artefacts:
-# a placeholder wrapped in quotes renders as `"x":""123""` (PROTOCOLS.md §1.1, callgear-webhook),
-# and a string rendered bare renders as `"x":2024-03-12 10:15:07`. Repairs are tried one after
-# the other, and only when the body is not valid JSON as it is.
-_DOUBLE_QUOTED = re.compile(r'(:\s*)""([^"\r\n]*)""(?=\s*[,}\]])')
-_BARE_VALUE = re.compile(
-    r'(:\s*)(?!["\[{]|-?\d+(?:\.\d+)?\s*[,}\]]|(?:true|false|null)\s*[,}\]])'
-    r'([^,}\]\r\n"]*[^,}\]\r\n"\s])(?=\s*[,}\]])'
-)
-
-
-def _repair_json(text: str) -> list[str]:
-    step1 = _DOUBLE_QUOTED.sub(r'\1"\2"', text)
-    step2 = _BARE_VALUE.sub(lambda m: m.group(1) + json.dumps(m.group(2).strip()), step1)
-    return [step1, step2]
-
-
-def _parse_json(body: bytes, *, lenient: bool) -> dict[str, Any]:
-    text = _decode(body)
-    if not text.strip():
-        raise BodyError(400, "body is empty; expected a JSON object")
-    try:
-        decoded = json.loads(text)
-    except ValueError as exc:
-        decoded = _NOT_JSON
-        if lenient:
-            for repaired in _repair_json(text):
-                try:
-                    decoded = json.loads(repaired)
-                    break
-                except ValueError:
-                    continue
-        if decoded is _NOT_JSON:
-            raise BodyError(400, f"body is not valid JSON: {exc}") from exc
+def _parse_json(body: bytes, *, lenient: bool, limits: BodyLimits) -> dict[str, Any]:
+    decoded = read_json(body, limits, lenient=lenient)
     if not isinstance(decoded, dict):
         raise BodyError(400, f"JSON body must be an object, got {type(decoded).__name__}")
     return decoded
 
 
-_NOT_JSON: Any = object()
-
-
-def _parse_multipart(body: bytes, content_type: str | None) -> list[tuple[str, Any]]:
-    if not content_type or "boundary=" not in content_type:
-        raise BodyError(415, "multipart body without a boundary in Content-Type")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise BodyError(400, "body is not multipart/form-data")
-    pairs: list[tuple[str, Any]] = []
-    parts = message.get_payload()
-    for part in parts if isinstance(parts, list) else []:
-        if not isinstance(part, Message):
-            continue
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is not None:
-            pairs.append((name, UploadedFile(filename, part.get_content_type(), data)))
-        else:
-            charset = part.get_content_charset() or "utf-8"
-            pairs.append((name, data.decode(charset, errors="replace")))
-    return pairs
-
-
 _PHP_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_PHP_PART = re.compile(r"\[([^\[\]]*)\]")
+# a key PHP reads as an integer index (and json_encode as a list position)
+_INDEX = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
-def _nest(pairs: list[tuple[str, Any]], style: NestedStyle) -> dict[str, Any]:
+def _nest(pairs: list[tuple[str, Any]], style: NestedStyle, limits: BodyLimits) -> dict[str, Any]:
     result: dict[str, Any] = {}
+    # PHP `a[]`: each array's next free integer index (its largest one + 1), by the array's id;
+    # the array is held too, so that its id is not reused while this body is read
+    next_free: dict[int, tuple[dict[str, Any], int]] = {}
     for key, value in pairs:
+        if len(key) > limits.max_key_length:
+            raise limits.key_too_long(key)
         match = _PHP_KEY.match(key) if style == "php" else None
         if match is None:
             # flat: `a[]` collects repeated values into a list; anything else: the last one wins
@@ -191,19 +174,27 @@ def _nest(pairs: list[tuple[str, Any]], style: NestedStyle) -> dict[str, Any]:
                 continue
             result[key] = value
             continue
-        parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
-        _put(result, parts, value)
+        parts = [match.group(1), *_PHP_PART.findall(match.group(2))]
+        if len(parts) > limits.max_depth:
+            raise limits.too_deep(field=match.group(1))
+        _put(result, parts, value, next_free)
     return _listify(result) if style == "php" else result
 
 
-def _put(target: dict[str, Any], parts: list[str], value: Any) -> None:
+def _put(
+    target: dict[str, Any],
+    parts: list[str],
+    value: Any,
+    next_free: dict[int, tuple[dict[str, Any], int]],
+) -> None:
     node = target
     for index, part in enumerate(parts):
-        last = index == len(parts) - 1
+        free = next_free.get(id(node), (node, 0))[1]
         if part == "":
-            # PHP `a[]`: the next free integer index
-            part = str(sum(1 for k in node if k.isdigit()))
-        if last:
+            part = str(free)
+        if _INDEX.fullmatch(part) and int(part) >= free:
+            next_free[id(node)] = (node, int(part) + 1)
+        if index == len(parts) - 1:
             node[part] = value
             return
         child = node.get(part)
@@ -214,11 +205,12 @@ def _put(target: dict[str, Any], parts: list[str], value: Any) -> None:
 
 
 def _listify(node: Any) -> Any:
-    """PHP arrays whose keys are exactly 0..n-1 become lists, as json_encode would make them."""
+    """PHP arrays whose keys are exactly 0..n-1 become lists, as json_encode would make them.
+    Recursive to the depth of the body, which `_nest` has bounded."""
     if not isinstance(node, dict):
         return node
     converted = {k: _listify(v) for k, v in node.items()}
-    if converted and all(k.isdigit() for k in converted):
+    if converted and all(_INDEX.fullmatch(k) for k in converted):
         indexes = sorted(int(k) for k in converted)
         if indexes == list(range(len(indexes))):
             return [converted[str(i)] for i in indexes]

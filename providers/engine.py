@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, best_match
 
 from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
-from providers.bodies import BodyError, UploadedFile, parse_body
+from providers.bodies import BodyError, UploadedFile, decode_json_fields, parse_body
 from providers.canonical import CoercionError, coerce_field, event_to_json
 from providers.events import CallEvent
 from providers.faults import (
@@ -289,7 +289,7 @@ def _prepare(
             query=request.query,
         )
     except BodyError as exc:
-        raise RequestRejected(exc.status, exc.message) from exc
+        raise RequestRejected(exc.status, exc.message, exc.field) from exc
 
     context: dict[str, Any] = {
         "body": body,
@@ -299,8 +299,14 @@ def _prepare(
         "provider": spec.id,
         "received_at": request.received_at,
     }
-    event = _recognise(spec, ep, context)
-    _authenticate(spec, ep, event, context, request)
+    if ep.body.json_fields:
+        # signed over the fields as sent; a request that fails auth costs no JSON decoding
+        _authenticate(spec, ep, None, context, request)
+        body = context["body"] = _decode_json_fields(ep, body)
+        event = _recognise(spec, ep, context)
+    else:
+        event = _recognise(spec, ep, context)
+        _authenticate(spec, ep, event, context, request)
     if event is None:
         raise RequestRejected(
             422,
@@ -447,6 +453,13 @@ def _authenticate(
         raise RequestRejected(exc.status, exc.message) from exc
     except EvaluationError as exc:
         raise _failure(spec, exc, context) from exc
+
+
+def _decode_json_fields(ep: EndpointSpec, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return decode_json_fields(body, ep.body.json_fields)
+    except BodyError as exc:
+        raise RequestRejected(exc.status, exc.message, exc.field) from exc
 
 
 def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> None:

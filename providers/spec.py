@@ -628,6 +628,7 @@ def _compile_endpoint(
         formats=tuple(fmt) if isinstance(fmt, list) else (fmt,),
         lenient_json=ep["body"].get("lenient_json", False),
         nested=ep["body"].get("nested", "flat"),
+        json_fields=tuple(ep["body"].get("json_fields", ())),
     )
     auth = _compile_auth(c, ep["auth"], f"{path}.auth") if "auth" in ep else spec_auth
     shared = _Shared(
@@ -652,6 +653,15 @@ def _compile_endpoint(
     events = tuple(
         _compile_event(c, ev, f"{path}.events[{i}]", shared) for i, ev in enumerate(ep["events"])
     )
+    if body.json_fields:
+        # one authentication before the fields are decoded: it cannot wait for recognition
+        for i, ev in enumerate(ep["events"]):
+            if "auth" in ev:
+                c.problem(
+                    f"{path}.events[{i}].auth",
+                    "an endpoint with body.json_fields authenticates before decoding them, "
+                    "so before recognition: declare auth on the endpoint",
+                )
     seen_names: set[str] = set()
     explicit: dict[tuple[str, ...], dict[str, EventSpec]] = {}
     for i, event in enumerate(events):

@@ -25,6 +25,8 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from providers.body_limits import BodyError, BodyLimits
+from providers.json_text import read_json
 from providers.phones import read_phone
 
 __all__ = [
@@ -76,6 +78,8 @@ ANSWER_NAMES = ACTION_NAMES | {"status", "body", "text", "headers"}
 # Strings PBX body templates produce for "no value": an empty placeholder, or `null` rendered
 # inside quotes by a customer who wrapped the placeholder in quotes (PROTOCOLS.md §1.1).
 _BLANK_STRINGS = frozenset({"", "null"})
+# JSON text inside a field (from_json, as_list) is read with the bounds of a JSON body
+_JSON_LIMITS = BodyLimits()
 _INT_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
@@ -177,9 +181,9 @@ def as_list(value: Any) -> list[Any]:
         text = value.strip()
         if text.startswith("["):
             try:
-                decoded = json.loads(text)
-            except ValueError as exc:
-                raise FilterValueError(f"not a JSON list: {value!r}") from exc
+                decoded = read_json(text, _JSON_LIMITS, what="the text")
+            except BodyError as exc:
+                raise FilterValueError(f"not a JSON list: {exc.message}") from exc
             return as_list(decoded if isinstance(decoded, list) else [decoded])
         return [part.strip() for part in text.split(",") if not is_blank(part)]
     if isinstance(value, Mapping):
@@ -270,9 +274,9 @@ def from_json(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise FilterValueError(f"not JSON: {value!r}") from exc
+        return read_json(value, _JSON_LIMITS, what="the text")  # bounded like a JSON body
+    except BodyError as exc:
+        raise FilterValueError(f"not JSON within bounds: {exc.message}") from exc
 
 
 @pass_context

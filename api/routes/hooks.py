@@ -138,8 +138,14 @@ async def receive_webhook(
         received_at=datetime.now(UTC),
     )
     try:
-        prepared = prepare_request(
-            spec, ep.name, incoming, _channel_context(channel, context.call_settings)
+        # parse, auth, validate and map on a worker thread: /healthz and other PBXs go on meanwhile
+        prepared = await anyio.to_thread.run_sync(
+            prepare_request,
+            spec,
+            ep.name,
+            incoming,
+            _channel_context(channel, context.call_settings),
+            limiter=context.webhook_workers,
         )
     except EndpointNotFound:
         return _not_found(where, "unknown endpoint")
