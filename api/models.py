@@ -10,6 +10,7 @@ import phonenumbers
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.analytics import check_analytics_settings
+from api.bounds import StoredId
 from api.proxies import parse_networks
 from crm.call_rules import RULE_SETTINGS, check_rule_settings
 from crm.recording_files import check_recording_settings
@@ -132,7 +133,7 @@ class ChannelUpdate(BaseModel):
 
 
 class EmployeeLinkIn(BaseModel):
-    channel_id: int
+    channel_id: StoredId
     extension: str | None = Field(default=None, description="The employee's short number")
     pbx_user_id: str | None = Field(default=None, description="The PBX's own id for the employee")
 
@@ -214,7 +215,7 @@ class ContactOut(BaseModel):
 class ContactUpdate(BaseModel):
     """What the admin changes of a contact; a field left out stays as it is."""
 
-    responsible_employee_ids: list[int] | None = Field(
+    responsible_employee_ids: list[StoredId] | None = Field(
         default=None,
         description="The employees answerable for the contact, in order: the first is whom "
         "routing puts the contact's calls through to; they see its calls and recordings",
@@ -367,11 +368,11 @@ class SkippedCallOut(BaseModel):
 
 class GroupCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    employee_ids: list[int] = Field(default_factory=list)
+    employee_ids: list[StoredId] = Field(default_factory=list)
 
 
 class GroupMemberIn(BaseModel):
-    employee_id: int
+    employee_id: StoredId
 
 
 class GroupOut(BaseModel):
@@ -416,7 +417,7 @@ class CommentOut(BaseModel):
 
 
 class CommentCreate(BaseModel):
-    author_employee_id: int | None = Field(
+    author_employee_id: StoredId | None = Field(
         default=None,
         description="The employee who writes it: required with the admin key; with an "
         "employee's token, that employee (naming another is refused)",

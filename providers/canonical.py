@@ -19,10 +19,12 @@ __all__ = [
     "EVENT_KINDS",
     "FIELD_TYPES",
     "MAPPABLE_FIELDS",
+    "MAX_SESSION_ID_BYTES",
     "CoercionError",
     "coerce_field",
     "event_from_json",
     "event_to_json",
+    "session_id_problem",
 ]
 
 
@@ -51,6 +53,18 @@ EVENT_KINDS = tuple(kind.value for kind in EventKind)
 _DIRECTIONS = frozenset(d.value for d in Direction)
 _NON_NEGATIVE = frozenset({"wait_seconds", "talk_seconds", "total_seconds", "recording_duration"})
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+# The longest call session id, in UTF-8 bytes: it is part of the call's workflow id
+# (`<prefix>-<channel id>-<session id>`, workflows.call), which Temporal limits to 1000 bytes
+# by default; workflows.starter.CallSettings keeps the prefix short enough for the rest.
+MAX_SESSION_ID_BYTES = 255
+
+
+def session_id_problem(session_id: str) -> str | None:
+    """What makes `session_id` unusable as a call's session id, or None when it is fine."""
+    size = len(session_id.encode("utf-8"))
+    if size > MAX_SESSION_ID_BYTES:
+        return f"a call session id is at most {MAX_SESSION_ID_BYTES} bytes, this one is {size}"
+    return None
 
 
 def coerce_field(name: str, value: Any) -> Any:

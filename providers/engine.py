@@ -19,7 +19,12 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
-from providers.canonical import CoercionError, coerce_field, event_to_json
+from providers.canonical import (
+    CoercionError,
+    coerce_field,
+    event_to_json,
+    session_id_problem,
+)
 from providers.events import CallEvent
 from providers.spec import (
     EmissionSpec,
@@ -276,6 +281,7 @@ def _prepare(
         session_id = _render(spec, event.session_id, context).strip()
         if event.emissions and not session_id:
             raise RequestRejected(422, "the request carries no call session id")
+        _check_session_id(event, session_id)
     context["session_id"] = session_id
 
     extra = _extra(body, event) if event.emissions else {}
@@ -404,6 +410,16 @@ def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> 
         raise RequestRejected(
             403, f"the channel's {CHANNEL_SOURCES_SETTING} setting is not a list of networks"
         ) from exc
+
+
+def _check_session_id(event: EventSpec, session_id: str) -> None:
+    # Too long for a workflow id (providers.canonical): the request's fault, named by its field.
+    problem = session_id_problem(session_id)
+    if problem is None:
+        return
+    read = event.session_id.body_reads if event.session_id is not None else frozenset()
+    field_name = format_path(list(next(iter(read)))) if len(read) == 1 else None
+    raise RequestRejected(422, f"{field_name or 'session id'}: {problem}", field=field_name)
 
 
 def _validate(event: EventSpec, body: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, status
 
 from api.access import call_comments_for, call_for, comment_author
+from api.bounds import StoredId
 from api.deps import CallerDep, StoreDep
 from api.models import CommentCreate, CommentOut
 from crm import Comment, Store
@@ -39,7 +40,7 @@ def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment 
     summary="Comment on a call (and on the task it is attached to)",
 )
 async def add_call_comment(
-    call_id: int, body: CommentCreate, store: StoreDep, caller: CallerDep
+    call_id: StoredId, body: CommentCreate, store: StoreDep, caller: CallerDep
 ) -> CommentOut:
     def comment() -> Comment | None:
         author = comment_author(caller, body.author_employee_id)
@@ -57,6 +58,8 @@ async def add_call_comment(
 
 
 @router.get("/{call_id}/comments", response_model=list[CommentOut])
-async def list_call_comments(call_id: int, store: StoreDep, caller: CallerDep) -> list[CommentOut]:
+async def list_call_comments(
+    call_id: StoredId, store: StoreDep, caller: CallerDep
+) -> list[CommentOut]:
     comments = await anyio.to_thread.run_sync(call_comments_for, caller, store, call_id)
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

@@ -24,6 +24,7 @@ from api.analytics import (
     line_of,
     virtual_number_display,
 )
+from api.bounds import Offset, StoredId
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
@@ -59,8 +60,8 @@ class CallQuery:
         self,
         phone: Annotated[str | None, Query(description="Contact number, any format")] = None,
         country: Annotated[str, Query(description="Region to read a national number")] = "RU",
-        employee_id: int | None = None,
-        channel_id: int | None = None,
+        employee_id: StoredId | None = None,
+        channel_id: StoredId | None = None,
         since: Annotated[
             datetime | None, Query(description="Started at or after (ISO 8601)")
         ] = None,
@@ -82,7 +83,7 @@ class CallFilters:
         self,
         query: Annotated[CallQuery, Depends()],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> None:
         self.query = query.query
         self.limit = limit
@@ -221,7 +222,7 @@ async def export_calls(
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
     return await _csv(caller, store, "call", query, limit, offset, delimiter)
@@ -233,14 +234,14 @@ async def export_missed_calls(
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
     return await _csv(caller, store, "missed", query, limit, offset, delimiter)
 
 
 @router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: int, caller: CallerDep, store: StoreDep) -> CallOut:
+async def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
     """404 when there is no such call; 403 for an employee who may not hear it, saying where
     it hangs."""
 

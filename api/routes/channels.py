@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, HTTPException, status
 
+from api.bounds import StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
 from api.models import ChannelCreate, ChannelOut, ChannelUpdate
@@ -71,7 +72,9 @@ async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut
 
 
 @router.patch("/{channel_id}", response_model=ChannelOut)
-async def update_channel(channel_id: int, body: ChannelUpdate, context: ContextDep) -> ChannelOut:
+async def update_channel(
+    channel_id: StoredId, body: ChannelUpdate, context: ContextDep
+) -> ChannelOut:
     """Rename the channel and/or change its settings (a JSON merge patch: null removes a key,
     objects such as `secrets` merge key by key). When that changes what the provider's setup
     request would tell the PBX (a key, the PBX's address), it is sent again."""
@@ -105,7 +108,7 @@ async def list_channels(context: ContextDep) -> list[ChannelOut]:
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: int, context: ContextDep) -> ChannelOut:
+async def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
     channel = await anyio.to_thread.run_sync(context.store.get_channel, channel_id)
     if channel is None:
         raise HTTPException(404, detail="no such channel")

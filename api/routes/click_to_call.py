@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.bounds import StoredId
 from api.deps import AdminDep, ContextDep
 from api.pbx_actions import ask_pbx
 from api.telephony import to_e164
@@ -20,8 +21,8 @@ _ANSWER_TIMEOUT_SECONDS = 45.0
 
 
 class ClickToCallIn(BaseModel):
-    channel_id: int
-    employee_id: int
+    channel_id: StoredId
+    employee_id: StoredId
     phone: str = Field(min_length=1, description="The number to call, as a person typed it")
 
 

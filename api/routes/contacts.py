@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 
 from api.access import contact_comments_for
+from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
 from api.models import CommentOut, ContactOut, ContactUpdate
 from api.routes.calls import normalize_phone_filter
@@ -27,7 +28,7 @@ async def list_contacts(
     phone: Annotated[str | None, Query(description="Any format")] = None,
     country: str = "RU",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ContactOut]:
     normalized = normalize_phone_filter(phone, country)
     contacts = await anyio.to_thread.run_sync(
@@ -37,7 +38,7 @@ async def list_contacts(
 
 
 @router.get("/{contact_id}", response_model=ContactOut)
-async def get_contact(contact_id: int, store: StoreDep) -> ContactOut:
+async def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
     contact = await anyio.to_thread.run_sync(store.get_contact, contact_id)
     if contact is None:
         raise HTTPException(404, detail="no such contact")
@@ -45,7 +46,7 @@ async def get_contact(contact_id: int, store: StoreDep) -> ContactOut:
 
 
 @router.patch("/{contact_id}", response_model=ContactOut)
-async def update_contact(contact_id: int, body: ContactUpdate, store: StoreDep) -> ContactOut:
+async def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
     """Set the contact's responsibles (in order); 422 naming an employee that does not exist."""
 
     def update() -> Contact | None:
@@ -64,7 +65,7 @@ async def update_contact(contact_id: int, body: ContactUpdate, store: StoreDep) 
 
 @comments_router.get("/{contact_id}/comments", response_model=list[CommentOut])
 async def list_contact_comments(
-    contact_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
+    contact_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """The contact card's comments, oldest first: employees' and calls attached to it (hidden
     ones only with `include_hidden`, and for an employee only when they hear recordings)."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 
+from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
 from api.models import (
     EmployeeCreate,
@@ -48,13 +49,13 @@ async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
 
 
 @router.get("", response_model=list[EmployeeOut])
-async def list_employees(store: StoreDep, channel_id: int | None = None) -> list[EmployeeOut]:
+async def list_employees(store: StoreDep, channel_id: StoredId | None = None) -> list[EmployeeOut]:
     employees = await anyio.to_thread.run_sync(lambda: store.list_employees(channel_id=channel_id))
     return [employee_out(employee) for employee in employees]
 
 
 @router.get("/{employee_id}", response_model=EmployeeOut)
-async def get_employee(employee_id: int, store: StoreDep) -> EmployeeOut:
+async def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
     employee = await anyio.to_thread.run_sync(store.get_employee, employee_id)
     if employee is None:
         raise HTTPException(404, detail="no such employee")
@@ -62,7 +63,9 @@ async def get_employee(employee_id: int, store: StoreDep) -> EmployeeOut:
 
 
 @router.patch("/{employee_id}", response_model=EmployeeOut)
-async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDep) -> EmployeeOut:
+async def update_employee(
+    employee_id: StoredId, body: EmployeeUpdate, store: StoreDep
+) -> EmployeeOut:
     """Give or take the right to hear recordings."""
 
     def update() -> Employee | None:
@@ -83,7 +86,7 @@ async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDe
     summary="Issue the employee a new API token (replacing theirs), shown this once",
 )
 async def issue_token(
-    employee_id: int, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
+    employee_id: StoredId, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
 ) -> EmployeeTokenOut:
     """The body may say how long it lasts, `{"expires_in_days": 90}`; without one, it lasts
     until it is revoked or replaced."""
@@ -105,7 +108,7 @@ async def issue_token(
     response_class=Response,
     summary="Revoke the employee's API token",
 )
-async def revoke_token(employee_id: int, store: StoreDep) -> Response:
+async def revoke_token(employee_id: StoredId, store: StoreDep) -> Response:
     if await anyio.to_thread.run_sync(store.revoke_token, employee_id) is None:
         raise HTTPException(404, detail="no such employee")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

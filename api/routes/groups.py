@@ -7,6 +7,7 @@ from dataclasses import asdict
 import anyio
 from fastapi import APIRouter, HTTPException, status
 
+from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
 from api.models import GroupCreate, GroupMemberIn, GroupOut
 from crm import Group
@@ -33,7 +34,7 @@ async def list_groups(store: StoreDep) -> list[GroupOut]:
 
 
 @router.get("/{group_id}", response_model=GroupOut)
-async def get_group(group_id: int, store: StoreDep) -> GroupOut:
+async def get_group(group_id: StoredId, store: StoreDep) -> GroupOut:
     group = await anyio.to_thread.run_sync(store.get_group, group_id)
     if group is None:
         raise HTTPException(404, detail="no such group")
@@ -41,7 +42,7 @@ async def get_group(group_id: int, store: StoreDep) -> GroupOut:
 
 
 @router.post("/{group_id}/members", response_model=GroupOut)
-async def add_member(group_id: int, body: GroupMemberIn, store: StoreDep) -> GroupOut:
+async def add_member(group_id: StoredId, body: GroupMemberIn, store: StoreDep) -> GroupOut:
     try:
         group = await anyio.to_thread.run_sync(store.add_to_group, group_id, body.employee_id)
     except ValueError as error:

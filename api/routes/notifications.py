@@ -9,6 +9,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Query, status
 
+from api.bounds import Offset, StoredId
 from api.deps import CallerDep, StoreDep
 from api.models import NotificationOut
 
@@ -20,11 +21,11 @@ async def list_notifications(
     caller: CallerDep,
     store: StoreDep,
     employee_id: Annotated[
-        int | None, Query(description="Whose notifications (an employee's token: their own)")
+        StoredId | None, Query(description="Whose notifications (an employee's token: their own)")
     ] = None,
-    call_id: int | None = None,
+    call_id: StoredId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[NotificationOut]:
     if caller.employee is not None:
         own = caller.employee.id

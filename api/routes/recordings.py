@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Annotated, Final
 
 import anyio
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.access import call_for, recording_for
+from api.bounds import MAX_ID, StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, CallerDep, ContextDep
 from api.pbx_actions import ask_pbx
@@ -32,6 +33,15 @@ router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 # A call's recording, wherever its channel keeps it.
 call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"])
 
+# A recording is named by its id or by the SHA-256 of its content (ASCII digits only: "²" is
+# a digit to str.isdigit, not to int).
+RecordingKey = Annotated[
+    str,
+    Path(
+        pattern=f"^([0-9]{{1,{len(str(MAX_ID))}}}|[0-9a-fA-F]{{64}})$",
+        description="The recording's id, or the SHA-256 of its content (64 hex digits)",
+    ),
+]
 # A link asked at playback: long enough to listen to a long call, paused.
 _PLAYBACK_LINK_SECONDS: Final = 3 * 60 * 60
 # The PBX's API answers in seconds; a person is waiting.
@@ -53,7 +63,7 @@ class RecordingOutcomeOut(BaseModel):
     dependencies=[AdminDep],
 )
 async def recording_outcomes(
-    context: ContextDep, channel_id: Annotated[int | None, Query()] = None
+    context: ContextDep, channel_id: StoredId | None = None
 ) -> list[RecordingOutcomeOut]:
     def count() -> list[tuple[str, str | None, int]]:
         return context.store.count_recording_outcomes(channel_id=channel_id)
@@ -69,7 +79,7 @@ async def recording_outcomes(
     response_class=Response,
 )
 async def get_recording(
-    key: str,
+    key: RecordingKey,
     request: Request,
     context: ContextDep,
     caller: CallerDep,
@@ -88,7 +98,7 @@ async def get_recording(
     summary="A call's recording: the kept file, or the PBX's link",
     response_class=Response,
 )
-async def get_call_recording(call_id: int, context: ContextDep, caller: CallerDep) -> Response:
+async def get_call_recording(call_id: StoredId, context: ContextDep, caller: CallerDep) -> Response:
     call = await anyio.to_thread.run_sync(call_for, caller, context.store, call_id)
     if call.recordings:
         return RedirectResponse(f"/api/v1/recordings/{call.recordings[-1].id}", status_code=307)

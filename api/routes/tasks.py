@@ -10,6 +10,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 
 from api.access import task_comments_for
+from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
 from api.models import CommentOut, TaskOut
 
@@ -22,11 +23,11 @@ comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 async def list_tasks(
     store: StoreDep,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
-    assignee_employee_id: int | None = None,
-    contact_id: int | None = None,
-    call_id: int | None = None,
+    assignee_employee_id: StoredId | None = None,
+    contact_id: StoredId | None = None,
+    call_id: StoredId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TaskOut]:
     tasks = await anyio.to_thread.run_sync(
         lambda: store.list_tasks(
@@ -42,7 +43,7 @@ async def list_tasks(
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-async def get_task(task_id: int, store: StoreDep) -> TaskOut:
+async def get_task(task_id: StoredId, store: StoreDep) -> TaskOut:
     task = await anyio.to_thread.run_sync(store.get_task, task_id)
     if task is None:
         raise HTTPException(404, detail="no such task")
@@ -51,7 +52,7 @@ async def get_task(task_id: int, store: StoreDep) -> TaskOut:
 
 @comments_router.get("/{task_id}/comments", response_model=list[CommentOut])
 async def list_task_comments(
-    task_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
+    task_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """Oldest first; hidden ones (calls attached as hidden comments) only with `include_hidden`,
     and for an employee only when they hear recordings."""

@@ -1,0 +1,16 @@
+"""The integers the API takes: ids and offsets the store can hold. One bound, one type each,
+used by every route and body model and by the generic telephony API's reader."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import Field
+
+# Ids are INTEGER columns (crm.tables): 32-bit on PostgreSQL, the smaller of the two stores.
+MAX_ID: Final = 2**31 - 1
+
+# An id of a row: a positive integer the store can hold (a larger one names nothing).
+StoredId = Annotated[int, Field(ge=1, le=MAX_ID, description=f"An id (1 to {MAX_ID})")]
+# How many rows a page skips: no more than there can be rows.
+Offset = Annotated[int, Field(ge=0, le=MAX_ID, description="How many rows to skip")]
