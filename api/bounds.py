@@ -11,6 +11,8 @@ from pydantic import Field
 MAX_ID: Final = 2**31 - 1
 
 # An id of a row: a positive integer the store can hold (a larger one names nothing).
-StoredId = Annotated[int, Field(ge=1, le=MAX_ID, description=f"An id (1 to {MAX_ID})")]
+StoredId = Annotated[
+    int, Field(ge=1, le=MAX_ID, description=f"An id (1 to {MAX_ID})", examples=[1])
+]
 # How many rows a page skips: no more than there can be rows.
 Offset = Annotated[int, Field(ge=0, le=MAX_ID, description="How many rows to skip")]

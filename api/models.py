@@ -22,8 +22,8 @@ T = TypeVar("T")
 
 
 class ChannelCreate(BaseModel):
-    provider: str = Field(description="A provider id from providers/, e.g. 'uis'")
-    name: str = Field(min_length=1, max_length=200)
+    provider: str = Field(description="A provider id from providers/, e.g. 'uis'", examples=["uis"])
+    name: str = Field(min_length=1, max_length=200, examples=["Sales line"])
     default_country: str = Field(
         default="RU", description="ISO 3166 region used to read national phone numbers"
     )
@@ -422,7 +422,7 @@ class CommentCreate(BaseModel):
         description="The employee who writes it: required with the admin key; with an "
         "employee's token, that employee (naming another is refused)",
     )
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1, max_length=10_000, examples=["Called back, all clear"])
 
 
 class NotificationOut(BaseModel):
@@ -434,6 +434,24 @@ class NotificationOut(BaseModel):
     call_id: int | None
     contact_id: int | None
     created_at: datetime
+
+
+class TelephonyCallData(BaseModel):
+    """The generic telephony API's answer, field for field as seed 002 has it."""
+
+    call_id: int
+    # the PBX's own id of the call; None for a call pbxhub named itself
+    pbx_call_id: str | None
+    user_id: int | None
+    pbx_user_id: str | None
+    call_status: str
+    # the link of the kept recording, when one was uploaded
+    audio_record: str | None
+    ticket_id: int
+
+
+class TelephonyAnswerOut(BaseModel):
+    data: TelephonyCallData
 
 
 class Page(BaseModel, Generic[T]):

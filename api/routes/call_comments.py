@@ -12,10 +12,11 @@ from fastapi import APIRouter, HTTPException, status
 from api.access import call_comments_for, call_for, comment_author
 from api.bounds import StoredId
 from api.deps import CallerDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import CommentCreate, CommentOut
 from crm import Comment, Store
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=AUTHENTICATED)
 
 
 def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment | None:
@@ -38,6 +39,7 @@ def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment 
     status_code=status.HTTP_201_CREATED,
     response_model=CommentOut,
     summary="Comment on a call (and on the task it is attached to)",
+    responses={**WITH_BODY, **errors(404)},
 )
 async def add_call_comment(
     call_id: StoredId, body: CommentCreate, store: StoreDep, caller: CallerDep
@@ -57,7 +59,7 @@ async def add_call_comment(
     return CommentOut.model_validate(asdict(added))
 
 
-@router.get("/{call_id}/comments", response_model=list[CommentOut])
+@router.get("/{call_id}/comments", response_model=list[CommentOut], responses=errors(404))
 async def list_call_comments(
     call_id: StoredId, store: StoreDep, caller: CallerDep
 ) -> list[CommentOut]:

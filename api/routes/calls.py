@@ -27,11 +27,19 @@ from api.analytics import (
 from api.bounds import Offset, StoredId
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
+from api.errors import AUTHENTICATED, errors
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
 
-router = APIRouter(prefix="/api/v1", tags=["calls"])
+router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
 
+# The CSV exports' answer as the OpenAPI tells it (a file, not JSON).
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The calls' analytics, a row each (UTF-8 with BOM)",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    }
+}
 # The most rows one CSV export holds (page further with offset).
 CSV_MAX_ROWS = 100_000
 
@@ -216,7 +224,12 @@ async def _csv(
     )
 
 
-@router.get("/calls.csv", summary="Answered calls' analytics as CSV (UTF-8 with BOM)")
+@router.get(
+    "/calls.csv",
+    summary="Answered calls' analytics as CSV (UTF-8 with BOM)",
+    response_class=StreamingResponse,
+    responses=CSV_ANSWER,
+)
 async def export_calls(
     caller: CallerDep,
     store: StoreDep,
@@ -228,7 +241,12 @@ async def export_calls(
     return await _csv(caller, store, "call", query, limit, offset, delimiter)
 
 
-@router.get("/missed-calls.csv", summary="Missed calls' analytics as CSV (UTF-8 with BOM)")
+@router.get(
+    "/missed-calls.csv",
+    summary="Missed calls' analytics as CSV (UTF-8 with BOM)",
+    response_class=StreamingResponse,
+    responses=CSV_ANSWER,
+)
 async def export_missed_calls(
     caller: CallerDep,
     store: StoreDep,
@@ -240,7 +258,7 @@ async def export_missed_calls(
     return await _csv(caller, store, "missed", query, limit, offset, delimiter)
 
 
-@router.get("/calls/{call_id}", response_model=CallOut)
+@router.get("/calls/{call_id}", response_model=CallOut, responses=errors(404))
 async def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
     """404 when there is no such call; 403 for an employee who may not hear it, saying where
     it hangs."""

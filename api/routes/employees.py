@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import (
     EmployeeCreate,
     EmployeeOut,
@@ -21,14 +22,21 @@ from api.models import (
 )
 from crm import ConflictError, Employee, EmployeeLink
 
-router = APIRouter(prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
 def employee_out(employee: Employee) -> EmployeeOut:
     return EmployeeOut.model_validate(asdict(employee))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EmployeeOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EmployeeOut,
+    responses={**WITH_BODY, **errors(409)},
+)
 async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
     def create() -> Employee:
         return store.create_employee(
@@ -54,7 +62,7 @@ async def list_employees(store: StoreDep, channel_id: StoredId | None = None) ->
     return [employee_out(employee) for employee in employees]
 
 
-@router.get("/{employee_id}", response_model=EmployeeOut)
+@router.get("/{employee_id}", response_model=EmployeeOut, responses=errors(404))
 async def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
     employee = await anyio.to_thread.run_sync(store.get_employee, employee_id)
     if employee is None:
@@ -62,7 +70,7 @@ async def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
     return employee_out(employee)
 
 
-@router.patch("/{employee_id}", response_model=EmployeeOut)
+@router.patch("/{employee_id}", response_model=EmployeeOut, responses={**WITH_BODY, **errors(404)})
 async def update_employee(
     employee_id: StoredId, body: EmployeeUpdate, store: StoreDep
 ) -> EmployeeOut:
@@ -84,6 +92,7 @@ async def update_employee(
     status_code=status.HTTP_201_CREATED,
     response_model=EmployeeTokenOut,
     summary="Issue the employee a new API token (replacing theirs), shown this once",
+    responses={**WITH_BODY, **errors(404)},
 )
 async def issue_token(
     employee_id: StoredId, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
@@ -107,6 +116,7 @@ async def issue_token(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Revoke the employee's API token",
+    responses=errors(404),
 )
 async def revoke_token(employee_id: StoredId, store: StoreDep) -> Response:
     if await anyio.to_thread.run_sync(store.revoke_token, employee_id) is None:

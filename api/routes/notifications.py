@@ -11,9 +11,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.bounds import Offset, StoredId
 from api.deps import CallerDep, StoreDep
+from api.errors import AUTHENTICATED
 from api.models import NotificationOut
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[NotificationOut], summary="Notifications, newest first")

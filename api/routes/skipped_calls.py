@@ -11,11 +11,14 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.bounds import Offset, StoredId
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED
 from api.models import Page, SkippedCallOut
 from api.routes.calls import aware, normalize_phone_filter
 from crm import SKIP_REASONS
 
-router = APIRouter(prefix="/api/v1", tags=["calls"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["calls"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
 @router.get("/skipped-calls", response_model=Page[SkippedCallOut], summary="Calls not recorded")

@@ -12,11 +12,14 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import task_comments_for
 from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
+from api.errors import AUTHENTICATED, errors
 from api.models import CommentOut, TaskOut
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 # What an employee may ask too, their rights checked route by route.
-comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[TaskOut], summary="Tasks, newest first")
@@ -42,7 +45,7 @@ async def list_tasks(
     return [TaskOut.model_validate(asdict(task)) for task in tasks]
 
 
-@router.get("/{task_id}", response_model=TaskOut)
+@router.get("/{task_id}", response_model=TaskOut, responses=errors(404))
 async def get_task(task_id: StoredId, store: StoreDep) -> TaskOut:
     task = await anyio.to_thread.run_sync(store.get_task, task_id)
     if task is None:
@@ -50,7 +53,7 @@ async def get_task(task_id: StoredId, store: StoreDep) -> TaskOut:
     return TaskOut.model_validate(asdict(task))
 
 
-@comments_router.get("/{task_id}/comments", response_model=list[CommentOut])
+@comments_router.get("/{task_id}/comments", response_model=list[CommentOut], responses=errors(404))
 async def list_task_comments(
     task_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:

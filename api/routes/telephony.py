@@ -27,6 +27,8 @@ from activities.models import StoredAudio
 from api.audio import AudioRejected, keep_audio
 from api.context import ApiContext
 from api.deps import ContextDep
+from api.errors import errors
+from api.models import TelephonyAnswerOut
 from api.proxies import client_address
 from api.telephony import (
     PATH,
@@ -71,7 +73,14 @@ class _Target:
     employee_ids: list[int] = field(default_factory=list)
 
 
-@router.post(PATH, summary="Create or update a call (action=create_call|update_call)")
+@router.post(
+    PATH,
+    summary="Create or update a call (action=create_call|update_call)",
+    responses={
+        200: {"model": TelephonyAnswerOut, "description": "The call and its ticket"},
+        **errors(400, 403, 404, 413, 415, 422, 503),
+    },
+)
 async def telephony_call(channel_key: str, request: Request, context: ContextDep) -> JSONResponse:
     where = f"{PROVIDER}/{_mask(channel_key)}"
     try:
