@@ -5,13 +5,18 @@ Temporal workflow id may be."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import Pbxhub
+from conftest import Pbxhub, running_pbxhub
+from sqlalchemy.exc import OperationalError
+from temporalio.testing import WorkflowEnvironment
 
 from api.bounds import MAX_ID
+from crm import Employee, Store
 from providers.canonical import MAX_SESSION_ID_BYTES
 from workflows.call import call_workflow_id
 from workflows.starter import MAX_WORKFLOW_ID_PREFIX_BYTES, TEMPORAL_MAX_ID_BYTES, CallSettings
@@ -243,3 +248,48 @@ def test_a_workflow_id_prefix_too_long_for_the_workflow_ids_is_refused_at_start(
             max_call_seconds=3600,
             workflow_id_prefix="p" * (MAX_WORKFLOW_ID_PREFIX_BYTES + 1),
         )
+
+
+# -- 503 means the store is down, nothing else ---------------------------------------------------
+
+
+class GroupsStore(Store):
+    """A real store whose group lookup fails as `failure` says: the database gone, or a bug."""
+
+    failure: Exception | None = None
+
+    def employees_in_groups(self, group_ids: list[int]) -> list[Employee]:
+        if self.failure is not None:
+            raise self.failure
+        return super().employees_in_groups(group_ids)
+
+
+@pytest.fixture
+async def groups_hub(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Pbxhub]:
+    async with running_pbxhub(temporal_env, tmp_path, store_class=GroupsStore) as hub:
+        try:
+            yield hub
+        finally:
+            GroupsStore.failure = None
+
+
+async def test_the_telephony_api_says_retry_later_when_the_store_is_down(
+    groups_hub: Pbxhub,
+) -> None:
+    channel = await groups_hub.create_channel("telephony_api")
+    GroupsStore.failure = OperationalError("SELECT", {}, ConnectionError("database unreachable"))
+
+    response = await post_api(groups_hub, channel, [*CREATE, ("group_ids[]", "1")])
+
+    assert response.status_code == 503, response.text
+
+
+async def test_a_fault_of_pbxhubs_own_is_a_server_error_not_retry_later(
+    groups_hub: Pbxhub,
+) -> None:
+    channel = await groups_hub.create_channel("telephony_api")
+    GroupsStore.failure = OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    # In-process the app's exception reaches the client; a server answers it with 500.
+    with pytest.raises(OverflowError):
+        await post_api(groups_hub, channel, [*CREATE, ("group_ids[]", "1")])

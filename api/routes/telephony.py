@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import FormData
 from starlette.types import Message
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -107,12 +109,14 @@ class _Unavailable(Exception):
     """The store or Temporal did not answer: the PBX should retry."""
 
 
+# What a store that cannot be reached raises; anything else is a fault of ours, never "retry".
+_STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
+
+
 async def _store_read(read: Callable[..., Any], *args: Any) -> Any:
     try:
         return await anyio.to_thread.run_sync(read, *args)
-    except ApiRequestError:
-        raise
-    except Exception as error:  # the database is down or unreachable
+    except _STORE_DOWN as error:  # the database is down or unreachable: the PBX retries
         raise _Unavailable(f"store unavailable: {error}") from error
 
 
