@@ -5,7 +5,7 @@ Temporal workflow id may be."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +258,7 @@ class GroupsStore(Store):
 
     failure: Exception | None = None
 
-    def employees_in_groups(self, group_ids: list[int]) -> list[Employee]:
+    def employees_in_groups(self, group_ids: Sequence[int]) -> list[Employee]:
         if self.failure is not None:
             raise self.failure
         return super().employees_in_groups(group_ids)
