@@ -7,8 +7,10 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
+from providers.canonical import MAX_INTEGER
+
 # Ids are INTEGER columns (crm.tables): 32-bit on PostgreSQL, the smaller of the two stores.
-MAX_ID: Final = 2**31 - 1
+MAX_ID: Final = MAX_INTEGER
 
 # An id of a row: a positive integer the store can hold (a larger one names nothing).
 StoredId = Annotated[

@@ -19,8 +19,10 @@ __all__ = [
     "EVENT_KINDS",
     "FIELD_TYPES",
     "MAPPABLE_FIELDS",
+    "MAX_INTEGER",
     "MAX_SESSION_ID_BYTES",
     "CoercionError",
+    "OutOfRange",
     "coerce_field",
     "event_from_json",
     "event_to_json",
@@ -30,6 +32,10 @@ __all__ = [
 
 class CoercionError(ValueError):
     """A mapped value does not fit its CallEvent field."""
+
+
+class OutOfRange(CoercionError):
+    """A number the PBX sent that pbxhub cannot keep: the request's fault, not the spec's."""
 
 
 def _field_type(hint: Any) -> str:
@@ -53,6 +59,9 @@ EVENT_KINDS = tuple(kind.value for kind in EventKind)
 _DIRECTIONS = frozenset(d.value for d in Direction)
 _NON_NEGATIVE = frozenset({"wait_seconds", "talk_seconds", "total_seconds", "recording_duration"})
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+# The largest integer pbxhub keeps: ids and a call's numbers are INTEGER columns in the store,
+# 32-bit on PostgreSQL (api.bounds builds the API's id types on it).
+MAX_INTEGER = 2**31 - 1
 # The longest call session id, in UTF-8 bytes: it is part of the call's workflow id
 # (`<prefix>-<channel id>-<session id>`, workflows.call), which Temporal limits to 1000 bytes
 # by default; workflows.starter.CallSettings keeps the prefix short enough for the rest.
@@ -86,6 +95,8 @@ def coerce_field(name: str, value: Any) -> Any:
             return text
         if kind == "int":
             number = _to_int(value)
+            if not -MAX_INTEGER <= number <= MAX_INTEGER:
+                raise OutOfRange(f"{number} is out of range (at most {MAX_INTEGER})")
             if name in _NON_NEGATIVE and number < 0:
                 raise CoercionError(f"must not be negative, got {number}")
             return number
@@ -114,7 +125,10 @@ def _to_int(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(?:\.0*)?", value.strip()):
-        return int(value.strip().split(".")[0])
+        digits = value.strip().split(".")[0]
+        if len(digits) > len(str(MAX_INTEGER)) + 1:  # never thousands of digits to int()
+            raise OutOfRange(f"{digits[:20]}… is out of range (at most {MAX_INTEGER})")
+        return int(digits)
     raise CoercionError(f"expected an integer, got {value!r}")
 
 

@@ -21,6 +21,7 @@ from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import (
     CoercionError,
+    OutOfRange,
     coerce_field,
     event_to_json,
     session_id_problem,
@@ -34,7 +35,7 @@ from providers.spec import (
     ReplySpec,
     format_path,
 )
-from providers.templating import EvaluationError, Expression, as_str, is_blank
+from providers.templating import EvaluationError, Expression, TextTemplate, as_str, is_blank
 
 __all__ = [
     "CHANNEL_SOURCES_SETTING",
@@ -417,9 +418,14 @@ def _check_session_id(event: EventSpec, session_id: str) -> None:
     problem = session_id_problem(session_id)
     if problem is None:
         return
-    read = event.session_id.body_reads if event.session_id is not None else frozenset()
-    field_name = format_path(list(next(iter(read)))) if len(read) == 1 else None
+    field_name = _field_read(event.session_id) if event.session_id is not None else None
     raise RequestRejected(422, f"{field_name or 'session id'}: {problem}", field=field_name)
+
+
+def _field_read(expression: Expression | TextTemplate) -> str | None:
+    """The body field a template reads, when it reads just one: what a 422 names."""
+    read = expression.body_reads
+    return format_path(list(next(iter(read)))) if len(read) == 1 else None
 
 
 def _validate(event: EventSpec, body: Mapping[str, Any]) -> None:
@@ -520,6 +526,9 @@ def _emit_one(
     for name, expression in emission.fields:
         try:
             values[name] = coerce_field(name, raw[name])
+        except OutOfRange as exc:  # the PBX's number, not the spec, is at fault
+            field_name = _field_read(expression)
+            raise RequestRejected(422, f"{field_name or name}: {exc}", field=field_name) from exc
         except CoercionError as exc:
             raise MappingError(spec.id, expression.path, str(exc)) from exc
     key_context = {**context, "kind": emission.kind, "mapped": values}

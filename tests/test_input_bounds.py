@@ -293,3 +293,26 @@ async def test_a_fault_of_pbxhubs_own_is_a_server_error_not_retry_later(
     # In-process the app's exception reaches the client; a server answers it with 500.
     with pytest.raises(OverflowError):
         await post_api(groups_hub, channel, [*CREATE, ("group_ids[]", "1")])
+
+
+@pytest.mark.parametrize("seconds", [MAX_ID + 1, 10**30])
+async def test_a_webhook_number_the_store_cannot_hold_is_422_naming_its_field(
+    pbxhub: Pbxhub, seconds: int
+) -> None:
+    channel = await pbxhub.create_channel("uis")
+    body = {
+        "notification_mnemonic": "call_finished",
+        "virtual_phone_number": "74950000001",
+        "notification_time": "2024-03-12 10:15:00",
+        "contact_phone_number": "79161234567",
+        "call_session_id": 3410009001,
+        "wait_time_duration": 5,
+        "talk_time_duration": 60,
+        "total_time_duration": seconds,
+    }
+
+    response = await pbxhub.post_hook(channel, "notify", body)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "total_time_duration"
+    await pbxhub.assert_no_workflow(channel, 3410009001)
