@@ -108,14 +108,20 @@ async def test_an_id_in_a_body_the_store_cannot_hold_is_422_naming_it(
     assert named(response) == [field]
 
 
-@pytest.mark.parametrize("key", ["%C2%B2", "%D9%A3", "1%C2%B2"])
-async def test_a_recording_key_of_digits_that_are_not_ascii_is_422(
-    pbxhub: Pbxhub, key: str
-) -> None:
+@pytest.mark.parametrize("key", ["%C2%B2", "%D9%A3", "1%C2%B2", str(MAX_ID + 1), "9999999999"])
+async def test_a_recording_key_that_is_no_id_nor_checksum_is_422(pbxhub: Pbxhub, key: str) -> None:
     # `str.isdigit()` takes "²" and "٣" for digits; int() does not.
     response = await pbxhub.http.get(f"/api/v1/recordings/{key}", headers=pbxhub.admin)
 
     assert response.status_code == 422, response.text
+
+
+def test_every_id_up_to_the_bound_can_be_looked_up_in_either_store(store: Store) -> None:
+    # PostgreSQL refuses to compare its INTEGER ids with a larger number ("out of range")
+    lookups = [store.get_call, store.get_contact, store.get_employee, store.get_channel]
+    lookups += [store.get_task, store.get_group, store.get_recording]
+
+    assert [lookup(MAX_ID) for lookup in lookups] == [None] * len(lookups)
 
 
 # -- the generic telephony API -------------------------------------------------------------------

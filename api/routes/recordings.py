@@ -105,6 +105,8 @@ async def get_recording(
     range_header: Annotated[str | None, Header(alias="range")] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
+    if len(key) <= len(str(MAX_ID)) and int(key) > MAX_ID:  # a PostgreSQL INTEGER or nothing
+        raise HTTPException(422, detail=f"key: an id is at most {MAX_ID}")
     recording = await anyio.to_thread.run_sync(recording_for, caller, context.store, key)
     store = context.recording_store(recording.storage)
     if store is None or not await anyio.to_thread.run_sync(store.exists, recording.location):
