@@ -5,7 +5,7 @@ Temporal workflow id may be."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +118,10 @@ async def test_a_recording_key_that_is_no_id_nor_checksum_is_422(pbxhub: Pbxhub,
 
 def test_every_id_up_to_the_bound_can_be_looked_up_in_either_store(store: Store) -> None:
     # PostgreSQL refuses to compare its INTEGER ids with a larger number ("out of range")
-    lookups = [store.get_call, store.get_contact, store.get_employee, store.get_channel]
-    lookups += [store.get_task, store.get_group, store.get_recording]
+    lookups: list[Callable[[int], object]] = [
+        *(store.get_call, store.get_contact, store.get_employee, store.get_channel),
+        *(store.get_task, store.get_group, store.get_recording),
+    ]
 
     assert [lookup(MAX_ID) for lookup in lookups] == [None] * len(lookups)
 
