@@ -162,6 +162,23 @@ async def test_the_telephony_api_refuses_ids_the_store_cannot_hold_with_422(
     assert pbxhub.store.list_calls() == []
 
 
+@pytest.mark.parametrize("field", ["user_id", "call_id", "group_ids"])
+async def test_the_telephony_api_refuses_json_numbers_the_store_cannot_hold(
+    pbxhub: Pbxhub, field: str
+) -> None:
+    channel = await pbxhub.create_channel("telephony_api")
+    action = "update_call" if field == "call_id" else "create_call"
+    body = {**dict(CREATE), "action": action, "call_status": "answered", field: TOO_BIG}
+    if field == "group_ids":
+        body[field] = [TOO_BIG]
+
+    response = await pbxhub.http.post(f"/api/v2/telephony/calls/{channel['secret_key']}", json=body)
+
+    assert response.status_code == 422, response.text
+    named_fields = [p["field"] for p in response.json()["detail"]]
+    assert named_fields == [field + ("[]" if field == "group_ids" else "")]
+
+
 async def test_the_telephony_api_refuses_a_pbx_call_id_too_long_for_a_workflow_id(
     pbxhub: Pbxhub,
 ) -> None:
