@@ -10,7 +10,7 @@ import phonenumbers
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.analytics import check_analytics_settings
-from api.bounds import StoredId
+from api.bounds import StoredId, StoredJson, StoredText
 from api.proxies import parse_networks
 from crm.call_rules import RULE_SETTINGS, check_rule_settings
 from crm.recording_files import check_recording_settings
@@ -23,12 +23,12 @@ T = TypeVar("T")
 
 class ChannelCreate(BaseModel):
     provider: str = Field(description="A provider id from providers/, e.g. 'uis'", examples=["uis"])
-    name: str = Field(min_length=1, max_length=200, examples=["Sales line"])
+    name: StoredText = Field(min_length=1, max_length=200, examples=["Sales line"])
     default_country: str = Field(
         default="RU", description="ISO 3166 region used to read national phone numbers"
     )
     timezone: str = Field(default="Europe/Moscow", description="IANA zone of the PBX's local times")
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: StoredJson = Field(default_factory=dict)
 
     @field_validator("default_country")
     @classmethod
@@ -102,8 +102,8 @@ class ChannelOut(BaseModel):
 
 
 class ChannelUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    settings: dict[str, Any] | None = Field(
+    name: StoredText | None = Field(default=None, min_length=1, max_length=200)
+    settings: StoredJson | None = Field(
         default=None,
         description="A JSON merge patch of the settings: null removes a key, objects merge",
     )
@@ -134,8 +134,10 @@ class ChannelUpdate(BaseModel):
 
 class EmployeeLinkIn(BaseModel):
     channel_id: StoredId
-    extension: str | None = Field(default=None, description="The employee's short number")
-    pbx_user_id: str | None = Field(default=None, description="The PBX's own id for the employee")
+    extension: StoredText | None = Field(default=None, description="The employee's short number")
+    pbx_user_id: StoredText | None = Field(
+        default=None, description="The PBX's own id for the employee"
+    )
 
 
 HEARS_RECORDINGS = (
@@ -145,10 +147,10 @@ HEARS_RECORDINGS = (
 
 
 class EmployeeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    phones: list[str] = Field(default_factory=list, description="The employee's own numbers")
+    name: StoredText = Field(min_length=1, max_length=200)
+    phones: list[StoredText] = Field(default_factory=list, description="The employee's own numbers")
     links: list[EmployeeLinkIn] = Field(default_factory=list)
-    working_hours: dict[str, Any] | None = Field(
+    working_hours: StoredJson | None = Field(
         default=None,
         description='{"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}}',
     )
@@ -367,7 +369,7 @@ class SkippedCallOut(BaseModel):
 
 
 class GroupCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: StoredText = Field(min_length=1, max_length=200)
     employee_ids: list[StoredId] = Field(default_factory=list)
 
 
@@ -422,7 +424,7 @@ class CommentCreate(BaseModel):
         description="The employee who writes it: required with the admin key; with an "
         "employee's token, that employee (naming another is refused)",
     )
-    text: str = Field(min_length=1, max_length=10_000, examples=["Called back, all clear"])
+    text: StoredText = Field(min_length=1, max_length=10_000, examples=["Called back, all clear"])
 
 
 class NotificationOut(BaseModel):

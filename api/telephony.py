@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from api.audio import AudioUpload
 from api.bounds import MAX_ID
-from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem
+from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem, text_problem
 from providers.events import CallEvent, Direction, EventKind
 from workflows.telephony_api import ACTIONS, CALL_STATUSES, FINAL_STATUSES
 
@@ -216,6 +216,10 @@ class _Reader:
         if len(text) > limit:
             self.problems.append((name, f"longer than {limit} characters"))
             return None
+        problem = text_problem(text)
+        if problem is not None:
+            self.problems.append((name, problem))
+            return None
         return text or None
 
     def session_id(self, name: str) -> str | None:
@@ -270,7 +274,10 @@ class _Reader:
             if name in _KNOWN:
                 continue
             texts = [str(v) for v in values if isinstance(v, str | int | float)]
-            if texts:
+            problem = text_problem(name + "".join(texts))
+            if problem is not None:
+                self.problems.append((name, problem))
+            elif texts:
                 extra[name] = texts[-1]
         return extra
 

@@ -22,11 +22,12 @@ __all__ = [
     "MAX_INTEGER",
     "MAX_SESSION_ID_BYTES",
     "CoercionError",
-    "OutOfRange",
+    "Unstorable",
     "coerce_field",
     "event_from_json",
     "event_to_json",
     "session_id_problem",
+    "text_problem",
 ]
 
 
@@ -34,8 +35,8 @@ class CoercionError(ValueError):
     """A mapped value does not fit its CallEvent field."""
 
 
-class OutOfRange(CoercionError):
-    """A number the PBX sent that pbxhub cannot keep: the request's fault, not the spec's."""
+class Unstorable(CoercionError):
+    """A value the PBX sent that pbxhub cannot keep: the request's fault, not the spec's."""
 
 
 def _field_type(hint: Any) -> str:
@@ -68,8 +69,18 @@ MAX_INTEGER = 2**31 - 1
 MAX_SESSION_ID_BYTES = 255
 
 
+def text_problem(text: str) -> str | None:
+    """What keeps `text` out of the store, or None: PostgreSQL's text and JSON hold no NUL."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return None
+
+
 def session_id_problem(session_id: str) -> str | None:
     """What makes `session_id` unusable as a call's session id, or None when it is fine."""
+    problem = text_problem(session_id)
+    if problem is not None:
+        return problem
     size = len(session_id.encode("utf-8"))
     if size > MAX_SESSION_ID_BYTES:
         return f"a call session id is at most {MAX_SESSION_ID_BYTES} bytes, this one is {size}"
@@ -81,11 +92,11 @@ def coerce_field(name: str, value: Any) -> Any:
     kind = FIELD_TYPES[name]
     try:
         if kind == "list":
-            return [s for s in (_to_str(v) for v in as_list(value)) if s is not None]
+            return [s for s in (_kept_str(v) for v in as_list(value)) if s is not None]
         if is_blank(value):
             return None
         if kind == "str":
-            text = _to_str(value)
+            text = _kept_str(value)
             if name == "direction" and text not in _DIRECTIONS:
                 raise CoercionError(f"direction must be one of {sorted(_DIRECTIONS)}, got {text!r}")
             if name == "contact_phone" and text is not None and not _E164.fullmatch(text):
@@ -96,7 +107,7 @@ def coerce_field(name: str, value: Any) -> Any:
         if kind == "int":
             number = _to_int(value)
             if not -MAX_INTEGER <= number <= MAX_INTEGER:
-                raise OutOfRange(f"{number} is out of range (at most {MAX_INTEGER})")
+                raise Unstorable(f"{number} is out of range (at most {MAX_INTEGER})")
             if name in _NON_NEGATIVE and number < 0:
                 raise CoercionError(f"must not be negative, got {number}")
             return number
@@ -107,6 +118,14 @@ def coerce_field(name: str, value: Any) -> Any:
     except FilterValueError as exc:
         raise CoercionError(str(exc)) from exc
     raise CoercionError(f"field {name} is not mappable")
+
+
+def _kept_str(value: Any) -> str | None:
+    text = _to_str(value)
+    problem = None if text is None else text_problem(text)
+    if problem is not None:
+        raise Unstorable(problem)
+    return text
 
 
 def _to_str(value: Any) -> str | None:
@@ -127,7 +146,7 @@ def _to_int(value: Any) -> int:
     if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(?:\.0*)?", value.strip()):
         digits = value.strip().split(".")[0]
         if len(digits) > len(str(MAX_INTEGER)) + 1:  # never thousands of digits to int()
-            raise OutOfRange(f"{digits[:20]}… is out of range (at most {MAX_INTEGER})")
+            raise Unstorable(f"{digits[:20]}… is out of range (at most {MAX_INTEGER})")
         return int(digits)
     raise CoercionError(f"expected an integer, got {value!r}")
 

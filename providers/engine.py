@@ -21,7 +21,7 @@ from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, parse_body
 from providers.canonical import (
     CoercionError,
-    OutOfRange,
+    Unstorable,
     coerce_field,
     event_to_json,
     session_id_problem,
@@ -526,7 +526,7 @@ def _emit_one(
     for name, expression in emission.fields:
         try:
             values[name] = coerce_field(name, raw[name])
-        except OutOfRange as exc:  # the PBX's number, not the spec, is at fault
+        except Unstorable as exc:  # the PBX's number, not the spec, is at fault
             field_name = _field_read(expression)
             raise RequestRejected(422, f"{field_name or name}: {exc}", field=field_name) from exc
         except CoercionError as exc:

@@ -341,3 +341,60 @@ async def test_a_webhook_number_the_store_cannot_hold_is_422_naming_its_field(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "total_time_duration"
     await pbxhub.assert_no_workflow(channel, 3410009001)
+
+
+# -- text PostgreSQL cannot keep (a NUL character) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("POST", "/api/v1/channels", {"provider": "uis", "name": "Sales\x00"}, "name"),
+        ("PATCH", "/api/v1/channels/1", {"name": "Sales\x00"}, "name"),
+        ("PATCH", "/api/v1/channels/1", {"settings": {"lines": {"\x00": "x"}}}, "settings"),
+        ("POST", "/api/v1/employees", {"name": "Anna", "phones": ["+7916\x00"]}, "0"),
+        ("POST", "/api/v1/groups", {"name": "\x00"}, "name"),
+        ("POST", "/api/v1/calls/1/comments", {"text": "hi\x00", "author_employee_id": 1}, "text"),
+    ],
+)
+async def test_text_with_a_nul_character_is_422_naming_its_field(
+    pbxhub: Pbxhub, method: str, url: str, body: dict[str, Any], field: str
+) -> None:
+    await pbxhub.create_channel("uis")
+
+    response = await pbxhub.http.request(method, url, json=body, headers=pbxhub.admin)
+
+    assert response.status_code == 422, response.text
+    assert named(response) == [field]
+
+
+@pytest.mark.parametrize("field", ["comment", "pbx_call_id", "utm_source"])
+async def test_the_telephony_api_refuses_text_with_a_nul_character(
+    pbxhub: Pbxhub, field: str
+) -> None:
+    channel = await pbxhub.create_channel("telephony_api")
+
+    response = await post_api(pbxhub, channel, [*CREATE, (field, "a\x00b")])
+
+    assert response.status_code == 422, response.text
+    assert [p["field"] for p in response.json()["detail"]] == [field]
+
+
+async def test_a_webhook_text_with_a_nul_character_is_422_naming_its_field(
+    pbxhub: Pbxhub,
+) -> None:
+    channel = await pbxhub.create_channel("uis")
+    body = {
+        "notification_mnemonic": "incoming_call",
+        "virtual_phone_number": "74950000001",
+        "notification_time": "2024-03-12 10:15:00",
+        "contact_phone_number": "79161234567",
+        "contact_full_name": "Ivan\x00Petrov",
+        "call_session_id": 3410009002,
+    }
+
+    response = await pbxhub.post_hook(channel, "notify", body)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "contact_full_name"
+    await pbxhub.assert_no_workflow(channel, 3410009002)
