@@ -7,7 +7,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext
 from crm import Employee, Store
@@ -43,10 +44,15 @@ class Caller:
 ADMIN: Final = Caller()
 
 
+# How a caller says who they are, as the OpenAPI's security schemes (checked in get_caller).
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The admin key")
+_BEARER = HTTPBearer(auto_error=False, description="The admin key, or an employee's token")
+
+
 def get_caller(
     context: ContextDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Security(_API_KEY)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> Caller:
     """The admin key, as `X-API-Key: <key>` or `Authorization: Bearer <key>`; or an employee's
     token, as `Authorization: Bearer <token>`. 401 for anything else."""
@@ -54,9 +60,7 @@ def get_caller(
         if _is_admin_key(context, x_api_key):
             return ADMIN
         raise _unauthorized("this X-API-Key is not the admin key")
-    bearer = None
-    if authorization and authorization.lower().startswith("bearer "):
-        bearer = authorization[7:].strip()
+    bearer = credentials.credentials.strip() if credentials is not None else None
     if bearer:
         if _is_admin_key(context, bearer):
             return ADMIN

@@ -10,6 +10,7 @@ import phonenumbers
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.analytics import check_analytics_settings
+from api.bounds import StoredId, StoredJson, StoredText
 from api.proxies import parse_networks
 from crm.call_rules import RULE_SETTINGS, check_rule_settings
 from crm.recording_files import check_recording_settings
@@ -21,13 +22,13 @@ T = TypeVar("T")
 
 
 class ChannelCreate(BaseModel):
-    provider: str = Field(description="A provider id from providers/, e.g. 'uis'")
-    name: str = Field(min_length=1, max_length=200)
+    provider: str = Field(description="A provider id from providers/, e.g. 'uis'", examples=["uis"])
+    name: StoredText = Field(min_length=1, max_length=200, examples=["Sales line"])
     default_country: str = Field(
         default="RU", description="ISO 3166 region used to read national phone numbers"
     )
     timezone: str = Field(default="Europe/Moscow", description="IANA zone of the PBX's local times")
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: StoredJson = Field(default_factory=dict)
 
     @field_validator("default_country")
     @classmethod
@@ -104,8 +105,8 @@ class ChannelOut(BaseModel):
 
 
 class ChannelUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    settings: dict[str, Any] | None = Field(
+    name: StoredText | None = Field(default=None, min_length=1, max_length=200)
+    settings: StoredJson | None = Field(
         default=None,
         description="A JSON merge patch of the settings: null removes a key, objects merge",
     )
@@ -135,9 +136,11 @@ class ChannelUpdate(BaseModel):
 
 
 class EmployeeLinkIn(BaseModel):
-    channel_id: int
-    extension: str | None = Field(default=None, description="The employee's short number")
-    pbx_user_id: str | None = Field(default=None, description="The PBX's own id for the employee")
+    channel_id: StoredId
+    extension: StoredText | None = Field(default=None, description="The employee's short number")
+    pbx_user_id: StoredText | None = Field(
+        default=None, description="The PBX's own id for the employee"
+    )
 
 
 HEARS_RECORDINGS = (
@@ -147,10 +150,10 @@ HEARS_RECORDINGS = (
 
 
 class EmployeeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    phones: list[str] = Field(default_factory=list, description="The employee's own numbers")
+    name: StoredText = Field(min_length=1, max_length=200)
+    phones: list[StoredText] = Field(default_factory=list, description="The employee's own numbers")
     links: list[EmployeeLinkIn] = Field(default_factory=list)
-    working_hours: dict[str, Any] | None = Field(
+    working_hours: StoredJson | None = Field(
         default=None,
         description='{"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}}',
     )
@@ -217,7 +220,7 @@ class ContactOut(BaseModel):
 class ContactUpdate(BaseModel):
     """What the admin changes of a contact; a field left out stays as it is."""
 
-    responsible_employee_ids: list[int] | None = Field(
+    responsible_employee_ids: list[StoredId] | None = Field(
         default=None,
         description="The employees answerable for the contact, in order: the first is whom "
         "routing puts the contact's calls through to; they see its calls and recordings",
@@ -369,12 +372,12 @@ class SkippedCallOut(BaseModel):
 
 
 class GroupCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    employee_ids: list[int] = Field(default_factory=list)
+    name: StoredText = Field(min_length=1, max_length=200)
+    employee_ids: list[StoredId] = Field(default_factory=list)
 
 
 class GroupMemberIn(BaseModel):
-    employee_id: int
+    employee_id: StoredId
 
 
 class GroupOut(BaseModel):
@@ -419,12 +422,12 @@ class CommentOut(BaseModel):
 
 
 class CommentCreate(BaseModel):
-    author_employee_id: int | None = Field(
+    author_employee_id: StoredId | None = Field(
         default=None,
         description="The employee who writes it: required with the admin key; with an "
         "employee's token, that employee (naming another is refused)",
     )
-    text: str = Field(min_length=1, max_length=10_000)
+    text: StoredText = Field(min_length=1, max_length=10_000, examples=["Called back, all clear"])
 
 
 class NotificationOut(BaseModel):
@@ -436,6 +439,24 @@ class NotificationOut(BaseModel):
     call_id: int | None
     contact_id: int | None
     created_at: datetime
+
+
+class TelephonyCallData(BaseModel):
+    """The generic telephony API's answer, field for field as seed 002 has it."""
+
+    call_id: int
+    # the PBX's own id of the call; None for a call pbxhub named itself
+    pbx_call_id: str | None
+    user_id: int | None
+    pbx_user_id: str | None
+    call_status: str
+    # the link of the kept recording, when one was uploaded
+    audio_record: str | None
+    ticket_id: int
+
+
+class TelephonyAnswerOut(BaseModel):
+    data: TelephonyCallData
 
 
 class Page(BaseModel, Generic[T]):

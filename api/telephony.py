@@ -19,6 +19,8 @@ from typing import Any, Final
 from starlette.datastructures import UploadFile
 
 from api.audio import AudioUpload
+from api.bounds import MAX_ID
+from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem, text_problem
 from providers.events import CallEvent, Direction, EventKind
 from workflows.telephony_api import ACTIONS, CALL_STATUSES, FINAL_STATUSES
 
@@ -116,7 +118,7 @@ def parse_request(params: Mapping[str, list[Any]]) -> TelephonyRequest:
         call_status=status,
         direction=DIRECTIONS[direction] if direction else None,
         phone=reader.text("phone", required=creating, limit=64),
-        pbx_call_id=reader.text("pbx_call_id", limit=200),
+        pbx_call_id=reader.session_id("pbx_call_id"),
         call_id=reader.integer("call_id"),
         user_id=reader.integer("user_id"),
         pbx_user_id=reader.text("pbx_user_id", limit=128),
@@ -213,7 +215,19 @@ class _Reader:
         if len(text) > limit:
             self.problems.append((name, f"longer than {limit} characters"))
             return None
+        problem = text_problem(text)
+        if problem is not None:
+            self.problems.append((name, problem))
+            return None
         return text or None
+
+    def session_id(self, name: str) -> str | None:
+        text = self.text(name, limit=MAX_SESSION_ID_BYTES)
+        problem = None if text is None else session_id_problem(text)
+        if problem is not None:
+            self.problems.append((name, problem))
+            return None
+        return text
 
     def integer(self, name: str) -> int | None:
         value = self._scalar(name)
@@ -224,11 +238,18 @@ class _Reader:
         return list(dict.fromkeys(number for number in found if number is not None))
 
     def _as_integer(self, name: str, value: Any) -> int | None:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-            return int(value)
-        self.problems.append((name, f"{value!r} is not an id (a positive integer)"))
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str):
+            digits = value.strip()
+            # ASCII digits only ("²" is a digit to isdigit), and never thousands of them to int()
+            if digits.isascii() and digits.isdigit() and len(digits) <= len(str(MAX_ID)):
+                number = int(digits)
+        if number is not None and 0 < number <= MAX_ID:
+            return number
+        shown = repr(value) if len(str(value)) <= 40 else f"{str(value)[:40]!r}…"
+        self.problems.append((name, f"{shown} is not an id (an integer from 1 to {MAX_ID})"))
         return None
 
     def file(self, name: str) -> AudioUpload | None:
@@ -252,7 +273,10 @@ class _Reader:
             if name in _KNOWN:
                 continue
             texts = [str(v) for v in values if isinstance(v, str | int | float)]
-            if texts:
+            problem = text_problem(name + "".join(texts))
+            if problem is not None:
+                self.problems.append((name, problem))
+            elif texts:
                 extra[name] = texts[-1]
         return extra
 

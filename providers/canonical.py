@@ -19,10 +19,15 @@ __all__ = [
     "EVENT_KINDS",
     "FIELD_TYPES",
     "MAPPABLE_FIELDS",
+    "MAX_INTEGER",
+    "MAX_SESSION_ID_BYTES",
     "CoercionError",
+    "Unstorable",
     "coerce_field",
     "event_from_json",
     "event_to_json",
+    "session_id_problem",
+    "text_problem",
 ]
 
 
@@ -34,6 +39,10 @@ class CoercionError(ValueError):
     def __init__(self, message: str, *, spec_fault: bool = False) -> None:
         super().__init__(message)
         self.spec_fault = spec_fault
+
+
+class Unstorable(CoercionError):
+    """A value the PBX sent that pbxhub cannot keep: the request's fault, not the spec's."""
 
 
 def _field_type(hint: Any) -> str:
@@ -57,6 +66,31 @@ EVENT_KINDS = tuple(kind.value for kind in EventKind)
 _DIRECTIONS = frozenset(d.value for d in Direction)
 _NON_NEGATIVE = frozenset({"wait_seconds", "talk_seconds", "total_seconds", "recording_duration"})
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+# The largest integer pbxhub keeps: ids and a call's numbers are INTEGER columns in the store,
+# 32-bit on PostgreSQL (api.bounds builds the API's id types on it).
+MAX_INTEGER = 2**31 - 1
+# The longest call session id, in UTF-8 bytes: it is part of the call's workflow id
+# (`<prefix>-<channel id>-<session id>`, workflows.call), which Temporal limits to 1000 bytes
+# by default; workflows.starter.CallSettings keeps the prefix short enough for the rest.
+MAX_SESSION_ID_BYTES = 255
+
+
+def text_problem(text: str) -> str | None:
+    """What keeps `text` out of the store, or None: PostgreSQL's text and JSON hold no NUL."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return None
+
+
+def session_id_problem(session_id: str) -> str | None:
+    """What makes `session_id` unusable as a call's session id, or None when it is fine."""
+    problem = text_problem(session_id)
+    if problem is not None:
+        return problem
+    size = len(session_id.encode("utf-8"))
+    if size > MAX_SESSION_ID_BYTES:
+        return f"a call session id is at most {MAX_SESSION_ID_BYTES} bytes, this one is {size}"
+    return None
 
 
 def coerce_field(name: str, value: Any) -> Any:
@@ -64,11 +98,11 @@ def coerce_field(name: str, value: Any) -> Any:
     kind = FIELD_TYPES[name]
     try:
         if kind == "list":
-            return [s for s in (_to_str(v) for v in as_list(value)) if s is not None]
+            return [s for s in (_kept_str(v) for v in as_list(value)) if s is not None]
         if is_blank(value):
             return None
         if kind == "str":
-            text = _to_str(value)
+            text = _kept_str(value)
             if name == "direction" and text not in _DIRECTIONS:
                 raise CoercionError(
                     f"direction must be one of {sorted(_DIRECTIONS)}, got {text!r}",
@@ -82,6 +116,8 @@ def coerce_field(name: str, value: Any) -> Any:
             return text
         if kind == "int":
             number = _to_int(value)
+            if not -MAX_INTEGER <= number <= MAX_INTEGER:
+                raise Unstorable(f"{number} is out of range (at most {MAX_INTEGER})")
             if name in _NON_NEGATIVE and number < 0:
                 raise CoercionError(f"must not be negative, got {number}")
             return number
@@ -92,6 +128,14 @@ def coerce_field(name: str, value: Any) -> Any:
     except FilterValueError as exc:
         raise CoercionError(str(exc)) from exc
     raise CoercionError(f"field {name} is not mappable", spec_fault=True)
+
+
+def _kept_str(value: Any) -> str | None:
+    text = _to_str(value)
+    problem = None if text is None else text_problem(text)
+    if problem is not None:
+        raise Unstorable(problem)
+    return text
 
 
 def _to_str(value: Any) -> str | None:
@@ -110,7 +154,10 @@ def _to_int(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(?:\.0*)?", value.strip()):
-        return int(value.strip().split(".")[0])
+        digits = value.strip().split(".")[0]
+        if len(digits) > len(str(MAX_INTEGER)) + 1:  # never thousands of digits to int()
+            raise Unstorable(f"{digits[:20]}… is out of range (at most {MAX_INTEGER})")
+        return int(digits)
     raise CoercionError(f"expected an integer, got {value!r}")
 
 

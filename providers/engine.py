@@ -19,7 +19,13 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, decode_json_fields, parse_body
-from providers.canonical import CoercionError, coerce_field, event_to_json
+from providers.canonical import (
+    CoercionError,
+    Unstorable,
+    coerce_field,
+    event_to_json,
+    session_id_problem,
+)
 from providers.events import CallEvent
 from providers.faults import (
     RequestFault,
@@ -43,6 +49,7 @@ from providers.templating import (
     EvaluationError,
     Expression,
     FilterValueError,
+    TextTemplate,
     as_str,
     is_blank,
 )
@@ -331,6 +338,7 @@ def _prepare(
                 + (f": {missing} is missing" if missing else ""),
                 field=missing,
             )
+        _check_session_id(event, session_id)
     context["session_id"] = session_id
 
     extra = _extra(body, event) if event.emissions else {}
@@ -473,6 +481,21 @@ def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> 
         ) from exc
 
 
+def _check_session_id(event: EventSpec, session_id: str) -> None:
+    # Too long for a workflow id (providers.canonical): the request's fault, named by its field.
+    problem = session_id_problem(session_id)
+    if problem is None:
+        return
+    field_name = _field_read(event.session_id) if event.session_id is not None else None
+    raise RequestRejected(422, f"{field_name or 'session id'}: {problem}", field=field_name)
+
+
+def _field_read(expression: Expression | TextTemplate) -> str | None:
+    """The body field a template reads, when it reads just one: what a 422 names."""
+    read = expression.body_reads
+    return format_path(list(next(iter(read)))) if len(read) == 1 else None
+
+
 def _validate(event: EventSpec, body: Mapping[str, Any]) -> None:
     error = best_match(event.validator.iter_errors(body))
     if error is None:
@@ -599,6 +622,9 @@ def _emit_one(
     for name, expression in emission.fields:
         try:
             values[name] = coerce_field(name, raw[name])
+        except Unstorable as exc:  # the PBX's number, not the spec, is at fault
+            field_name = _field_read(expression)
+            raise RequestRejected(422, f"{field_name or name}: {exc}", field=field_name) from exc
         except CoercionError as exc:
             reads, place = expression.body_reads, expression.path
             fault = request_fault(exc, reads, context["body"], spec_path=place, value=raw[name])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -11,6 +12,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from providers.events import CallEvent
 from workflows.call import EVENT_SIGNAL, CallInput, CallWorkflow, call_workflow_id
 from workflows.telephony_api import API_UPDATE, ApiCallAnswer, ApiCallRequest
+
+# Temporal's default limit on a workflow id (its `limit.maxIDLength`), in bytes.
+TEMPORAL_MAX_ID_BYTES: Final = 1000
+# A prefix this long leaves room in `<prefix>-<channel id>-<session id>` for any 64-bit channel
+# id and the longest session id (providers.canonical.MAX_SESSION_ID_BYTES, tested).
+MAX_WORKFLOW_ID_PREFIX_BYTES: Final = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +30,14 @@ class CallSettings:
     # how a recording the PBX has not finished saving is asked for again (CallInput's)
     recording_retry_seconds: float = 10.0
     recording_fetch_attempts: int = 10
+
+    def __post_init__(self) -> None:
+        size = len(self.workflow_id_prefix.encode("utf-8"))
+        if size > MAX_WORKFLOW_ID_PREFIX_BYTES:
+            raise ValueError(
+                f"workflow_id_prefix: at most {MAX_WORKFLOW_ID_PREFIX_BYTES} bytes, not {size}, "
+                f"so that call workflow ids fit Temporal's {TEMPORAL_MAX_ID_BYTES}"
+            )
 
 
 async def deliver_event(

@@ -10,11 +10,13 @@ import anyio
 from fastapi import APIRouter, HTTPException, status
 
 from api.access import call_comments_for, call_for, comment_author
+from api.bounds import StoredId
 from api.deps import CallerDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import CommentCreate, CommentOut
 from crm import Comment, Store
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=AUTHENTICATED)
 
 
 def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment | None:
@@ -37,9 +39,10 @@ def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment 
     status_code=status.HTTP_201_CREATED,
     response_model=CommentOut,
     summary="Comment on a call (and on the task it is attached to)",
+    responses={**WITH_BODY, **errors(404)},
 )
 async def add_call_comment(
-    call_id: int, body: CommentCreate, store: StoreDep, caller: CallerDep
+    call_id: StoredId, body: CommentCreate, store: StoreDep, caller: CallerDep
 ) -> CommentOut:
     def comment() -> Comment | None:
         author = comment_author(caller, body.author_employee_id)
@@ -56,7 +59,9 @@ async def add_call_comment(
     return CommentOut.model_validate(asdict(added))
 
 
-@router.get("/{call_id}/comments", response_model=list[CommentOut])
-async def list_call_comments(call_id: int, store: StoreDep, caller: CallerDep) -> list[CommentOut]:
+@router.get("/{call_id}/comments", response_model=list[CommentOut], responses=errors(404))
+async def list_call_comments(
+    call_id: StoredId, store: StoreDep, caller: CallerDep
+) -> list[CommentOut]:
     comments = await anyio.to_thread.run_sync(call_comments_for, caller, store, call_id)
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

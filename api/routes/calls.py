@@ -24,14 +24,23 @@ from api.analytics import (
     line_of,
     virtual_number_display,
 )
+from api.bounds import Offset, StoredId
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
+from api.errors import AUTHENTICATED, errors
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
 from providers.phones import read_phone
 
-router = APIRouter(prefix="/api/v1", tags=["calls"])
+router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
 
+# The CSV exports' answer as the OpenAPI tells it (a file, not JSON).
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The calls' analytics, a row each (UTF-8 with BOM)",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    }
+}
 # The most rows one CSV export holds (page further with offset).
 CSV_MAX_ROWS = 100_000
 
@@ -64,8 +73,8 @@ class CallQuery:
         self,
         phone: Annotated[str | None, Query(description="Contact number, any format")] = None,
         country: Annotated[str, Query(description="Region to read a national number")] = "RU",
-        employee_id: int | None = None,
-        channel_id: int | None = None,
+        employee_id: StoredId | None = None,
+        channel_id: StoredId | None = None,
         since: Annotated[
             datetime | None, Query(description="Started at or after (ISO 8601)")
         ] = None,
@@ -87,7 +96,7 @@ class CallFilters:
         self,
         query: Annotated[CallQuery, Depends()],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> None:
         self.query = query.query
         self.limit = limit
@@ -220,32 +229,42 @@ async def _csv(
     )
 
 
-@router.get("/calls.csv", summary="Answered calls' analytics as CSV (UTF-8 with BOM)")
+@router.get(
+    "/calls.csv",
+    summary="Answered calls' analytics as CSV (UTF-8 with BOM)",
+    response_class=StreamingResponse,
+    responses=CSV_ANSWER,
+)
 async def export_calls(
     caller: CallerDep,
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
     return await _csv(caller, store, "call", query, limit, offset, delimiter)
 
 
-@router.get("/missed-calls.csv", summary="Missed calls' analytics as CSV (UTF-8 with BOM)")
+@router.get(
+    "/missed-calls.csv",
+    summary="Missed calls' analytics as CSV (UTF-8 with BOM)",
+    response_class=StreamingResponse,
+    responses=CSV_ANSWER,
+)
 async def export_missed_calls(
     caller: CallerDep,
     store: StoreDep,
     query: Annotated[CallQuery, Depends()],
     limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
     return await _csv(caller, store, "missed", query, limit, offset, delimiter)
 
 
-@router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: int, caller: CallerDep, store: StoreDep) -> CallOut:
+@router.get("/calls/{call_id}", response_model=CallOut, responses=errors(404))
+async def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
     """404 when there is no such call; 403 for an employee who may not hear it, saying where
     it hangs."""
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, HTTPException, status
 
+from api.bounds import StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import ChannelCreate, ChannelOut, ChannelUpdate
 from api.pbx_actions import (
     check_recording_mode,
@@ -19,7 +21,9 @@ from api.telephony import telephony_url
 from crm import Channel
 from providers.endpoint_paths import webhook_base_url
 
-router = APIRouter(prefix="/api/v1/channels", tags=["channels"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/channels", tags=["channels"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
 def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
@@ -45,7 +49,9 @@ def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ChannelOut)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ChannelOut, responses=WITH_BODY
+)
 async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut:
     if body.provider not in context.specs and body.provider != TELEPHONY_API:
         known = ", ".join(sorted([*context.specs, TELEPHONY_API]))
@@ -72,8 +78,10 @@ async def create_channel(body: ChannelCreate, context: ContextDep) -> ChannelOut
     return out
 
 
-@router.patch("/{channel_id}", response_model=ChannelOut)
-async def update_channel(channel_id: int, body: ChannelUpdate, context: ContextDep) -> ChannelOut:
+@router.patch("/{channel_id}", response_model=ChannelOut, responses={**WITH_BODY, **errors(404)})
+async def update_channel(
+    channel_id: StoredId, body: ChannelUpdate, context: ContextDep
+) -> ChannelOut:
     """Rename the channel and/or change its settings (a JSON merge patch: null removes a key,
     objects such as `secrets` merge key by key). When that changes what the provider's setup
     request would tell the PBX (a key, the PBX's address), it is sent again."""
@@ -106,8 +114,8 @@ async def list_channels(context: ContextDep) -> list[ChannelOut]:
     return [channel_out(context, channel) for channel in channels]
 
 
-@router.get("/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: int, context: ContextDep) -> ChannelOut:
+@router.get("/{channel_id}", response_model=ChannelOut, responses=errors(404))
+async def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
     channel = await anyio.to_thread.run_sync(context.store.get_channel, channel_id)
     if channel is None:
         raise HTTPException(404, detail="no such channel")

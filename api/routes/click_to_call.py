@@ -8,21 +8,32 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.bounds import StoredId
 from api.deps import AdminDep, ContextDep
+from api.errors import AUTHENTICATED, WITH_BODY, ErrorOut, errors
 from api.pbx_actions import ask_pbx
 from providers.phones import read_phone
 from workflows.pbx_action import ActionEmployee, PbxActionInput
 
-router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep])
+router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep], responses=AUTHENTICATED)
 
 # The PBX rings the employee first; its answer comes before that call is picked up.
 _ANSWER_TIMEOUT_SECONDS = 45.0
 
 
 class ClickToCallIn(BaseModel):
-    channel_id: int
-    employee_id: int
+    channel_id: StoredId
+    employee_id: StoredId
     phone: str = Field(min_length=1, description="The number to call, as a person typed it")
+
+
+class ClickToCallRefusedOut(ErrorOut):
+    """The PBX refused the call or could not be reached: what it said."""
+
+    ok: bool = False
+    phone: str
+    pbx_status: int | None
+    pbx_answer: str
 
 
 class ClickToCallOut(BaseModel):
@@ -34,7 +45,15 @@ class ClickToCallOut(BaseModel):
     pbx_answer: str
 
 
-@router.post("/api/v1/click-to-call", response_model=ClickToCallOut)
+@router.post(
+    "/api/v1/click-to-call",
+    response_model=ClickToCallOut,
+    responses={
+        **WITH_BODY,
+        **errors(404, 503),
+        502: {"model": ClickToCallRefusedOut, "description": "The PBX refused the call"},
+    },
+)
 async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCallOut | JSONResponse:
     """200 when the PBX took the request; 422 when the channel, the employee or the number
     cannot make one; 502 when the PBX refused it or could not be reached (with what it said)."""

@@ -11,14 +11,18 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 
 from api.access import contact_comments_for
+from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import CommentOut, ContactOut, ContactUpdate
 from api.routes.calls import normalize_phone_filter
 from crm import Contact
 
-router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 # What an employee may ask too, their rights checked route by route.
-comments_router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
+comments_router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[ContactOut])
@@ -27,7 +31,7 @@ async def list_contacts(
     phone: Annotated[str | None, Query(description="Any format")] = None,
     country: str = "RU",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ContactOut]:
     normalized = normalize_phone_filter(phone, country)
     contacts = await anyio.to_thread.run_sync(
@@ -36,16 +40,16 @@ async def list_contacts(
     return [ContactOut.model_validate(asdict(contact)) for contact in contacts]
 
 
-@router.get("/{contact_id}", response_model=ContactOut)
-async def get_contact(contact_id: int, store: StoreDep) -> ContactOut:
+@router.get("/{contact_id}", response_model=ContactOut, responses=errors(404))
+async def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
     contact = await anyio.to_thread.run_sync(store.get_contact, contact_id)
     if contact is None:
         raise HTTPException(404, detail="no such contact")
     return ContactOut.model_validate(asdict(contact))
 
 
-@router.patch("/{contact_id}", response_model=ContactOut)
-async def update_contact(contact_id: int, body: ContactUpdate, store: StoreDep) -> ContactOut:
+@router.patch("/{contact_id}", response_model=ContactOut, responses={**WITH_BODY, **errors(404)})
+async def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
     """Set the contact's responsibles (in order); 422 naming an employee that does not exist."""
 
     def update() -> Contact | None:
@@ -62,9 +66,11 @@ async def update_contact(contact_id: int, body: ContactUpdate, store: StoreDep) 
     return ContactOut.model_validate(asdict(contact))
 
 
-@comments_router.get("/{contact_id}/comments", response_model=list[CommentOut])
+@comments_router.get(
+    "/{contact_id}/comments", response_model=list[CommentOut], responses=errors(404)
+)
 async def list_contact_comments(
-    contact_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
+    contact_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """The contact card's comments, oldest first: employees' and calls attached to it (hidden
     ones only with `include_hidden`, and for an employee only when they hear recordings)."""

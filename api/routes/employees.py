@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 
+from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import (
     EmployeeCreate,
     EmployeeOut,
@@ -20,14 +22,21 @@ from api.models import (
 )
 from crm import ConflictError, Employee, EmployeeLink
 
-router = APIRouter(prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
 def employee_out(employee: Employee) -> EmployeeOut:
     return EmployeeOut.model_validate(asdict(employee))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EmployeeOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EmployeeOut,
+    responses={**WITH_BODY, **errors(409)},
+)
 async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
     def create() -> Employee:
         return store.create_employee(
@@ -48,21 +57,23 @@ async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
 
 
 @router.get("", response_model=list[EmployeeOut])
-async def list_employees(store: StoreDep, channel_id: int | None = None) -> list[EmployeeOut]:
+async def list_employees(store: StoreDep, channel_id: StoredId | None = None) -> list[EmployeeOut]:
     employees = await anyio.to_thread.run_sync(lambda: store.list_employees(channel_id=channel_id))
     return [employee_out(employee) for employee in employees]
 
 
-@router.get("/{employee_id}", response_model=EmployeeOut)
-async def get_employee(employee_id: int, store: StoreDep) -> EmployeeOut:
+@router.get("/{employee_id}", response_model=EmployeeOut, responses=errors(404))
+async def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
     employee = await anyio.to_thread.run_sync(store.get_employee, employee_id)
     if employee is None:
         raise HTTPException(404, detail="no such employee")
     return employee_out(employee)
 
 
-@router.patch("/{employee_id}", response_model=EmployeeOut)
-async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDep) -> EmployeeOut:
+@router.patch("/{employee_id}", response_model=EmployeeOut, responses={**WITH_BODY, **errors(404)})
+async def update_employee(
+    employee_id: StoredId, body: EmployeeUpdate, store: StoreDep
+) -> EmployeeOut:
     """Give or take the right to hear recordings."""
 
     def update() -> Employee | None:
@@ -81,9 +92,10 @@ async def update_employee(employee_id: int, body: EmployeeUpdate, store: StoreDe
     status_code=status.HTTP_201_CREATED,
     response_model=EmployeeTokenOut,
     summary="Issue the employee a new API token (replacing theirs), shown this once",
+    responses={**WITH_BODY, **errors(404)},
 )
 async def issue_token(
-    employee_id: int, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
+    employee_id: StoredId, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
 ) -> EmployeeTokenOut:
     """The body may say how long it lasts, `{"expires_in_days": 90}`; without one, it lasts
     until it is revoked or replaced."""
@@ -104,8 +116,9 @@ async def issue_token(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Revoke the employee's API token",
+    responses=errors(404),
 )
-async def revoke_token(employee_id: int, store: StoreDep) -> Response:
+async def revoke_token(employee_id: StoredId, store: StoreDep) -> Response:
     if await anyio.to_thread.run_sync(store.revoke_token, employee_id) is None:
         raise HTTPException(404, detail="no such employee")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

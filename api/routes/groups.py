@@ -7,14 +7,18 @@ from dataclasses import asdict
 import anyio
 from fastapi import APIRouter, HTTPException, status
 
+from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import GroupCreate, GroupMemberIn, GroupOut
 from crm import Group
 
-router = APIRouter(prefix="/api/v1/groups", tags=["groups"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/groups", tags=["groups"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=GroupOut, responses=WITH_BODY)
 async def create_group(body: GroupCreate, store: StoreDep) -> GroupOut:
     def create() -> Group:
         return store.create_group(name=body.name, employee_ids=body.employee_ids)
@@ -32,16 +36,16 @@ async def list_groups(store: StoreDep) -> list[GroupOut]:
     return [GroupOut.model_validate(asdict(group)) for group in groups]
 
 
-@router.get("/{group_id}", response_model=GroupOut)
-async def get_group(group_id: int, store: StoreDep) -> GroupOut:
+@router.get("/{group_id}", response_model=GroupOut, responses=errors(404))
+async def get_group(group_id: StoredId, store: StoreDep) -> GroupOut:
     group = await anyio.to_thread.run_sync(store.get_group, group_id)
     if group is None:
         raise HTTPException(404, detail="no such group")
     return GroupOut.model_validate(asdict(group))
 
 
-@router.post("/{group_id}/members", response_model=GroupOut)
-async def add_member(group_id: int, body: GroupMemberIn, store: StoreDep) -> GroupOut:
+@router.post("/{group_id}/members", response_model=GroupOut, responses={**WITH_BODY, **errors(404)})
+async def add_member(group_id: StoredId, body: GroupMemberIn, store: StoreDep) -> GroupOut:
     try:
         group = await anyio.to_thread.run_sync(store.add_to_group, group_id, body.employee_id)
     except ValueError as error:

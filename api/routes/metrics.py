@@ -15,9 +15,10 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED
 from crm import Store
 
-router = APIRouter(tags=["ops"], dependencies=[AdminDep])
+router = APIRouter(tags=["ops"], dependencies=[AdminDep], responses=AUTHENTICATED)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -9,10 +9,12 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Query, status
 
+from api.bounds import Offset, StoredId
 from api.deps import CallerDep, StoreDep
+from api.errors import AUTHENTICATED
 from api.models import NotificationOut
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[NotificationOut], summary="Notifications, newest first")
@@ -20,11 +22,11 @@ async def list_notifications(
     caller: CallerDep,
     store: StoreDep,
     employee_id: Annotated[
-        int | None, Query(description="Whose notifications (an employee's token: their own)")
+        StoredId | None, Query(description="Whose notifications (an employee's token: their own)")
     ] = None,
-    call_id: int | None = None,
+    call_id: StoredId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[NotificationOut]:
     if caller.employee is not None:
         own = caller.employee.id

@@ -10,18 +10,20 @@ also hear recordings): `crm.access`. No such recording or call is 404; one that 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import anyio
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from activities.recordings import recording_link_policy
 from activities.url_guard import LinkRefused, check_link
 from api.access import call_for, recording_for
+from api.bounds import MAX_ID, StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, Caller, CallerDep, ContextDep
+from api.errors import AUTHENTICATED, errors
 from api.pbx_actions import ask_pbx
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from crm import Recording, StoredCall
@@ -30,10 +32,22 @@ from providers.actions import RECORDING_LINK
 from workflows.pbx_action import ActionCall, PbxActionInput
 
 # Each route says who may ask: the admin only, or an employee too (CallerDep).
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=AUTHENTICATED)
 # A call's recording, wherever its channel keeps it.
-call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"])
+call_router = APIRouter(prefix="/api/v1/calls", tags=["recordings"], responses=AUTHENTICATED)
 
+# A recording is named by its id or by the SHA-256 of its content (ASCII digits only: "²" is
+# a digit to str.isdigit, not to int).
+RecordingKey = Annotated[
+    str,
+    Path(
+        pattern=f"^([0-9]{{1,{len(str(MAX_ID))}}}|[0-9a-fA-F]{{64}})$",
+        description="The recording's id, or the SHA-256 of its content (64 hex digits)",
+        examples=["1"],
+    ),
+]
+# Any audio the PBX recorded, as it was kept (its content type is the file's).
+_AUDIO: Final = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
 # A link asked at playback: long enough to listen to a long call, paused.
 _PLAYBACK_LINK_SECONDS: Final = 3 * 60 * 60
 # The PBX's API answers in seconds; a person is waiting.
@@ -55,7 +69,7 @@ class RecordingOutcomeOut(BaseModel):
     dependencies=[AdminDep],
 )
 async def recording_outcomes(
-    context: ContextDep, channel_id: Annotated[int | None, Query()] = None
+    context: ContextDep, channel_id: StoredId | None = None
 ) -> list[RecordingOutcomeOut]:
     def count() -> list[tuple[str, str | None, int]]:
         return context.store.count_recording_outcomes(channel_id=channel_id)
@@ -64,20 +78,37 @@ async def recording_outcomes(
     return [RecordingOutcomeOut(status=s, error_code=c, calls=n) for s, c, n in rows]
 
 
-@router.api_route(
+_PLAYBACK_ANSWERS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"description": "The whole recording", "content": _AUDIO},
+    206: {"description": "The part the Range header asked for", "content": _AUDIO},
+    416: {"description": "The Range asked for is not in the file (Content-Range: bytes */size)"},
+    **errors(404),
+}
+
+
+# GET and HEAD as two operations, each with its own operation id in the OpenAPI.
+@router.head(
     "/{key}",
-    methods=["GET", "HEAD"],
+    summary="A recording's size and type, as its GET would send it",
+    response_class=Response,
+    responses=_PLAYBACK_ANSWERS,
+)
+@router.get(
+    "/{key}",
     summary="A recording's audio, by id or by SHA-256, with HTTP Range support",
     response_class=Response,
+    responses=_PLAYBACK_ANSWERS,
 )
 async def get_recording(
-    key: str,
+    key: RecordingKey,
     request: Request,
     context: ContextDep,
     caller: CallerDep,
     range_header: Annotated[str | None, Header(alias="range")] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
+    if len(key) <= len(str(MAX_ID)) and int(key) > MAX_ID:  # a PostgreSQL INTEGER or nothing
+        raise HTTPException(422, detail=f"key: an id is at most {MAX_ID}")
     recording = await anyio.to_thread.run_sync(recording_for, caller, context.store, key)
     store = context.recording_store(recording.storage)
     if store is None or not await anyio.to_thread.run_sync(store.exists, recording.location):
@@ -89,8 +120,12 @@ async def get_recording(
     "/{call_id}/recording",
     summary="A call's recording: the kept file, or the PBX's link",
     response_class=Response,
+    responses={
+        307: {"description": "To the kept file, or to a link of the PBX's (Location)"},
+        **errors(404, 409, 502, 503),
+    },
 )
-async def get_call_recording(call_id: int, context: ContextDep, caller: CallerDep) -> Response:
+async def get_call_recording(call_id: StoredId, context: ContextDep, caller: CallerDep) -> Response:
     call = await anyio.to_thread.run_sync(call_for, caller, context.store, call_id)
     if call.recordings:
         return RedirectResponse(f"/api/v1/recordings/{call.recordings[-1].id}", status_code=307)

@@ -9,12 +9,16 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, HTTPException, Query
 
+from api.bounds import Offset, StoredId
 from api.deps import AdminDep, StoreDep
+from api.errors import AUTHENTICATED
 from api.models import Page, SkippedCallOut
 from api.routes.calls import aware, normalize_phone_filter
 from crm import SKIP_REASONS
 
-router = APIRouter(prefix="/api/v1", tags=["calls"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["calls"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 
 
 @router.get("/skipped-calls", response_model=Page[SkippedCallOut], summary="Calls not recorded")
@@ -23,13 +27,13 @@ async def list_skipped_calls(
     reason: Annotated[
         str | None, Query(description=f"One of: {', '.join(sorted(SKIP_REASONS))}")
     ] = None,
-    channel_id: int | None = None,
+    channel_id: StoredId | None = None,
     phone: Annotated[str | None, Query(description="The other party's number, any format")] = None,
     country: Annotated[str, Query(description="Region to read a national number")] = "RU",
     since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Started before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[SkippedCallOut]:
     if reason is not None and reason not in SKIP_REASONS:
         raise HTTPException(

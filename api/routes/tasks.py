@@ -10,23 +10,27 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 
 from api.access import task_comments_for
+from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
+from api.errors import AUTHENTICATED, errors
 from api.models import CommentOut, TaskOut
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep], responses=AUTHENTICATED
+)
 # What an employee may ask too, their rights checked route by route.
-comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+comments_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[TaskOut], summary="Tasks, newest first")
 async def list_tasks(
     store: StoreDep,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
-    assignee_employee_id: int | None = None,
-    contact_id: int | None = None,
-    call_id: int | None = None,
+    assignee_employee_id: StoredId | None = None,
+    contact_id: StoredId | None = None,
+    call_id: StoredId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TaskOut]:
     tasks = await anyio.to_thread.run_sync(
         lambda: store.list_tasks(
@@ -41,17 +45,17 @@ async def list_tasks(
     return [TaskOut.model_validate(asdict(task)) for task in tasks]
 
 
-@router.get("/{task_id}", response_model=TaskOut)
-async def get_task(task_id: int, store: StoreDep) -> TaskOut:
+@router.get("/{task_id}", response_model=TaskOut, responses=errors(404))
+async def get_task(task_id: StoredId, store: StoreDep) -> TaskOut:
     task = await anyio.to_thread.run_sync(store.get_task, task_id)
     if task is None:
         raise HTTPException(404, detail="no such task")
     return TaskOut.model_validate(asdict(task))
 
 
-@comments_router.get("/{task_id}/comments", response_model=list[CommentOut])
+@comments_router.get("/{task_id}/comments", response_model=list[CommentOut], responses=errors(404))
 async def list_task_comments(
-    task_id: int, store: StoreDep, caller: CallerDep, include_hidden: bool = True
+    task_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """Oldest first; hidden ones (calls attached as hidden comments) only with `include_hidden`,
     and for an employee only when they hear recordings."""

@@ -16,6 +16,8 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import FormData
 from starlette.types import Message
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -25,6 +27,8 @@ from activities.models import StoredAudio
 from api.audio import AudioRejected, keep_audio
 from api.context import ApiContext
 from api.deps import ContextDep
+from api.errors import errors
+from api.models import TelephonyAnswerOut
 from api.proxies import client_address
 from api.telephony import (
     PATH,
@@ -70,7 +74,14 @@ class _Target:
     employee_ids: list[int] = field(default_factory=list)
 
 
-@router.post(PATH, summary="Create or update a call (action=create_call|update_call)")
+@router.post(
+    PATH,
+    summary="Create or update a call (action=create_call|update_call)",
+    responses={
+        200: {"model": TelephonyAnswerOut, "description": "The call and its ticket"},
+        **errors(400, 403, 404, 413, 415, 422, 503),
+    },
+)
 async def telephony_call(channel_key: str, request: Request, context: ContextDep) -> JSONResponse:
     where = f"{PROVIDER}/{_mask(channel_key)}"
     try:
@@ -97,12 +108,14 @@ class _Unavailable(Exception):
     """The store or Temporal did not answer: the PBX should retry."""
 
 
+# What a store that cannot be reached raises; anything else is a fault of ours, never "retry".
+_STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
+
+
 async def _store_read(read: Callable[..., Any], *args: Any) -> Any:
     try:
         return await anyio.to_thread.run_sync(read, *args)
-    except ApiRequestError:
-        raise
-    except Exception as error:  # the database is down or unreachable
+    except _STORE_DOWN as error:  # the database is down or unreachable: the PBX retries
         raise _Unavailable(f"store unavailable: {error}") from error
 
 
