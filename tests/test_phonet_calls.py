@@ -434,3 +434,21 @@ async def test_a_call_event_without_its_uuid_gets_422_naming_it(pbxhub: Pbxhub) 
     assert response.status_code == 422
     assert response.json()["field"] == "uuid"
     assert await pbxhub.calls_and_missed() == ([], [])
+
+
+async def test_a_full_record_after_the_hangup_closed_the_call_is_no_second_missed_call(
+    pbxhub: Pbxhub,
+) -> None:
+    channel, olena, _ = await phonet_line(pbxhub, hangup_ends_call=True)
+    *user_events, record = scenario("phonet", "outbound_not_answered")
+    await deliver(pbxhub, channel, user_events)
+    first = await pbxhub.call_result(channel, OUTBOUND_MISSED)
+    assert first.outcome == "missed"
+
+    await deliver(pbxhub, channel, [record])
+
+    # a later run of the same call amends the written one, never writes it again
+    second = await pbxhub.call_result(channel, OUTBOUND_MISSED)
+    assert (second.outcome, second.call_id) == ("amended", first.call_id)
+    lost = await pbxhub.the_one_record("missed")
+    assert (lost["direction"], lost["employee_id"]) == ("out", olena["id"])

@@ -248,6 +248,23 @@ async def test_an_internal_call_is_kept_as_skipped_with_its_reason_not_as_a_reco
     assert await pbxhub.calls_and_missed() == ([], [])
 
 
+async def test_with_only_the_call_end_handler_the_call_is_still_written_whole(
+    pbxhub: Pbxhub,
+) -> None:
+    channel, _, taras = await unitalk_line(pbxhub)
+    end = scenario("unitalk", "inbound_answered")[-1]
+
+    await deliver(pbxhub, channel, [end])
+
+    await pbxhub.call_result(channel, ANSWERED)
+    call = await pbxhub.the_one_record("call")
+    assert (call["employee_id"], call["employee_extension"]) == (taras["id"], "102")
+    # without CALL_ANSWER, the answer is the end less the talk
+    assert instant(call["answered_at"]) == kyiv("2024-03-12 10:15:07")
+    assert (call["wait_seconds"], call["talk_seconds"], call["total_seconds"]) == (7, 103, 110)
+    assert call["recording_url"] == f"http://127.0.0.1:9/unitalk/tracking/rec/{ANSWERED}.mp3"
+
+
 # --- duplicates and disorder -------------------------------------------------------------------
 
 
