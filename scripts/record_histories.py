@@ -33,10 +33,13 @@ import test_telephony_api as telephony  # noqa: E402
 import test_uis_calls as uis  # noqa: E402
 import test_zadarma_calls as zadarma  # noqa: E402
 from conftest import Pbxhub, running_pbxhub, scenario, start_dev_server  # noqa: E402
+from pbx_simulator import pbx_simulator  # noqa: E402
 from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from test_planfix_calls import deliver as planfix_deliver  # noqa: E402
 from test_planfix_calls import planfix_line  # noqa: E402
+
+from workflows.call import CallWorkflow  # noqa: E402
 
 HISTORIES = TESTS / "histories"
 Drive = Callable[[Pbxhub], Awaitable[None]]
@@ -89,6 +92,13 @@ async def telephony_api_missed(hub: Pbxhub) -> None:
     await telephony.update_call(hub, channel, call_id=created["call_id"], call_status="missed")
 
 
+async def planfix_channel_setup(hub: Pbxhub) -> None:
+    """PbxActionWorkflow: a new planfix_api channel sends its PBX the setup command."""
+    with pbx_simulator() as pbx:
+        await planfix_line(hub, pbx_url=pbx.url, secrets={"pbx_token": "202cb962ac59075b964b07"})
+        await closed_runs(hub)
+
+
 SCENARIOS: dict[str, Drive] = {
     **{
         f"{provider}_{folder}": provider_call(provider, folder)
@@ -110,6 +120,7 @@ SCENARIOS: dict[str, Drive] = {
     "uis_recording_after_the_call_is_written": recording_after_the_call_is_written,
     "telephony_api_answered": telephony_api_answered,
     "telephony_api_missed": telephony_api_missed,
+    "pbx_action_planfix_channel_setup": planfix_channel_setup,
 }
 
 
@@ -132,15 +143,39 @@ async def record(env: WorkflowEnvironment, name: str, drive: Drive) -> list[Path
     with tempfile.TemporaryDirectory() as folder:
         async with running_pbxhub(env, Path(folder), recording_wait_seconds=3) as hub:
             await drive(hub)
-            runs = await closed_runs(hub)
-            written = []
-            for index, (workflow_id, run_id) in enumerate(runs, start=1):
-                handle = hub.client.get_workflow_handle(workflow_id, run_id=run_id)
-                history = await handle.fetch_history()
-                path = HISTORIES / f"{name}.{index}.json"
-                path.write_text(history.to_json() + "\n")
-                written.append(path)
-            return written
+            return await save(hub, name)
+
+
+async def save(hub: Pbxhub, name: str) -> list[Path]:
+    """Every run on the hub's task queue, once closed, as tests/histories/<name>.<n>.json."""
+    written = []
+    for index, (workflow_id, run_id) in enumerate(await closed_runs(hub), start=1):
+        history = await hub.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        path = HISTORIES / f"{name}.{index}.json"
+        path.write_text(history.to_json() + "\n")
+        written.append(path)
+    return written
+
+
+async def record_restart(env: WorkflowEnvironment, name: str) -> list[Path]:
+    """A UIS call half-way through when pbxhub (API and worker) stops; it ends on a new one."""
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = scenario("uis", "inbound_answered")
+        async with running_pbxhub(env, Path(folder), recording_wait_seconds=3) as hub:
+            channel, _, _ = await uis.uis_line(hub)
+            await uis.deliver(hub, channel, bodies[:3])
+            while (await hub.workflow(channel, uis.ANSWERED).query(CallWorkflow.state)).events < 3:
+                await asyncio.sleep(0.2)
+            queue, prefix = hub.task_queue, hub.workflow_id_prefix
+        async with running_pbxhub(
+            env,
+            Path(folder),
+            recording_wait_seconds=3,
+            task_queue=queue,
+            workflow_id_prefix=prefix,
+        ) as hub:
+            await uis.deliver(hub, channel, bodies[3:])
+            return await save(hub, name)
 
 
 async def main(prefixes: list[str]) -> None:
@@ -151,6 +186,10 @@ async def main(prefixes: list[str]) -> None:
             if prefixes and not any(name.startswith(p) for p in prefixes):
                 continue
             for path in await record(env, name, drive):
+                print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
+        name = "uis_call_open_across_a_restart"
+        if not prefixes or any(name.startswith(p) for p in prefixes):
+            for path in await record_restart(env, name):
                 print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
     finally:
         await env.shutdown()
