@@ -29,15 +29,18 @@ sys.path[:0] = [str(ROOT), str(TESTS)]
 
 import test_binotel_calls as binotel  # noqa: E402
 import test_callgear_calls as callgear  # noqa: E402
+import test_recordings as recordings  # noqa: E402
 import test_telephony_api as telephony  # noqa: E402
 import test_uis_calls as uis  # noqa: E402
 import test_zadarma_calls as zadarma  # noqa: E402
 from conftest import Pbxhub, running_pbxhub, scenario, start_dev_server  # noqa: E402
+from file_host import Reply, file_host  # noqa: E402
 from pbx_simulator import pbx_simulator  # noqa: E402
 from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from test_planfix_calls import deliver as planfix_deliver  # noqa: E402
 from test_planfix_calls import planfix_line  # noqa: E402
+from test_skipped_calls import with_uis_contact  # noqa: E402
 
 from workflows.call import CallWorkflow  # noqa: E402
 
@@ -92,6 +95,43 @@ async def telephony_api_missed(hub: Pbxhub) -> None:
     await telephony.update_call(hub, channel, call_id=created["call_id"], call_status="missed")
 
 
+async def internal_call(hub: Pbxhub) -> None:
+    """UIS: Anna dials 102, Boris's extension: kept as a skipped internal call."""
+    channel, _, _ = await uis.uis_line(hub)
+    await uis.deliver(hub, channel, with_uis_contact(scenario("uis", "outbound_answered"), "102"))
+
+
+async def record_continued_as_new(env: WorkflowEnvironment, name: str) -> list[Path]:
+    """A second recording comes while the first is being kept: the run continues as new and
+    the new run amends the call (test_recordings' second-recording test, recorded)."""
+    gate = recordings.OutcomeHeldStore.gate
+    gate.close()
+    try:
+        with tempfile.TemporaryDirectory() as folder, file_host() as host:
+            tmp = Path(folder)
+            first = host.serve("/records/1.mp3", Reply(200, recordings.MP3))
+            second = host.serve("/records/1-again.wav", Reply(200, recordings.wav(2)))
+            async with running_pbxhub(
+                env,
+                tmp,
+                store_class=recordings.OutcomeHeldStore,
+                recordings=recordings.keeping(tmp),
+            ) as hub:
+                channel = await recordings.uis_line(hub, recording_hosts=["127.0.0.1"])
+                bodies = recordings.uis_call(recordings.SESSION, first)
+                await recordings.deliver(hub, channel, bodies)
+                assert await gate.wait_reached()
+                late = recordings.uis_call(recordings.SESSION, second)[-1:]
+                await recordings.deliver(hub, channel, late)
+                workflow = hub.workflow(channel, recordings.SESSION)
+                while (await workflow.query(CallWorkflow.state)).events <= len(bodies):
+                    await asyncio.sleep(0.1)
+                gate.open()
+                return await save(hub, name)
+    finally:
+        gate.open()
+
+
 async def planfix_channel_setup(hub: Pbxhub) -> None:
     """PbxActionWorkflow: a new planfix_api channel sends its PBX the setup command."""
     with pbx_simulator() as pbx:
@@ -120,6 +160,7 @@ SCENARIOS: dict[str, Drive] = {
     "uis_recording_after_the_call_is_written": recording_after_the_call_is_written,
     "telephony_api_answered": telephony_api_answered,
     "telephony_api_missed": telephony_api_missed,
+    "uis_internal_call": internal_call,
     "pbx_action_planfix_channel_setup": planfix_channel_setup,
 }
 
@@ -187,10 +228,13 @@ async def main(prefixes: list[str]) -> None:
                 continue
             for path in await record(env, name, drive):
                 print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
-        name = "uis_call_open_across_a_restart"
-        if not prefixes or any(name.startswith(p) for p in prefixes):
-            for path in await record_restart(env, name):
-                print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
+        for name, special in (
+            ("uis_call_open_across_a_restart", record_restart),
+            ("uis_recording_while_closing_continued_as_new", record_continued_as_new),
+        ):
+            if not prefixes or any(name.startswith(p) for p in prefixes):
+                for path in await special(env, name):
+                    print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
     finally:
         await env.shutdown()
 
