@@ -426,8 +426,9 @@ async def running_pbxhub(
     (of `store_class`: a real Store that a test may make slow or failing); `settings` are
     ApiContext fields, and `recordings`: a function of the store and the specs making the
     worker's RecordingActivities (default: the local folder, loopback links refused)."""
-    task_queue = f"calls-{uuid.uuid4().hex[:8]}"
-    id_prefix = f"test-{uuid.uuid4().hex[:8]}"
+    # given again by a test (or scripts/record_histories.py) that restarts pbxhub mid-call
+    task_queue = settings.pop("task_queue", None) or f"calls-{uuid.uuid4().hex[:8]}"
+    id_prefix = settings.pop("workflow_id_prefix", None) or f"test-{uuid.uuid4().hex[:8]}"
     store = store_class(f"sqlite:///{tmp_path / 'pbxhub.db'}")
     store.migrate()
     admin_key = "test-admin-key"
