@@ -338,7 +338,7 @@ async def test_the_channel_is_created_with_a_token_for_the_handlers_header(pbxhu
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({TOKEN_HEADER: "a-guess"}, 403)],
+    [({}, 401), ({TOKEN_HEADER: "a-guess"}, 401)],
     ids=["no token", "a wrong token"],
 )
 async def test_a_handler_without_the_channels_token_is_refused_and_starts_nothing(
