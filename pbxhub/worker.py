@@ -18,6 +18,9 @@ from providers.spec import ProviderSpec, load_specs
 from workflows.call import CallWorkflow
 from workflows.pbx_action import PbxActionWorkflow
 
+# Every workflow the worker runs: the history replay tests replay on exactly these.
+WORKFLOWS = (CallWorkflow, PbxActionWorkflow)
+
 
 def build_worker(
     client: Client,
@@ -40,7 +43,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CallWorkflow, PbxActionWorkflow],
+        workflows=list(WORKFLOWS),
         activities=[
             activities.lookup_recorded_call,
             activities.lookup_skipped_call,

@@ -11,12 +11,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.call import CallWorkflow
-from workflows.pbx_action import PbxActionWorkflow
+from pbxhub.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-# The workflows pbxhub/worker.py registers.
-WORKFLOWS = [CallWorkflow, PbxActionWorkflow]
 
 
 def test_histories_of_every_provider_are_kept() -> None:
@@ -29,7 +26,7 @@ def test_histories_of_every_provider_are_kept() -> None:
 async def test_a_recorded_history_replays_on_todays_workflow_code(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
 
-    result = await Replayer(workflows=WORKFLOWS).replay_workflow(
+    result = await Replayer(workflows=list(WORKFLOWS)).replay_workflow(
         history, raise_on_replay_failure=False
     )
 

@@ -1,8 +1,8 @@
 """Calls still running when pbxhub is upgraded replay with the new workflow code: a history
-recorded by the code before a change (tests/fixtures/workflow_histories) replays without a
+recorded by the code before a change (tests/histories) replays without a
 nondeterminism error, and so does one the code records now.
 
-one_time_link_before_recording_link_once.json: the telephony API's answered call whose
+planfix_api_one_time_link_before_recording_link_once.1.json: the telephony API's answered call whose
 `record` (is_temp=1, so fetched the moment it came, before the call was written) arrived while
 it rang, recorded by the workflow that read `extra["is_temp"]` and left recording attempts to
 its retry policy alone (before the patches "recording-link-once-field" and
@@ -19,19 +19,18 @@ from temporalio.worker import Replayer
 from test_recording_link_modes import call_with_a_one_time_link, planfix_line
 from test_recordings import custody, wav
 
-from workflows.call import CallWorkflow
-from workflows.pbx_action import PbxActionWorkflow
+from pbxhub.worker import WORKFLOWS
 
-HISTORIES = Path(__file__).parent / "fixtures" / "workflow_histories"
+HISTORIES = Path(__file__).parent / "histories"
 
 
 async def replay(history: WorkflowHistory) -> None:
     """Raises when the current code would decide otherwise than the history says it did."""
-    await Replayer(workflows=[CallWorkflow, PbxActionWorkflow]).replay_workflow(history)
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
 
 
 async def test_a_one_time_link_call_recorded_before_the_canonical_field_replays() -> None:
-    text = (HISTORIES / "one_time_link_before_recording_link_once.json").read_text()
+    text = (HISTORIES / "planfix_api_one_time_link_before_recording_link_once.1.json").read_text()
     history = WorkflowHistory.from_json("one-time-link-before", text)
     # what that run did: the link fetched before the call was written (no call id yet)
     kinds = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events]
