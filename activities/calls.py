@@ -7,7 +7,7 @@ from dataclasses import asdict
 from temporalio import activity
 
 from activities.follow_up import new_contact_values
-from activities.models import (
+from contracts.messages import (
     AttachRecordingInput,
     ContactResult,
     FindEmployeeByPhoneInput,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
-from activities.models import ApplyCallRulesInput, CallRulesResult, FindOrCreateContactInput
+from contracts.messages import ApplyCallRulesInput, CallRulesResult, FindOrCreateContactInput
 from crm import CallAttachment, Channel, Contact, Store, StoredCall, Task
 from crm.call_rules import (
     AttachOption,

@@ -13,7 +13,6 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import PbxActionInput, PbxActionResult, RecordPbxActionInput
 from activities.url_guard import (
     LinkPolicy,
     LinkRefused,
@@ -23,6 +22,7 @@ from activities.url_guard import (
     system_resolver,
     vet_link,
 )
+from contracts.messages import PbxActionInput, PbxActionResult, RecordPbxActionInput
 from crm import Channel, Store
 from crm.pbx_hosts import allowed_pbx_hosts
 from providers.actions import (

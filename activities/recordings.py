@@ -19,14 +19,6 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import (
-    FetchedRecording,
-    FetchRecordingInput,
-    KeepRecordingInput,
-    KeptFile,
-    KeptRecording,
-    PbxActionInput,
-)
 from activities.pbx import send_action
 from activities.recording_download import (
     NOT_READY_STATUSES,
@@ -36,6 +28,14 @@ from activities.recording_download import (
     download,
 )
 from activities.url_guard import LinkPolicy, LinkRefused, Resolver, check_link, system_resolver
+from contracts.messages import (
+    FetchedRecording,
+    FetchRecordingInput,
+    KeepRecordingInput,
+    KeptFile,
+    KeptRecording,
+    PbxActionInput,
+)
 from crm import Channel, Recording, Store
 from crm.pbx_hosts import allowed_pbx_hosts
 from crm.recording_files import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import (
+from contracts.messages import (
     ApplyApiRequestInput,
     OpenApiCallInput,
     OpenedApiCall,

@@ -26,8 +26,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from api.phone_display import MASK_SETTING, check_phone_masks, display_phone
+from contracts.phones import is_e164
 from crm import Channel, StoredCall
-from crm.phones import is_e164
 
 CUSTOM_FIELDS_SETTING: Final = "custom_fields"
 LINES_SETTING: Final = "lines"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from activities.models import StoredAudio
+from contracts.messages import StoredAudio
 
 # What the telephony API takes (the seed: mp3/mp4/wav/ogg) and how a file's first bytes tell
 # them apart: the same formats recordings downloaded from PBXs are kept in.

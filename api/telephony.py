@@ -20,9 +20,9 @@ from starlette.datastructures import UploadFile
 
 from api.audio import AudioUpload
 from api.bounds import MAX_ID
+from contracts.api_requests import ACTIONS, CALL_STATUSES, FINAL_STATUSES
+from contracts.events import CallEvent, Direction, EventKind
 from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem, text_problem
-from providers.events import CallEvent, Direction, EventKind
-from workflows.telephony_api import ACTIONS, CALL_STATUSES, FINAL_STATUSES
 
 PROVIDER: Final = "telephony_api"
 PATH: Final = "/api/v2/telephony/calls/{channel_key}"

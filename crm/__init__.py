@@ -6,7 +6,7 @@ It knows nothing above it; callers get and give the frozen records defined in `c
 
 from __future__ import annotations
 
-from crm.phones import is_e164, require_e164
+from contracts.phones import is_e164, require_e164
 from crm.records import (
     CALL_KINDS,
     DIRECTIONS,

@@ -22,8 +22,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from contracts.phones import read_phone
 from crm.records import Task
-from providers.phones import read_phone
 from schemas import load_schema
 
 __all__ = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from crm.phones import is_e164
+from contracts.phones import is_e164
 from crm.records import Contact, Employee
 from crm.store import Store
 from crm.working_hours import is_working_at

@@ -43,7 +43,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.phones import require_e164
+from contracts.phones import require_e164
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
     CALL_KINDS,

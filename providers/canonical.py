@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from providers.events import CallEvent, Direction, EventKind
+from contracts.events import CallEvent, Direction, EventKind
 from providers.templating import FilterValueError, as_list, as_str, is_blank
 
 __all__ = [

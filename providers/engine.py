@@ -17,6 +17,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
+from contracts.events import CallEvent
 from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
 from providers.bodies import BodyError, UploadedFile, decode_json_fields, parse_body
 from providers.canonical import (
@@ -26,7 +27,6 @@ from providers.canonical import (
     event_to_json,
     session_id_problem,
 )
-from providers.events import CallEvent
 from providers.faults import (
     RequestFault,
     blank_field,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
 
+from contracts.events import CallEvent
 from providers.actions import ActionError, read_answer, render_action
 from providers.canonical import FIELD_TYPES, event_to_json
 from providers.engine import (
@@ -28,7 +29,6 @@ from providers.engine import (
     finish_request,
     prepare_request,
 )
-from providers.events import CallEvent
 from providers.lookups import answer_from_mapping
 from providers.spec import ActionExampleSpec, ExampleSpec, ProviderSpec, display_path
 

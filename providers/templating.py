@@ -25,9 +25,9 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from contracts.phones import read_phone
 from providers.body_limits import BodyError, BodyLimits
 from providers.json_text import read_json
-from providers.phones import read_phone
 
 __all__ = [
     "ACTION_NAMES",
@@ -211,7 +211,7 @@ def short_number(value: Any, max_digits: int = 5) -> str | None:
 @pass_context
 def e164(context: Context, value: Any, country: str | None = None) -> str | None:
     """The number in E.164 ("+79161234567"), read with the channel's country (or `country`) by
-    pbxhub's one reader of numbers (providers.phones); None when it is no phone number.
+    pbxhub's one reader of numbers (contracts.phones); None when it is no phone number.
 
     Keep the raw value separately (`as_str`): a number we cannot parse is still evidence.
     """

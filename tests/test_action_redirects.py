@@ -17,8 +17,8 @@ import pytest
 from local_server import QuietHandler, local_server
 from test_provider_engine import endpoint, event, make_spec
 
-from activities.models import ActionCall, ActionEmployee, PbxActionInput, PbxActionResult
 from activities.pbx import send_action
+from contracts.messages import ActionCall, ActionEmployee, PbxActionInput, PbxActionResult
 from crm import Channel
 from providers.spec import ProviderSpec, SpecError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.events import CallEvent
+from contracts.events import CallEvent
 from workflows.summary import summarize
 
 

@@ -15,12 +15,11 @@ from conftest import Pbxhub
 from pbx_simulator import pbx_simulator
 from test_planfix_calls import PBX_TOKEN, eventually, pbx_host_port, planfix_line
 
-from activities.models import PbxActionInput
 from activities.pbx import send_action
 from activities.url_guard import LinkPolicy, LinkRefused, vet_link
+from contracts.messages import ActionEmployee, PbxActionInput
 from crm import Channel, Store
 from providers.spec import load_specs
-from workflows.pbx_action import ActionEmployee
 
 # What an internal service would answer: never to be shown back to whoever asked.
 INTERNAL = '{"error": "denied", "internal": "db-password=hunter2 at 10.0.0.7"}'

@@ -1,4 +1,4 @@
-"""Phone numbers have one reader (providers.phones.read_phone): a table of what it makes of the
+"""Phone numbers have one reader (contracts.phones.read_phone): a table of what it makes of the
 numbers PBXs and people send, with why; the numbers of the masks' countries read and shown; and
 every entry point giving the same E.164 for the same raw number (the specs' `e164` filter, the
 REST `phone` filter, the call rules' lines, and over HTTP the webhooks, the generic telephony API
@@ -16,9 +16,9 @@ from fastapi import HTTPException
 
 from api.phone_display import display_phone
 from api.routes.calls import normalize_phone_filter
+from contracts.phones import MAX_PHONE_TEXT, read_phone
 from crm.call_rules import CallFacts, TaskRule
 from providers.engine import ChannelContext
-from providers.phones import MAX_PHONE_TEXT, read_phone
 from providers.templating import MAP_NAMES, compile_expression
 
 # (raw, channel country, E.164 or None, why a real telephony integration reads it so)

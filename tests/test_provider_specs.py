@@ -15,10 +15,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from contracts.events import CallEvent, EventKind
 from pbxhub.cli_providers import main as providers_cli
 from providers.bodies import parse_body
 from providers.canonical import MAPPABLE_FIELDS
-from providers.events import CallEvent, EventKind
 from providers.examples import run_examples
 from providers.spec import DEFAULT_SPECS_DIR, SpecError, load_spec, load_specs
 from schemas import (

@@ -12,7 +12,16 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
+    from contracts.api_requests import (
+        ACTIONS,
+        API_UPDATE,
+        CALL_STATUSES,
+        ApiCallAnswer,
+        ApiCallRequest,
+        next_status,
+    )
+    from contracts.events import CallEvent, EventKind
+    from contracts.messages import (
         ActionCall,
         ApplyApiRequestInput,
         ApplyCallRulesInput,
@@ -39,16 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SaveSkippedCallInput,
         SkipReason,
     )
-    from providers.events import CallEvent, EventKind
     from workflows.summary import CallSummary, summarize
-    from workflows.telephony_api import (
-        ACTIONS,
-        API_UPDATE,
-        CALL_STATUSES,
-        ApiCallAnswer,
-        ApiCallRequest,
-        next_status,
-    )
 
 # Search attributes that make calls findable in the Temporal UI; registered by the dev runner.
 PROVIDER = SearchAttributeKey.for_keyword("PbxProvider")

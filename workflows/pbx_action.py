@@ -13,22 +13,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
-        ActionCall,
-        ActionEmployee,
+    from contracts.messages import (
         PbxActionInput,
         PbxActionResult,
         RecordPbxActionInput,
     )
 
-__all__ = [
-    "ActionCall",
-    "ActionEmployee",
-    "PbxActionInput",
-    "PbxActionResult",
-    "PbxActionWorkflow",
-    "start_pbx_action",
-]
+__all__ = ["PbxActionWorkflow", "pbx_action_workflow_id", "start_pbx_action"]
 
 # Someone waits on a click-to-call or a recording's link: one quick retry, then a clear
 # "unreachable". A setup nobody waits on keeps trying for a few minutes (a PBX being restarted).

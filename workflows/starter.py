@@ -9,9 +9,9 @@ from typing import Final
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from providers.events import CallEvent
+from contracts.api_requests import API_UPDATE, ApiCallAnswer, ApiCallRequest
+from contracts.events import CallEvent
 from workflows.call import EVENT_SIGNAL, CallInput, CallWorkflow, call_workflow_id
-from workflows.telephony_api import API_UPDATE, ApiCallAnswer, ApiCallRequest
 
 # Temporal's default limit on a workflow id (its `limit.maxIDLength`), in bytes.
 TEMPORAL_MAX_ID_BYTES: Final = 1000

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.models import EmployeeRef
-from providers.events import CallEvent, Direction, EventKind
+from contracts.events import CallEvent, Direction, EventKind
+from contracts.messages import EmployeeRef
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 

@@ -29,8 +29,8 @@ from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
+from contracts.phones import read_phone
 from crm import Channel, Store, StoredCall
-from providers.phones import read_phone
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
 

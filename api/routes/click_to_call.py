@@ -12,8 +12,8 @@ from api.bounds import StoredId
 from api.deps import AdminDep, ContextDep
 from api.errors import AUTHENTICATED, WITH_BODY, ErrorOut, errors
 from api.pbx_actions import ask_pbx
-from providers.phones import read_phone
-from workflows.pbx_action import ActionEmployee, PbxActionInput
+from contracts.messages import ActionEmployee, PbxActionInput
+from contracts.phones import read_phone
 
 router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep], responses=AUTHENTICATED)
 

@@ -26,10 +26,10 @@ from api.deps import AdminDep, Caller, CallerDep, ContextDep
 from api.errors import AUTHENTICATED, errors
 from api.pbx_actions import ask_pbx
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
+from contracts.messages import ActionCall, PbxActionInput
 from crm import Recording, StoredCall
 from crm.recording_files import RecordingFiles
 from providers.actions import RECORDING_LINK
-from workflows.pbx_action import ActionCall, PbxActionInput
 
 # Each route says who may ask: the admin only, or an employee too (CallerDep).
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=AUTHENTICATED)

@@ -23,7 +23,6 @@ from starlette.types import Message
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.models import StoredAudio
 from api.audio import AudioRejected, keep_audio
 from api.context import ApiContext
 from api.deps import ContextDep
@@ -44,13 +43,14 @@ from api.telephony import (
     request_key,
 )
 from api.temporal import TemporalUnavailable
+from contracts.api_requests import ApiCallAnswer, ApiCallRequest
+from contracts.messages import StoredAudio
+from contracts.phones import read_phone
 from crm import Channel, Store
 from providers.auth import AuthFailure, SourceIpAllowlist
 from providers.bodies import BodyError, BodyLimits, read_form, read_json
 from providers.engine import CHANNEL_SOURCES_SETTING
-from providers.phones import read_phone
 from workflows.starter import send_api_request
-from workflows.telephony_api import ApiCallAnswer, ApiCallRequest
 
 log = logging.getLogger("pbxhub.telephony_api")
 router = APIRouter(tags=["telephony API"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from activities.models import StoredAudio
-from providers.events import CallEvent
+from contracts.events import CallEvent
+from contracts.messages import StoredAudio
 
 API_UPDATE: Final = "telephony_api_request"
 ACTIONS: Final = ("create_call", "update_call")

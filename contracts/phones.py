@@ -3,9 +3,10 @@ dialling rules into E.164, the only form pbxhub stores, matches and dials.
 
 Every entry point reads numbers here (the specs' `e164` filter, the generic telephony API, the
 REST `phone` filters, the call rules' lines, click-to-call), so the same digits are the same
-number wherever they come in. Pure (phonenumbers and the standard library only): the providers
-use it without the store, and `crm` uses it without anything above it. What it decides, case by
-case, is in docs/phone-numbers.md and tests/test_phone_numbers.py.
+number wherever they come in; the store only takes numbers already read (`require_e164`), so
+that one number can never become two contacts. Pure (phonenumbers and the standard library
+only): the providers use it without the store, and `crm` uses it without anything above it.
+What it decides, case by case, is in docs/phone-numbers.md and tests/test_phone_numbers.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, ValidationResult
 
-__all__ = ["MAX_PHONE_TEXT", "is_e164", "read_phone"]
+__all__ = ["MAX_PHONE_TEXT", "is_e164", "read_phone", "require_e164"]
 
 # The longest text read as a number: 15 digits, separators and an extension ("доб. 12345") fit
 # well within it; anything longer is not a phone number, and is refused before any parsing.
@@ -40,6 +41,13 @@ _NON_GEOGRAPHIC: Final = "001"
 def is_e164(phone: str) -> bool:
     """Whether `phone` is written in E.164, e.g. `+74951234567`."""
     return _E164.fullmatch(phone) is not None
+
+
+def require_e164(phone: str) -> str:
+    """Return `phone` unchanged if it is E.164, else raise ValueError naming it."""
+    if not is_e164(phone):
+        raise ValueError(f"phone {phone!r} is not in E.164 form (like +74951234567)")
+    return phone
 
 
 def read_phone(raw: str | None, country: str | None) -> str | None:

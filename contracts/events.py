@@ -1,6 +1,6 @@
 """The canonical call event every provider mapping produces (see schemas/call-event.schema.json).
 
-Standard library only: workflows import this module.
+Standard library only: workflows, activities, providers and the API import this module.
 """
 
 from __future__ import annotations
