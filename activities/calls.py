@@ -88,7 +88,8 @@ class CallActivities:
 
     @activity.defn
     def save_call(self, data: SaveCallInput) -> SavedCall:
-        stored, created = self._store.save_call(CallRecord(**asdict(data)))
+        legs = [leg.as_json() for leg in data.legs]
+        stored, created = self._store.save_call(CallRecord(**{**asdict(data), "legs": legs}))
         return SavedCall(call_id=stored.id, created=created)
 
     @activity.defn

@@ -28,7 +28,7 @@ from api.temporal import TemporalGateway
 from crm import Store
 from providers.engine import ChannelContext, IncomingRequest, handle_request
 from providers.spec import load_specs
-from workflows.call import SEARCH_ATTRIBUTES
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.starter import CallSettings, deliver_event
 
 FIXTURE = Path(__file__).parents[1] / "tests/fixtures/uis/inbound_answered/01_incoming_call.json"

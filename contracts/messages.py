@@ -1,4 +1,7 @@
-"""What crosses the workflow/activity boundary: frozen dataclasses, standard library only."""
+"""What workflows and activities hand each other: frozen dataclasses, standard library only.
+
+Their JSON is in running calls' histories: a field added keeps a default, none is renamed.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,51 @@ class EmployeeRef:
         if self.pbx_user_id:
             parts.append(f"PBX user id {self.pbx_user_id}")
         return " / ".join(parts) or "no identifier"
+
+    def same_as(self, other: EmployeeRef) -> bool:
+        """The same employee, by any identifier both refs carry."""
+        return bool(
+            (self.extension and self.extension == other.extension)
+            or (self.pbx_user_id and self.pbx_user_id == other.pbx_user_id)
+        )
+
+
+@dataclass(frozen=True)
+class CallLeg:
+    """One employee's part in a call as it is written and shown: rung, perhaps talked, perhaps
+    closed by the PBX while the call went on (another employee answered)."""
+
+    leg_id: str | None = None
+    employee_extension: str | None = None
+    employee_pbx_id: str | None = None
+    employee_name: str | None = None
+    rang_at: datetime | None = None
+    answered_at: datetime | None = None
+    talk_ended_at: datetime | None = None
+    talk_seconds: int | None = None
+    answered: bool = False
+    closed: bool = False
+    closed_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The leg as the store keeps it: times in ISO 8601, like the workflow payload."""
+
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "leg_id": self.leg_id,
+            "employee_extension": self.employee_extension,
+            "employee_pbx_id": self.employee_pbx_id,
+            "employee_name": self.employee_name,
+            "rang_at": iso(self.rang_at),
+            "answered_at": iso(self.answered_at),
+            "talk_ended_at": iso(self.talk_ended_at),
+            "talk_seconds": self.talk_seconds,
+            "answered": self.answered,
+            "closed": self.closed,
+            "closed_at": iso(self.closed_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -111,7 +159,7 @@ class SaveCallInput:
     recording_url: str | None = None
     recording_duration: int | None = None
     incomplete: bool = False
-    legs: list[dict[str, Any]] = field(default_factory=list)
+    legs: list[CallLeg] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,14 @@ from activities.recordings import RecordingActivities
 from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
+from contracts.call_workflow import CallResult
 from crm import Store
 from crm.store import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
 from providers.spec import load_specs
-from workflows.call import SEARCH_ATTRIBUTES, CallResult, call_workflow_id
-from workflows.starter import CallSettings
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+from workflows.starter import CallSettings, call_workflow_id
 
 POSTGRES_URL = os.environ.get(
     "PBXHUB_TEST_POSTGRES_URL", "postgresql+psycopg://pbxhub:pbxhub@127.0.0.1:5432/pbxhub_test"

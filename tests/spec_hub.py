@@ -21,8 +21,7 @@ from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
 from providers.spec import ProviderSpec, load_spec, load_specs
-from workflows.call import call_workflow_id
-from workflows.starter import CallSettings
+from workflows.starter import CallSettings, call_workflow_id
 
 ADMIN = {"X-API-Key": "test-admin-key"}
 

@@ -29,7 +29,7 @@ def test_a_leg_closed_without_an_answer_does_not_end_the_call() -> None:
         ("101", True, False),
         ("102", False, False),
     ]
-    assert summary.legs[0].as_json()["closed"] is True
+    assert summary.legs[0].as_call_leg().closed is True
 
 
 def test_a_group_call_is_owned_by_the_employee_who_talked_whatever_the_order() -> None:

@@ -18,8 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 from api.bounds import MAX_ID
 from crm import Employee, Store
 from providers.canonical import MAX_SESSION_ID_BYTES
-from workflows.call import call_workflow_id
-from workflows.starter import MAX_WORKFLOW_ID_PREFIX_BYTES, TEMPORAL_MAX_ID_BYTES, CallSettings
+from workflows.starter import (
+    MAX_WORKFLOW_ID_PREFIX_BYTES,
+    TEMPORAL_MAX_ID_BYTES,
+    CallSettings,
+    call_workflow_id,
+)
 
 TOO_BIG = 2**63  # overflows SQLite's INTEGER (and PostgreSQL's bigint)
 OVER_THE_ID_BOUND = MAX_ID + 1  # fits SQLite, but not PostgreSQL's INTEGER id columns

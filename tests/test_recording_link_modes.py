@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from test_recordings import MP3, custody, deliver, outcomes, the_call, uis_call, uis_line, wav
 
 from crm.recording_limits import MAX_FETCH_ATTEMPTS
-from workflows.call import FETCH_ATTEMPTS_CEILING
+from workflows.custody import FETCH_ATTEMPTS_CEILING
 
 SESSION = 3410000401
 TOKEN = "303cb962ac59075b964b07152d234b70"

@@ -24,7 +24,7 @@ from pbx_api_simulators import BinotelApi, UisDataApi, ZadarmaApi, serving
 from temporalio.testing import WorkflowEnvironment
 
 from activities.recordings import RecordingActivities
-from workflows.call import CallResult
+from contracts.call_workflow import CallResult
 
 SESSION = "in_3f9a1c7e52b84d0f9e6a2b1c4d8e7f01"
 RECORDING = "1710231300.2345678"

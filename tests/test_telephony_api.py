@@ -19,7 +19,7 @@ import pytest
 from conftest import Pbxhub, running_pbxhub, unreachable_temporal
 from temporalio.testing import WorkflowEnvironment
 
-from workflows.call import CallState
+from contracts.call_workflow import CallState
 
 T = TypeVar("T")
 CALLER = "+79161234567"

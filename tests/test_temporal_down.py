@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from test_zadarma_calls import CALLER, TRANSFER, post, signed, zadarma_line
 
 from api.temporal import TemporalGateway
-from workflows.call import SEARCH_ATTRIBUTES
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 RPC_TIMEOUT = timedelta(seconds=30)
 # Far below RPC_TIMEOUT and the client's retries; far above a check of a refused port.

@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.pbx import PbxActivities
     from contracts.messages import (
         PbxActionInput,
         PbxActionResult,
@@ -41,19 +42,18 @@ class PbxActionWorkflow:
     @workflow.run
     async def run(self, data: PbxActionInput) -> PbxActionResult:
         try:
-            result: PbxActionResult = await workflow.execute_activity(
-                "send_pbx_action",
+            result = await workflow.execute_activity_method(
+                PbxActivities.send_pbx_action,
                 data,
                 start_to_close_timeout=timedelta(seconds=70),
                 retry_policy=_RETRIES.get(data.action, _DEFAULT_RETRY),
-                result_type=PbxActionResult,
             )
         except ActivityError as error:
             cause = str(error.cause or error)
             result = PbxActionResult(ok=False, message=cause)
         if data.record_on_channel:
-            await workflow.execute_activity(
-                "record_pbx_action",
+            await workflow.execute_activity_method(
+                PbxActivities.record_pbx_action,
                 RecordPbxActionInput(data.channel_id, data.action, result, workflow.now()),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_STORE_RETRY,

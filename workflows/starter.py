@@ -1,4 +1,5 @@
-"""How the outside world hands an event to its call's workflow: signal-with-start."""
+"""The client side of a call's workflow: how the outside world hands it an event (signal-with-
+start) or a telephony API request (update-with-start), under one workflow id per call."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.api_requests import API_UPDATE, ApiCallAnswer, ApiCallRequest
+from contracts.call_workflow import EVENT_SIGNAL, CallInput
 from contracts.events import CallEvent
-from workflows.call import EVENT_SIGNAL, CallInput, CallWorkflow, call_workflow_id
+from workflows.call import CallWorkflow
 
 # Temporal's default limit on a workflow id (its `limit.maxIDLength`), in bytes.
 TEMPORAL_MAX_ID_BYTES: Final = 1000
 # A prefix this long leaves room in `<prefix>-<channel id>-<session id>` for any 64-bit channel
 # id and the longest session id (providers.canonical.MAX_SESSION_ID_BYTES, tested).
 MAX_WORKFLOW_ID_PREFIX_BYTES: Final = 200
+
+
+def call_workflow_id(channel_id: int, session_id: str, *, prefix: str = "call") -> str:
+    """One workflow per (channel, PBX call session); the prefix tells installations apart."""
+    return f"{prefix}-{channel_id}-{session_id}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.events import CallEvent, Direction, EventKind
-from contracts.messages import EmployeeRef
+from contracts.messages import CallLeg, EmployeeRef
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -31,23 +31,21 @@ class Leg:
     def answered(self) -> bool:
         return self.answered_at is not None or bool(self.talk_seconds)
 
-    def as_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return None if value is None else value.isoformat()
-
-        return {
-            "leg_id": self.leg_id,
-            "employee_extension": self.employee.extension,
-            "employee_pbx_id": self.employee.pbx_user_id,
-            "employee_name": self.employee.name,
-            "rang_at": iso(self.rang_at),
-            "answered_at": iso(self.answered_at),
-            "talk_ended_at": iso(self.talk_ended_at),
-            "talk_seconds": self.talk_seconds,
-            "answered": self.answered,
-            "closed": self.closed,
-            "closed_at": iso(self.closed_at),
-        }
+    def as_call_leg(self) -> CallLeg:
+        """The leg as the call is written and shown (its employee's identifiers flattened)."""
+        return CallLeg(
+            leg_id=self.leg_id,
+            employee_extension=self.employee.extension,
+            employee_pbx_id=self.employee.pbx_user_id,
+            employee_name=self.employee.name,
+            rang_at=self.rang_at,
+            answered_at=self.answered_at,
+            talk_ended_at=self.talk_ended_at,
+            talk_seconds=self.talk_seconds,
+            answered=self.answered,
+            closed=self.closed,
+            closed_at=self.closed_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,14 +86,6 @@ def _ref(event: CallEvent) -> EmployeeRef | None:
     return EmployeeRef(event.employee_extension, event.employee_pbx_id, event.employee_name)
 
 
-def _same(a: EmployeeRef, b: EmployeeRef) -> bool:
-    """The same employee, by any identifier both refs carry."""
-    return bool(
-        (a.extension and a.extension == b.extension)
-        or (a.pbx_user_id and a.pbx_user_id == b.pbx_user_id)
-    )
-
-
 def _first(values: list[Any]) -> Any:
     return next((value for value in values if value not in (None, "")), None)
 
@@ -134,7 +124,7 @@ def summarize(events: list[CallEvent]) -> CallSummary:
     # The finish's own word on who ended the call wins when that employee talked: the PBX's
     # clocks on talks may be missing or only our arrival times (Zadarma), so order can lie.
     finisher = _first([_ref(e) for e in reversed(finished)])
-    named = [leg for leg in talkers if finisher is not None and _same(leg.employee, finisher)]
+    named = [leg for leg in talkers if finisher is not None and leg.employee.same_as(finisher)]
     if answered and named:
         employee = named[-1].employee
     elif answered and talkers:
@@ -153,11 +143,7 @@ def summarize(events: list[CallEvent]) -> CallSummary:
                 rang.append(ref)
     for leg in legs:
         bare = EmployeeRef(leg.employee.extension, leg.employee.pbx_user_id)
-        if not any(
-            (r.extension and r.extension == bare.extension)
-            or (r.pbx_user_id and r.pbx_user_id == bare.pbx_user_id)
-            for r in rang
-        ):
+        if not any(r.same_as(bare) for r in rang):
             rang.append(bare)
 
     final = finished[-1:] + lost[-1:]
