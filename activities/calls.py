@@ -9,6 +9,7 @@ from temporalio import activity
 from activities.follow_up import new_contact_values
 from contracts.messages import (
     AttachRecordingInput,
+    CallRecord,
     ContactResult,
     FindEmployeeByPhoneInput,
     FindEmployeesInput,
@@ -17,12 +18,11 @@ from contracts.messages import (
     FoundEmployee,
     LookupRecordedCallInput,
     RecordedCall,
-    SaveCallInput,
     SavedCall,
     SaveSkippedCallInput,
     SkipReason,
 )
-from crm import CallRecord, SkippedCallRecord, Store
+from crm import SkippedCallRecord, Store
 
 
 class CallActivities:
@@ -87,9 +87,8 @@ class CallActivities:
         return ContactResult(contact_id=contact.id, created=created)
 
     @activity.defn
-    def save_call(self, data: SaveCallInput) -> SavedCall:
-        legs = [leg.as_json() for leg in data.legs]
-        stored, created = self._store.save_call(CallRecord(**{**asdict(data), "legs": legs}))
+    def save_call(self, data: CallRecord) -> SavedCall:
+        stored, created = self._store.save_call(data)
         return SavedCall(call_id=stored.id, created=created)
 
     @activity.defn

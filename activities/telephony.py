@@ -6,11 +6,12 @@ from temporalio import activity
 
 from contracts.messages import (
     ApplyApiRequestInput,
+    CallRecord,
     OpenApiCallInput,
     OpenedApiCall,
     OpenTicketInput,
 )
-from crm import CallRecord, Store, StoredCall
+from crm import Store, StoredCall
 
 DIRECTION_WORDS = {"in": "Incoming call from", "out": "Outgoing call to"}
 

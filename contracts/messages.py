@@ -71,6 +71,28 @@ class CallLeg:
             "closed_at": iso(self.closed_at),
         }
 
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> CallLeg:
+        """A leg as the store keeps it (`as_json`), read back."""
+
+        def when(name: str) -> datetime | None:
+            text = value.get(name)
+            return None if text is None else datetime.fromisoformat(text)
+
+        return cls(
+            leg_id=value.get("leg_id"),
+            employee_extension=value.get("employee_extension"),
+            employee_pbx_id=value.get("employee_pbx_id"),
+            employee_name=value.get("employee_name"),
+            rang_at=when("rang_at"),
+            answered_at=when("answered_at"),
+            talk_ended_at=when("talk_ended_at"),
+            talk_seconds=value.get("talk_seconds"),
+            answered=bool(value.get("answered")),
+            closed=bool(value.get("closed")),
+            closed_at=when("closed_at"),
+        )
+
 
 @dataclass(frozen=True)
 class FindEmployeesInput:
@@ -134,7 +156,10 @@ class ContactResult:
 
 
 @dataclass(frozen=True)
-class SaveCallInput:
+class CallRecord:
+    """A call as its workflow writes it (the save_call activity's argument) and as the store
+    takes it: one answered call, one missed call, or one the telephony API keeps open."""
+
     channel_id: int
     session_id: str
     provider: str

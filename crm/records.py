@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from contracts.messages import CallRecord
+
 # A "call" is an answered call; a "missed" one is a lost inbound call or a failed outbound one;
 # an "active" one is still going on (the telephony API opens calls before they end).
 CALL_KINDS: Final = frozenset({"call", "missed", "active"})
@@ -76,37 +78,6 @@ class Contact:
     created_at: datetime
     # Filled from the channel's contact template when a call created the contact.
     fields: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """What a finished call workflow writes: one answered call or one missed call."""
-
-    channel_id: int
-    session_id: str
-    provider: str
-    kind: str
-    direction: str | None
-    contact_id: int | None = None
-    contact_phone: str | None = None
-    contact_phone_raw: str | None = None
-    virtual_number: str | None = None
-    line_name: str | None = None
-    employee_id: int | None = None
-    employee_extension: str | None = None
-    employee_pbx_id: str | None = None
-    started_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    wait_seconds: int | None = None
-    talk_seconds: int | None = None
-    total_seconds: int | None = None
-    tags: list[str] = field(default_factory=list)
-    extra: dict[str, str] = field(default_factory=dict)
-    recording_url: str | None = None
-    recording_duration: int | None = None
-    incomplete: bool = False
-    legs: list[dict[str, Any]] = field(default_factory=list)
 
 
 # Its own fields keyword-only: they follow the record's, which have defaults.

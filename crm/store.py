@@ -43,6 +43,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.messages import CallLeg, CallRecord
 from contracts.phones import require_e164
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
@@ -52,7 +53,6 @@ from crm.records import (
     TASK_STATUSES,
     CallAttachment,
     CallPlace,
-    CallRecord,
     Channel,
     Comment,
     Contact,
@@ -1798,6 +1798,8 @@ def _check_call(record: CallRecord) -> None:
 def _call_value(record: CallRecord, name: str) -> Any:
     """A record's field as the row keeps it: datetimes in UTC, collections copied."""
     value = getattr(record, name)
+    if name == "legs":
+        return [leg.as_json() for leg in record.legs]
     if isinstance(value, datetime):
         return value.astimezone(UTC)
     if isinstance(value, list | dict):
@@ -1891,6 +1893,7 @@ def _skipped_call(row: SkippedCallRow) -> SkippedCall:
 
 def _stored_call(row: CallRow) -> StoredCall:
     values = {name: copy.deepcopy(getattr(row, name)) for name in _CALL_FIELDS}
+    values["legs"] = [CallLeg.from_json(leg) for leg in row.legs or []]
     return StoredCall(
         id=row.id,
         **values,

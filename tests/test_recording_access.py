@@ -21,7 +21,7 @@ from test_call_rules import set_settings
 from test_recordings import MP3, SESSION, custody, deliver, kept_recording, uis_call
 from test_uis_calls import CALLER, uis_line
 
-from crm import CallRecord
+from contracts.messages import CallRecord
 
 Json = dict[str, Any]
 

@@ -24,7 +24,8 @@ from file_host import Reply, file_host
 from temporalio.testing import WorkflowEnvironment
 
 from activities.recordings import DownloadLimits, RecordingActivities
-from crm import CallRecord, Store, StoredCall
+from contracts.messages import CallRecord
+from crm import Store, StoredCall
 from crm.recording_files import LocalFolder, S3Bucket, S3Settings, audio_location
 from providers.spec import ProviderSpec
 from workflows.call import CallWorkflow

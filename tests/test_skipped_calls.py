@@ -19,7 +19,8 @@ from conftest import Pbxhub, running_pbxhub, scenario
 from pbx_simulator import scenario as planfix_scenario
 from temporalio.testing import WorkflowEnvironment
 
-from crm import CallRecord, SkippedCallRecord, Store
+from contracts.messages import CallRecord
+from crm import SkippedCallRecord, Store
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from crm import CallRecord, Channel, ConflictError, EmployeeLink, Store
+from contracts.messages import CallLeg, CallRecord
+from crm import Channel, ConflictError, EmployeeLink, Store
 from crm.store import make_engine, use_wal
 from crm.tables import Base
 
@@ -75,7 +76,7 @@ def answered_call(channel: Channel, session_id: str = "s-1", **fields: Any) -> C
         "total_seconds": 72,
         "tags": ["sales"],
         "extra": {"utm_source": "google"},
-        "legs": [{"employee_extension": "101", "answered": True}],
+        "legs": [CallLeg(employee_extension="101", answered=True)],
     }
     values.update(fields)
     return CallRecord(**values)

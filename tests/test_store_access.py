@@ -11,7 +11,8 @@ import pytest
 from conftest import downgrade_to
 from sqlalchemy import text
 
-from crm import CallRecord, Channel, Store
+from contracts.messages import CallRecord
+from crm import Channel, Store
 from crm.access import hearing_verdict
 from crm.records import CallPlace
 from crm.store import make_engine

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_store_telephony import at_once
 
-from crm import CallRecord, Channel, Store, Task
+from contracts.messages import CallRecord
+from crm import Channel, Store, Task
 from crm.call_rules import CallFacts, RuleError, TaskConditions, render, task_rules
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

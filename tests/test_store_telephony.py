@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import pytest
 from conftest import downgrade_to
 
-from crm import CallRecord, Channel, Employee, EmployeeLink, Store
+from contracts.messages import CallRecord
+from crm import Channel, Employee, EmployeeLink, Store
 from crm.working_hours import check_working_hours, is_working_at
 
 T = TypeVar("T")

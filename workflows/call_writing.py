@@ -13,12 +13,12 @@ with workflow.unsafe.imports_passed_through():
     from contracts.messages import (
         ApplyCallRulesInput,
         AttachRecordingInput,
+        CallRecord,
         EmployeeRef,
         FindEmployeeByPhoneInput,
         FindEmployeesInput,
         FindOrCreateContactInput,
         FoundEmployee,
-        SaveCallInput,
         SaveSkippedCallInput,
         SkipReason,
     )
@@ -105,7 +105,7 @@ class CallWriter:
 
         saved = await store_activity(
             CallActivities.save_call,
-            SaveCallInput(
+            CallRecord(
                 channel_id=data.channel_id,
                 session_id=data.session_id,
                 provider=data.provider,

@@ -122,7 +122,8 @@ def read_names(store: Store, calls: Sequence[StoredCall]) -> Names:
 
 
 def call_out(call: StoredCall, names: Names) -> CallOut:
-    out = CallOut.model_validate(asdict(call))
+    # legs as the store keeps them (times in ISO 8601 as written), not re-serialised by pydantic
+    out = CallOut.model_validate({**asdict(call), "legs": [leg.as_json() for leg in call.legs]})
     channel = names.channels.get(call.channel_id)
     if channel is None:  # a channel is never deleted under its calls; show the bare call
         return out
