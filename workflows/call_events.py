@@ -34,9 +34,6 @@ class CallEvents:
         self._keys.add(key)
         return True
 
-    def heard(self, key: str) -> bool:
-        return key in self._keys
-
     @property
     def summary(self) -> CallSummary:
         """What the events add up to, folded again only after a new event."""
