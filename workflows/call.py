@@ -199,8 +199,7 @@ class CallWorkflow:
             seen = len(self._events)
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: len(self._events) != seen,  # type: ignore[misc]
-                    timeout=timedelta(seconds=data.settle_seconds),
+                    self._events.news_since(seen), timeout=timedelta(seconds=data.settle_seconds)
                 )
             except TimeoutError:
                 return
@@ -221,8 +220,7 @@ class CallWorkflow:
                     break
                 try:
                     await workflow.wait_condition(
-                        lambda written=written: len(self._events) != written,  # type: ignore[misc]
-                        timeout=remaining,
+                        self._events.news_since(written), timeout=remaining
                     )
                 except TimeoutError:
                     workflow.logger.info("no recording for %s within the wait", data.session_id)

@@ -3,7 +3,7 @@ new event (not at every condition the workflow waits on)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from contracts.events import CallEvent
 from workflows.summary import CallSummary, summarize
@@ -43,6 +43,10 @@ class CallEvents:
 
     def __iter__(self) -> Iterator[CallEvent]:
         return iter(self._events)
+
+    def news_since(self, count: int) -> Callable[[], bool]:
+        """A condition to wait on: an event came after the first `count`."""
+        return lambda: len(self._events) != count
 
     def since(self, count: int) -> list[CallEvent]:
         """The events that came after the first `count`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 from contracts.events import CallEvent, Direction, EventKind
 from contracts.messages import CallLeg, EmployeeRef
@@ -86,7 +86,11 @@ def _ref(event: CallEvent) -> EmployeeRef | None:
     return EmployeeRef(event.employee_extension, event.employee_pbx_id, event.employee_name)
 
 
-def _first(values: list[Any]) -> Any:
+T = TypeVar("T")
+
+
+def _first(values: list[T | None]) -> T | None:
+    """The first value given (not None, not empty)."""
     return next((value for value in values if value not in (None, "")), None)
 
 
