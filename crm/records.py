@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+# A call as its workflow writes it: one type from the workflow to the store (StoredCall adds to it).
 from contracts.messages import CallRecord
 
 # A "call" is an answered call; a "missed" one is a lost inbound call or a failed outbound one;
