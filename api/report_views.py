@@ -6,9 +6,11 @@ and talk, answered within 20 s), and each listed call in the reference's columns
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -275,6 +277,7 @@ def call_line(request: ReportRequest, call: ReportCall) -> CallLine:
         end = start + timedelta(seconds=call.total_seconds)
     channel = request.channels.get(call.channel_id)
     line = line_of(channel, call.virtual_number, call.line_name) if channel else None
+    phone = _phone(request, call)
     return CallLine(
         id=call.id,
         channel_id=call.channel_id,
@@ -283,8 +286,8 @@ def call_line(request: ReportRequest, call: ReportCall) -> CallLine:
         employee_id=call.employee_id,
         employee=call.employee_name or call.employee_extension,
         contact_id=call.contact_id,
-        contact=call.contact_name or _phone(request, call),
-        contact_phone=_phone(request, call),
+        contact=call.contact_name or phone,
+        contact_phone=phone,
         line=line.name if line else None,
         call_type=call.call_type,
         minutes=minutes(call.talk_seconds),
@@ -298,12 +301,22 @@ def call_line(request: ReportRequest, call: ReportCall) -> CallLine:
 def _phone(request: ReportRequest, call: ReportCall) -> str | None:
     channel = request.channels.get(call.channel_id)
     masks: Any = channel.settings.get(MASK_SETTING) if channel else None
-    return display_phone(
+    return _shown_phone(
         call.contact_phone,
-        raw=call.contact_phone_raw,
-        country=channel.default_country if channel else "RU",
-        masks=masks if isinstance(masks, dict) else None,
+        call.contact_phone_raw,
+        channel.default_country if channel else "RU",
+        json.dumps(masks, sort_keys=True) if isinstance(masks, dict) else None,
     )
+
+
+# A week's listing names the same contacts again and again; formatting a number is the costliest
+# step of a listed call (bench/reports.py).
+@lru_cache(maxsize=4096)
+def _shown_phone(
+    phone: str | None, raw: str | None, country: str, masks_json: str | None
+) -> str | None:
+    masks = json.loads(masks_json) if masks_json is not None else None
+    return display_phone(phone, raw=raw, country=country, masks=masks)
 
 
 def missed_report_out(
