@@ -97,6 +97,8 @@ def _report_request(caller: Caller, store: Store, asked: PeriodQuery) -> ReportR
         zones = tuple(
             ZoneDays(day_bounds(covered, name), tuple(ids)) for name, ids in by_zone.items()
         )
+        if not zones:  # no channel yet, so no call either: an empty report in UTC days
+            zones = (ZoneDays(day_bounds(covered, "UTC")),)
     return ReportRequest(
         period=covered,
         scope=ReportScope(zones=zones, employee=caller.employee),

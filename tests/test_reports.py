@@ -23,6 +23,7 @@ from conftest import unreachable_temporal
 
 from api.app import create_app
 from api.context import ApiContext
+from api.routes import reports
 from crm import CallRecord, Employee, EmployeeLink, Store
 from workflows.starter import CallSettings
 
@@ -459,3 +460,42 @@ async def test_the_reports_need_a_caller(seeded: Seeded) -> None:
         answer = await seeded.http.get(path, params={"week": WEEK})
 
         assert answer.status_code == 401
+
+
+async def test_a_csv_read_in_small_pages_is_the_same_csv(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = ("/api/v1/reports/calls.csv", "/api/v1/reports/missed-calls.csv")
+    whole = [
+        (await seeded.http.get(path, params={"week": WEEK}, headers=ADMIN)).text for path in paths
+    ]
+    monkeypatch.setattr(reports, "CSV_GROUPS", 1)
+    monkeypatch.setattr(reports, "CSV_MISSED_PAGE", 1)
+
+    paged = [
+        (await seeded.http.get(path, params={"week": WEEK}, headers=ADMIN)).text for path in paths
+    ]
+
+    assert paged == whole
+    assert read_csv(paged[1])[-1]["calls"] == "4"
+
+
+async def test_a_store_without_channels_gives_an_empty_report(store: Store) -> None:
+    context = ApiContext(
+        store=store,
+        temporal=unreachable_temporal(),
+        specs={},
+        admin_key=ADMIN["X-API-Key"],
+        public_base_url="http://testserver",
+        task_queue="reports-unused",
+        call_settings=CallSettings(recording_wait_seconds=5, max_call_seconds=3600),
+    )
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        calls = await http.get("/api/v1/reports/calls", params={"week": WEEK}, headers=ADMIN)
+        missed = await http.get("/api/v1/reports/missed-calls", headers=ADMIN)
+
+    assert calls.status_code == 200, calls.text
+    assert (calls.json()["totals"]["calls"], calls.json()["groups"]) == (0, [])
+    assert [day["calls"] for day in calls.json()["days"]] == [0] * 7
+    assert missed.json()["totals"] == {"missed": 0, "called_back": 0, "open": 0}

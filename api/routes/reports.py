@@ -32,6 +32,8 @@ MAX_LISTED: Final = 5_000
 # A CSV reads its groups this many at a time, and lists at most this many calls per read.
 CSV_GROUPS: Final = 20
 CSV_MAX_LISTED: Final = 50_000
+# ...and its missed calls this many at a time.
+CSV_MISSED_PAGE: Final = MAX_LISTED
 
 CSV_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {
@@ -192,7 +194,7 @@ async def _missed_csv(
     request = await anyio.to_thread.run_sync(report_request, caller, store, asked)
 
     def page(offset: int) -> MissedReportOut:
-        return _missed(store, request, MAX_LISTED, offset)
+        return _missed(store, request, CSV_MISSED_PAGE, offset)
 
     name = f"missed-calls-{request.period.iso_week or request.period.first.isoformat()}.csv"
     return StreamingResponse(
