@@ -3,8 +3,9 @@ plain COUNT of the same week's calls, on SQLite and PostgreSQL, in the same run.
 
 The store is filled by bulk inserts with `--calls` calls spread over a year (default one
 million), `--employees` employees (default 200) in two channels of two time zones, and a
-contact for every 20 calls. Each report is read as the API reads it for the admin (store query
-and shaping, without HTTP), `--repeat` times; the median counts. Prints one JSON line.
+contact for every 20 calls. Each report (and the weekly one by contact too) is read as the API
+reads it for the admin (store query and shaping, without HTTP), `--repeat` times; the median
+counts. Prints one JSON line.
 Run: .venv/bin/python bench/reports.py [--calls N] [--employees N] [--repeat N] [--backends ...]
 PostgreSQL: PBXHUB_TEST_POSTGRES_URL (default the tests' database), in a schema dropped after.
 """
@@ -22,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -181,26 +182,31 @@ def measure(backend: str, calls: int, employees: int, repeat: int) -> dict[str, 
                 )
                 return int(connection.scalar(query) or 0)
 
-        def by_employee() -> object:
-            report = store.calls_report(
-                request.scope, by="employee", limit=20, offset=0, max_calls=5_000
-            )
-            return calls_report_out(request, report, by="employee", limit=20, offset=0)
+        def weekly(by: Literal["employee", "contact"]) -> Callable[[], object]:
+            def read() -> object:
+                report = store.calls_report(
+                    request.scope, by=by, limit=20, offset=0, max_calls=5_000
+                )
+                return calls_report_out(request, report, by=by, limit=20, offset=0)
+
+            return read
 
         def missed() -> object:
             days, rows = store.missed_report(request.scope, limit=500, offset=0)
             return missed_report_out(request, days, rows, limit=500, offset=0)
 
         baseline = median_ms(count, repeat)
-        weekly = median_ms(by_employee, repeat)
+        by_employee = median_ms(weekly("employee"), repeat)
+        by_contact = median_ms(weekly("contact"), repeat)
         missed_ms = median_ms(missed, repeat)
         result = {
             "fill_seconds": round(filled, 1),
             "week_calls": count(),
             "count_ms": baseline,
-            "weekly_by_employee_ms": weekly,
+            "weekly_by_employee_ms": by_employee,
+            "weekly_by_contact_ms": by_contact,
             "missed_ms": missed_ms,
-            "weekly_ratio": round(weekly / baseline, 1) if baseline else None,
+            "weekly_ratio": round(by_employee / baseline, 1) if baseline else None,
             "missed_ratio": round(missed_ms / baseline, 1) if baseline else None,
         }
         store.close()

@@ -275,6 +275,7 @@ def _facts(scope: ReportScope, by: GroupBy) -> Any:
             call_type().label("call_type"),
             talk_seconds().label("talk"),
             wait_seconds().label("wait"),
+            CallRow.contact_phone.label("phone"),
         )
         .where(*scope_conditions(scope))
         .subquery("facts")
@@ -371,21 +372,18 @@ class ReportQueries:
 def _group_page(
     session: Session, facts: Any, by: GroupBy, limit: int, offset: int
 ) -> tuple[list[Group], int]:
-    per_key = (
-        select(facts.c.key, func.count().label("calls")).group_by(facts.c.key).subquery("keys")
-    )
+    # a contact's number names it where it has no name
+    phone = func.min(facts.c.phone) if by == "contact" else cast(null(), String)
+    per_key = select(facts.c.key, phone.label("phone")).group_by(facts.c.key).subquery("keys")
     named = EmployeeRow if by == "employee" else ContactRow
-    phone = (
-        select(func.min(CallRow.contact_phone))
-        .where(CallRow.contact_id == per_key.c.key)
-        .scalar_subquery()
-        if by == "contact"
-        else cast(null(), String)
-    )
     query = (
-        select(per_key.c.key, named.name, phone.label("phone"), func.count().over().label("total"))
+        select(per_key.c.key, named.name, per_key.c.phone, func.count().over().label("total"))
         .outerjoin(named, named.id == per_key.c.key)
-        .order_by(per_key.c.key.is_(None), func.coalesce(named.name, phone, ""), per_key.c.key)
+        .order_by(
+            per_key.c.key.is_(None),
+            func.coalesce(named.name, per_key.c.phone, ""),
+            per_key.c.key,
+        )
         .limit(limit)
         .offset(offset)
     )
