@@ -19,6 +19,7 @@ from api.routes import (
     metrics,
     notifications,
     recordings,
+    reports,
     skipped_calls,
     tasks,
     telephony,
@@ -49,6 +50,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(recordings.router)
     app.include_router(recordings.call_router)
+    app.include_router(reports.router)
 
     @app.exception_handler(RequestValidationError)
     async def name_the_field(_: Request, error: RequestValidationError) -> JSONResponse:

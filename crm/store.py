@@ -67,6 +67,7 @@ from crm.records import (
     StoredCall,
     Task,
 )
+from crm.reports import ReportQueries
 from crm.tables import (
     CallAttachmentRow,
     CallRow,
@@ -175,7 +176,7 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-class Store:
+class Store(ReportQueries):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
     Every method runs in its own short transaction and returns frozen records from
