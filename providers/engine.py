@@ -687,10 +687,12 @@ def _extra(body: Mapping[str, Any], event: EventSpec) -> dict[str, str]:
             if not value:
                 return
             text = json.dumps(value, ensure_ascii=False, default=str)
+            if "\\u0000" in text:  # a NUL inside, escaped: encoded again without it
+                text = json.dumps(_without_nul(value), ensure_ascii=False, default=str)
         else:
-            text = as_str(value) or ""
+            text = _storable(as_str(value) or "")
         if text:
-            result[".".join(prefix)] = text
+            result[_storable(".".join(prefix))] = text
 
     for key, value in body.items():
         visit((str(key),), value)
@@ -699,3 +701,17 @@ def _extra(body: Mapping[str, Any], event: EventSpec) -> dict[str, str]:
         for name in [k for k in result if k.startswith(prefix) and len(k) > len(prefix)]:
             result[name[len(prefix) :]] = result.pop(name)
     return result
+
+
+def _storable(text: str) -> str:
+    """`text` without NUL characters: the store's text and JSON cannot hold them, and a PBX
+    parameter nobody maps is not worth refusing the call for (a mapped one is: 422)."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_storable(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return _storable(value) if isinstance(value, str) else value

@@ -81,6 +81,9 @@ _BLANK_STRINGS = frozenset({"", "null"})
 # JSON text inside a field (from_json, as_list) is read with the bounds of a JSON body
 _JSON_LIMITS = BodyLimits()
 _INT_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
+# Longer integer text is no PBX's number, and int() of it costs quadratic time (Python refuses
+# over 4300 digits with a ValueError that would read as a spec bug): the value's fault.
+_MAX_INT_DIGITS = 100
 
 
 class TemplateProblem(Exception):
@@ -150,7 +153,10 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value.strip().split(".")[0])
+        whole = value.strip().split(".")[0]
+        if len(whole.lstrip("+-")) > _MAX_INT_DIGITS:
+            raise FilterValueError(f"not an integer of at most {_MAX_INT_DIGITS} digits")
+        return int(whole)
     raise FilterValueError(f"not an integer: {value!r}")
 
 

@@ -1,0 +1,50 @@
+"""Values from a PBX that pbxhub cannot read or keep: a number too long to be one is the request's
+fault (422 naming the field), not a spec bug (501); NUL characters, which the store's text cannot
+hold, never reach a call's `extra` (they are removed, by the rule the meta-schema states)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spec_hub import write_spec
+from test_spec_runtime_errors import MOSCOW, acme, finished, post, refused
+
+from providers.engine import handle_request
+
+
+def test_an_integer_of_5000_digits_is_the_requests_fault_naming_its_field(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, acme(finished(map={"talk_seconds": "body.talk | as_int"})))
+    rejected = refused(spec, {"call_id": 1, "talk": "9" * 5000})
+    assert (rejected.status, rejected.field) == (422, "talk")
+    assert "not an integer" in rejected.message
+    assert len(rejected.message) < 500  # the PBX's value is quoted, not copied whole
+
+
+def test_an_impossible_date_is_the_requests_fault_naming_its_field(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path, acme(finished(map={"ended_at": "body.at | local_time('%d.%m.%Y %H:%M')"}))
+    )
+    rejected = refused(spec, {"call_id": 1, "at": "30.02.2024 10:00"})
+    assert (rejected.status, rejected.field) == (422, "at")
+
+
+def test_nul_characters_are_removed_from_the_values_and_names_kept_in_extra(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(tmp_path, acme(finished()))
+    body = {"call_id": 1, "utm_source": "ya\x00ndex", "note\x00": "hi", "nothing": "\x00\x00"}
+
+    (event,) = handle_request(spec, "hook", post(body), MOSCOW).events
+
+    assert event.extra == {"utm_source": "yandex", "note": "hi"}
+
+
+def test_nul_characters_inside_a_nested_parameter_kept_as_json_are_removed(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(tmp_path, acme(finished(extra={"flatten": False})))
+    body = {"call_id": 1, "tags": {"a\x00": ["x\x00y"]}}
+
+    (event,) = handle_request(spec, "hook", post(body), MOSCOW).events
+
+    assert event.extra == {"tags": '{"a": ["xy"]}'}
