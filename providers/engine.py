@@ -1,7 +1,7 @@
 """The provider engine: one PBX request in, canonical call events and the PBX's reply out.
 
 Pure: no store, no web framework, no Temporal, no network. Everything is compiled at load
-(providers.spec); here a request is only parsed, recognised, checked, validated and mapped.
+(providers.spec_compiler); here a request is only parsed, recognised, checked, validated and mapped.
 A reply that needs data from the CRM is rendered in two steps: `prepare_request` says what to
 look up (providers.lookups), the caller reads it, `finish_request` renders the reply with it;
 `fallback_outcome` is the reply for when the caller could not read it in time."""

@@ -19,7 +19,7 @@ from activities.models import PbxActionInput
 from activities.pbx import send_action
 from activities.url_guard import LinkPolicy, LinkRefused, vet_link
 from crm import Channel, Store
-from providers.spec import load_specs
+from providers.spec_loader import load_specs
 from workflows.pbx_action import ActionEmployee
 
 # What an internal service would answer: never to be shown back to whoever asked.

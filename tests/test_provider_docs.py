@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from providers.spec import DEFAULT_SPECS_DIR
+from providers.spec_loader import DEFAULT_SPECS_DIR
 from providers.templating import TESTS, environment
 from schemas import PROVIDER_SPEC_SCHEMA, load_schema
 

@@ -23,7 +23,8 @@ from providers.engine import (
     RequestRejected,
     handle_request,
 )
-from providers.spec import ProviderSpec, SpecError, load_spec
+from providers.spec import ProviderSpec, SpecError
+from providers.spec_loader import load_spec
 from providers.templating import (
     MAP_NAMES,
     FilterValueError,

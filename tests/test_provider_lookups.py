@@ -28,7 +28,8 @@ from providers.lookups import (
     ResponsibleAnswer,
     answer_from_mapping,
 )
-from providers.spec import ProviderSpec, SpecError, load_spec
+from providers.spec import ProviderSpec, SpecError
+from providers.spec_loader import load_spec
 from schemas import PROVIDER_SPEC_SCHEMA, load_schema
 
 CHANNEL = ChannelContext(channel_id=7, settings={"returned_code": 5})

@@ -25,7 +25,8 @@ from providers.engine import (
     RequestRejected,
     handle_request,
 )
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 KYIV = ZoneInfo("Europe/Kyiv")
 CALLER, LINE = "380671234567", "380441234567"

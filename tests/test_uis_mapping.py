@@ -19,7 +19,8 @@ from providers.engine import (
     RequestRejected,
     handle_request,
 )
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 from schemas import CALL_EVENT_SCHEMA, load_schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "uis"

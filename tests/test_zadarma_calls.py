@@ -22,7 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from providers.bodies import parse_body
 from providers.canonical import event_to_json
 from providers.engine import ChannelContext, IncomingRequest, Outcome, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 from schemas import CALL_EVENT_SCHEMA, load_schema
 
 SECRET = "zadarma-test-secret"
