@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from providers.body_limits import BodyError, BodyLimits
 from providers.json_text import read_json
+from providers.template_filters import is_blank
 from providers.templating import (
     ACTION_NAMES,
     ANSWER_NAMES,
@@ -26,7 +27,6 @@ from providers.templating import (
     TextTemplate,
     compile_expression,
     compile_template,
-    is_blank,
 )
 
 __all__ = [

@@ -45,14 +45,8 @@ from providers.spec import (
     format_path,
 )
 from providers.spec_vars import evaluate_vars
-from providers.templating import (
-    EvaluationError,
-    Expression,
-    FilterValueError,
-    TextTemplate,
-    as_str,
-    is_blank,
-)
+from providers.template_filters import FilterValueError, as_str, is_blank
+from providers.templating import EvaluationError, Expression, TextTemplate
 
 __all__ = [
     "CHANNEL_SOURCES_SETTING",

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from providers.template_filters import as_int, as_str, is_blank
 from providers.templating import (
     AUTH_NAMES,
     EvaluationError,
     Expression,
     TemplateProblem,
     TextTemplate,
-    as_int,
-    as_str,
     compile_expression,
     compile_template,
-    is_blank,
 )
 
 __all__ = [

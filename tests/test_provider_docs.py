@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from providers.spec_loader import DEFAULT_SPECS_DIR
-from providers.templating import TESTS, environment
+from providers.template_filters import TESTS
+from providers.templating import environment
 from schemas import PROVIDER_SPEC_SCHEMA, load_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "providers"

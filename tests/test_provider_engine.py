@@ -25,15 +25,8 @@ from providers.engine import (
 )
 from providers.spec import ProviderSpec, SpecError
 from providers.spec_loader import load_spec
-from providers.templating import (
-    MAP_NAMES,
-    FilterValueError,
-    as_int,
-    as_list,
-    as_str,
-    compile_expression,
-    unix_time,
-)
+from providers.template_filters import FilterValueError, as_int, as_list, as_str, unix_time
+from providers.templating import MAP_NAMES, compile_expression
 
 MOSCOW = ChannelContext(channel_id=7)
 
