@@ -170,7 +170,8 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise FilterValueError(f"unknown time zone {name!r}") from exc
+        # the zone is the spec's or the channel's, not the PBX's value the filter was handed
+        raise FilterValueError(f"unknown time zone {name!r}", name) from exc
 
 
 @pass_context

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spec_hub import write_spec
-from test_spec_runtime_errors import MOSCOW, acme, finished, post, refused
+from test_spec_runtime_errors import MOSCOW, acme, finished, post, refused, spec_bug
 
 from providers.engine import handle_request
 
@@ -48,3 +48,14 @@ def test_nul_characters_inside_a_nested_parameter_kept_as_json_are_removed(
     (event,) = handle_request(spec, "hook", post(body), MOSCOW).events
 
     assert event.extra == {"tags": '{"a": ["xy"]}'}
+
+
+def test_a_time_zone_the_spec_names_wrongly_is_a_spec_bug_not_the_pbxs_time(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(
+        tmp_path, acme(finished(map={"ended_at": "body.at | local_time(none, 'Mars/Base')"}))
+    )
+    bug = spec_bug(spec, {"call_id": 1, "at": "2024-03-01 10:00:00"})
+    assert bug.path == "endpoints.hook.events[0].map.ended_at"
+    assert "unknown time zone 'Mars/Base'" in bug.message
