@@ -23,10 +23,8 @@ from providers.templating import (
     ANSWER_NAMES,
     EvaluationError,
     Expression,
-    TemplateProblem,
+    TemplateCollector,
     TextTemplate,
-    compile_expression,
-    compile_template,
 )
 
 __all__ = [
@@ -168,33 +166,18 @@ def compile_action(
 ) -> ActionSpec | None:
     """Compile one `actions.<name>` entry (already valid against the meta-schema); every
     problem goes to `problem(path, message)`, and None is returned when there was any."""
-    failed = False
+    c = TemplateCollector(problem)
 
     def tmpl(source: Any, where: str, names: frozenset[str]) -> TextTemplate | None:
-        nonlocal failed
-        try:
-            return compile_template(str(source), where, names)
-        except TemplateProblem as exc:
-            problem(where, str(exc))
-            failed = True
-            return None
-
-    def expr_in(source: Any, where: str, names: frozenset[str]) -> Expression | None:
-        nonlocal failed
-        try:
-            return compile_expression(source, where, names)
-        except TemplateProblem as exc:
-            problem(where, str(exc))
-            failed = True
-            return None
+        return c.tmpl(str(source), where, names)  # a YAML number in a field is its text
 
     def expr(source: Any, where: str) -> Expression | None:
-        return expr_in(source, where, ANSWER_NAMES)
+        return c.expr(source, where, ANSWER_NAMES)
 
     request = document["request"]
     here = f"{path}.request"
     required = tuple(
-        expr_in(source, f"{path}.requires[{i}]", ACTION_NAMES)
+        c.expr(source, f"{path}.requires[{i}]", ACTION_NAMES)
         for i, source in enumerate(document.get("requires") or [])
     )
     named = tuple(
@@ -226,7 +209,7 @@ def compile_action(
                 retry=bool(rule.get("retry", False)),
             )
         )
-    if failed or url is None:
+    if c.failed or url is None:
         return None
     return ActionSpec(
         name=name,

@@ -41,10 +41,8 @@ from providers.templating import (
     REPLY_NAMES,
     Expression,
     ExpressionGroup,
-    TemplateProblem,
+    TemplateCollector,
     TextTemplate,
-    compile_expression,
-    compile_template,
 )
 
 __all__ = ["compile_spec"]
@@ -55,34 +53,18 @@ EACH_NAMES = frozenset({"item", "index"})
 _DEFAULT_REPLY = ReplySpec()
 
 
-class _Compiler:
+class _Compiler(TemplateCollector):
     """Collects every problem of one spec instead of stopping at the first."""
 
     def __init__(self, shown: str) -> None:
+        super().__init__(self._collect)
         self.shown = shown
         self.problems: list[SpecProblem] = []
 
-    def problem(self, path: str, message: str) -> None:
+    def _collect(self, path: str, message: str) -> None:
         found = SpecProblem(self.shown, path, message)
         if found not in self.problems:  # an endpoint's template is checked with each event
             self.problems.append(found)
-
-    def expr(self, source: Any, path: str, names: frozenset[str]) -> Expression | None:
-        try:
-            return compile_expression(source, path, names)
-        except TemplateProblem as exc:
-            self.problem(path, str(exc))
-            return None
-
-    def tmpl(self, source: Any, path: str, names: frozenset[str]) -> TextTemplate | None:
-        if not isinstance(source, str):
-            self.problem(path, "a template must be a string")
-            return None
-        try:
-            return compile_template(source, path, names)
-        except TemplateProblem as exc:
-            self.problem(path, str(exc))
-            return None
 
 
 def compile_spec(file: Path, document: dict[str, Any]) -> ProviderSpec:

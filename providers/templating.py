@@ -34,6 +34,7 @@ __all__ = [
     "EvaluationError",
     "Expression",
     "ExpressionGroup",
+    "TemplateCollector",
     "TemplateProblem",
     "TextTemplate",
     "compile_expression",
@@ -344,6 +345,37 @@ def compile_template(source: str, path: str, allowed: Iterable[str]) -> TextTemp
     return TextTemplate(
         source=source, path=path, _template=template, body_reads=body_reads, names=names
     )
+
+
+class TemplateCollector:
+    """Compiles a spec's expressions and templates, each problem reported to `problem(path,
+    message)` instead of raised, so that one load finds all of them; `failed` says whether any
+    was (the spec compiler, its actions and its signatures share this)."""
+
+    def __init__(self, problem: Callable[[str, str], None]) -> None:
+        self._report = problem
+        self.failed = False
+
+    def problem(self, path: str, message: str) -> None:
+        self.failed = True
+        self._report(path, message)
+
+    def expr(self, source: Any, path: str, names: Iterable[str]) -> Expression | None:
+        try:
+            return compile_expression(source, path, names)
+        except TemplateProblem as exc:
+            self.problem(path, str(exc))
+            return None
+
+    def tmpl(self, source: Any, path: str, names: Iterable[str]) -> TextTemplate | None:
+        if not isinstance(source, str):
+            self.problem(path, "a template must be a string")
+            return None
+        try:
+            return compile_template(source, path, names)
+        except TemplateProblem as exc:
+            self.problem(path, str(exc))
+            return None
 
 
 # Compiling is most of a spec's load time, and the same source recurs: a spec extending another
