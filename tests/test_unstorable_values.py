@@ -59,3 +59,27 @@ def test_a_time_zone_the_spec_names_wrongly_is_a_spec_bug_not_the_pbxs_time(
     bug = spec_bug(spec, {"call_id": 1, "at": "2024-03-01 10:00:00"})
     assert bug.path == "endpoints.hook.events[0].map.ended_at"
     assert "unknown time zone 'Mars/Base'" in bug.message
+
+
+def test_half_a_surrogate_pair_in_a_session_id_is_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(tmp_path, acme(finished()))
+    # json.dumps escapes it as \ud800: valid JSON text, yet no character UTF-8 or a store keeps
+    rejected = refused(spec, {"call_id": "77\ud800"})
+    assert (rejected.status, rejected.field) == (400, "call_id")
+    assert "surrogate" in rejected.message
+
+
+def test_half_a_surrogate_pair_deep_in_an_unmapped_parameter_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(tmp_path, acme(finished()))
+    rejected = refused(spec, {"call_id": 1, "legs": [{"note": "ok"}, {"note": "\udfff!"}]})
+    assert (rejected.status, rejected.field) == (400, "legs[1].note")
+
+
+def test_a_whole_surrogate_pair_is_one_character_and_kept(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, acme(finished()))
+    (event,) = handle_request(spec, "hook", post({"call_id": 1, "mood": "🙂"}), MOSCOW).events
+    assert event.extra == {"mood": "🙂"}
