@@ -17,15 +17,9 @@ import anyio
 from api.context import ApiContext
 from crm import Channel, Store
 from crm.routing import Responsible, find_responsible, forwarding_decision, forwarding_mode
-from providers.engine import (
-    MappingError,
-    Outcome,
-    PreparedRequest,
-    RequestRejected,
-    fallback_outcome,
-    finish_request,
-)
+from providers.engine import Outcome, PreparedRequest, fallback_outcome, finish_request
 from providers.lookups import ContactAnswer, EmployeeAnswer, ResponsibleAnswer
+from providers.rejections import MappingError, RequestRejected
 
 __all__ = ["ANSWERERS", "answer_lookups", "answer_responsible", "reply_outcome"]
 

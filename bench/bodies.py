@@ -27,8 +27,9 @@ from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
 from providers.bodies import BodyError, BodyFormat, BodyLimits, parse_body
-from providers.engine import ChannelContext, IncomingRequest, RequestRejected, prepare_request
-from providers.spec import load_specs
+from providers.engine import ChannelContext, IncomingRequest, prepare_request
+from providers.rejections import RequestRejected
+from providers.spec_loader import load_specs
 from workflows.starter import CallSettings
 
 FORM = "application/x-www-form-urlencoded"

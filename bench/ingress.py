@@ -27,7 +27,7 @@ from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
 from providers.engine import ChannelContext, IncomingRequest, handle_request
-from providers.spec import load_specs
+from providers.spec_loader import load_specs
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.starter import CallSettings, deliver_event
 

@@ -25,7 +25,7 @@ from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import EmployeeLink, Store
-from providers.spec import load_specs
+from providers.spec_loader import load_specs
 from workflows.starter import CallSettings
 
 Send = Callable[[int], Awaitable[httpx.Response]]

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from providers.examples import SpecRun, format_run, run_examples
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, SpecError, display_path, load_spec
+from providers.spec import ProviderSpec, SpecError, display_path
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 __all__ = ["add_providers_commands", "main"]
 

@@ -13,7 +13,8 @@ from crm import Store
 from crm.recording_files import LocalFolder, RecordingFiles, S3Bucket, S3Settings
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
-from providers.spec import ProviderSpec, SpecError, load_specs
+from providers.spec import ProviderSpec, SpecError
+from providers.spec_loader import load_specs
 from workflows.starter import CallSettings
 
 

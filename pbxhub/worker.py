@@ -14,7 +14,8 @@ from activities.pbx import PbxActivities
 from activities.recordings import RecordingActivities
 from activities.telephony import TelephonyActivities
 from crm import Store
-from providers.spec import ProviderSpec, load_specs
+from providers.spec import ProviderSpec
+from providers.spec_loader import load_specs
 from workflows.call import CallWorkflow
 from workflows.pbx_action import PbxActionWorkflow
 

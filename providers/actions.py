@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from providers.body_limits import BodyError, BodyLimits
+from providers.json_text import read_json
+from providers.template_filters import is_blank
 from providers.templating import (
     ACTION_NAMES,
     ANSWER_NAMES,
     EvaluationError,
     Expression,
-    TemplateProblem,
+    TemplateCollector,
     TextTemplate,
-    compile_expression,
-    compile_template,
-    is_blank,
 )
 
 __all__ = [
@@ -75,6 +75,9 @@ _FORM: Final = "application/x-www-form-urlencoded"
 # How many redirects an action that follows them takes, unless its spec says (`max_redirects`).
 DEFAULT_MAX_REDIRECTS: Final = 3
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+# A PBX's answer is read as JSON within the bounds of a request body: a deeper or wider one is
+# the action's failure, not a crash of the activity (json.loads recurses).
+_ANSWER_LIMITS: Final = BodyLimits()
 
 
 class ActionError(Exception):
@@ -163,33 +166,18 @@ def compile_action(
 ) -> ActionSpec | None:
     """Compile one `actions.<name>` entry (already valid against the meta-schema); every
     problem goes to `problem(path, message)`, and None is returned when there was any."""
-    failed = False
+    c = TemplateCollector(problem)
 
     def tmpl(source: Any, where: str, names: frozenset[str]) -> TextTemplate | None:
-        nonlocal failed
-        try:
-            return compile_template(str(source), where, names)
-        except TemplateProblem as exc:
-            problem(where, str(exc))
-            failed = True
-            return None
-
-    def expr_in(source: Any, where: str, names: frozenset[str]) -> Expression | None:
-        nonlocal failed
-        try:
-            return compile_expression(source, where, names)
-        except TemplateProblem as exc:
-            problem(where, str(exc))
-            failed = True
-            return None
+        return c.tmpl(str(source), where, names)  # a YAML number in a field is its text
 
     def expr(source: Any, where: str) -> Expression | None:
-        return expr_in(source, where, ANSWER_NAMES)
+        return c.expr(source, where, ANSWER_NAMES)
 
     request = document["request"]
     here = f"{path}.request"
     required = tuple(
-        expr_in(source, f"{path}.requires[{i}]", ACTION_NAMES)
+        c.expr(source, f"{path}.requires[{i}]", ACTION_NAMES)
         for i, source in enumerate(document.get("requires") or [])
     )
     named = tuple(
@@ -221,7 +209,7 @@ def compile_action(
                 retry=bool(rule.get("retry", False)),
             )
         )
-    if failed or url is None:
+    if c.failed or url is None:
         return None
     return ActionSpec(
         name=name,
@@ -347,15 +335,20 @@ def read_answer(
 ) -> ActionAnswer:
     """What the PBX's answer means, by the action's first matching rule; with none matching, a
     2xx is ok and anything else an error naming the status. Rules read the answer's `headers`
-    (lower-case names; `location` made absolute against `url`, the address asked).
+    (lower-case names; `location` made absolute against `url`, the address asked). An answer
+    whose JSON is beyond the body bounds (providers.body_limits) is an error saying so.
 
     Raises ActionError (`spec_bug`) when a rule's template fails.
     """
     shown = text[:ANSWER_TEXT_LIMIT]
     try:
-        body = json.loads(text) if text.strip() else None
-    except ValueError:
-        body = None
+        body = read_json(text, _ANSWER_LIMITS, what="the PBX's answer") if text.strip() else None
+    except BodyError as refused:
+        if refused.status == 400:  # not JSON: the rules read `text`, `body` is null
+            body = None
+        else:  # beyond the bounds: nothing in it is read, whatever the rules say
+            unread = f"the PBX's answer could not be read: {refused.message}"
+            return ActionAnswer(ok=False, status=status, message=unread, text=shown)
     received = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     if received.get("location") and url:
         received["location"] = urljoin(url, received["location"].strip())

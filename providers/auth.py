@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.signatures import Signature, SignatureRefused
-from providers.templating import as_list
+from providers.template_filters import as_list
 
 __all__ = [
     "AuthFailure",

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.events import CallEvent, Direction, EventKind
-from providers.templating import FilterValueError, as_list, as_str, is_blank
+from providers.template_filters import FilterValueError, as_list, as_str, is_blank
 
 __all__ = [
     "ENGINE_FIELDS",

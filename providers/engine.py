@@ -1,14 +1,14 @@
 """The provider engine: one PBX request in, canonical call events and the PBX's reply out.
 
 Pure: no store, no web framework, no Temporal, no network. Everything is compiled at load
-(providers.spec); here a request is only parsed, recognised, checked, validated and mapped.
+(providers.spec_compiler); here a request is only parsed, recognised, checked and validated, then
+mapped to its events (providers.mapping); a refusal says whose fault it is (providers.rejections).
 A reply that needs data from the CRM is rendered in two steps: `prepare_request` says what to
 look up (providers.lookups), the caller reads it, `finish_request` renders the reply with it;
 `fallback_outcome` is the reply for when the caller could not read it in time."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,51 +19,29 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from contracts.events import CallEvent
 from providers.auth import AuthFailure, SourceIpAllowlist, check_auth
-from providers.bodies import BodyError, UploadedFile, decode_json_fields, parse_body
-from providers.canonical import (
-    CoercionError,
-    Unstorable,
-    coerce_field,
-    event_to_json,
-    session_id_problem,
-)
-from providers.faults import (
-    RequestFault,
-    blank_field,
-    evaluation_fault,
-    request_fault,
-    spec_place,
+from providers.bodies import BodyError, decode_json_fields, parse_body
+from providers.canonical import event_to_json
+from providers.mapping import map_request
+from providers.rejections import (
+    EndpointNotFound,
+    Reply,
+    RequestRejected,
+    evaluate,
+    holds,
+    render,
+    template_failure,
 )
 from providers.signatures import DEFAULT_MAX_AGE_SECONDS
-from providers.spec import (
-    EmissionSpec,
-    EndpointSpec,
-    EventSpec,
-    ProviderSpec,
-    ReplySpec,
-    display_path,
-    format_path,
-)
-from providers.spec_vars import evaluate_vars
-from providers.templating import (
-    EvaluationError,
-    Expression,
-    FilterValueError,
-    TextTemplate,
-    as_str,
-    is_blank,
-)
+from providers.spec import EndpointSpec, EventSpec, ProviderSpec, ReplySpec, format_path
+from providers.template_filters import as_str
+from providers.templating import EvaluationError
 
 __all__ = [
     "CHANNEL_SOURCES_SETTING",
     "ChannelContext",
-    "EndpointNotFound",
     "IncomingRequest",
-    "MappingError",
     "Outcome",
     "PreparedRequest",
-    "Reply",
-    "RequestRejected",
     "fallback_outcome",
     "finish_request",
     "handle_request",
@@ -133,13 +111,6 @@ class ChannelContext:
 
 
 @dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: str = ""
-    content_type: str = "application/json"
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What a request meant: the spec event it was recognised as, the canonical events it
     yields (possibly none), and the reply the PBX expects once they are durable."""
@@ -170,57 +141,6 @@ class PreparedRequest:
     @property
     def event_name(self) -> str:
         return self.event.name
-
-
-class EndpointNotFound(LookupError):
-    """The spec has no endpoint of that name (the ingress answers 404)."""
-
-
-class RequestRejected(Exception):
-    """The request is refused: 401/403 auth, 405 method, 400/415 body, 422 schema or an
-    unrecognised request. `field` is the JSON path of the offending body field, if one is."""
-
-    def __init__(
-        self, status: int, message: str, field: str | None = None, *, reply: Reply | None = None
-    ) -> None:
-        super().__init__(f"{status}: {message}" + (f" (field {field})" if field else ""))
-        self.status = status
-        self.field = field
-        self.message = message
-        # the endpoint's declared answer (its `rejections`), when its PBX expects its own words;
-        # `message` still says why, for the log
-        self.reply = reply
-
-    def as_json(self) -> dict[str, Any]:
-        """The error body the ingress can send as is."""
-        return {"error": self.message, "field": self.field}
-
-
-class MappingError(Exception):
-    """The spec fails on a request that is not at fault (a spec bug: a template error, a value
-    the spec should have converted). `path` names the place in the spec, `file`, `endpoint` and
-    `event` the rest of it, for the log. The ingress answers 501, not 500: see api/routes/hooks.py.
-    A failure the request causes (a missing field, an unreadable value) is a RequestRejected."""
-
-    status = 501
-
-    def __init__(
-        self,
-        spec_id: str,
-        path: str,
-        message: str,
-        *,
-        file: str = "",
-        endpoint: str | None = None,
-        event: str | None = None,
-    ) -> None:
-        super().__init__(f"spec {spec_id}: {path}: {message}")
-        self.spec_id = spec_id
-        self.path = path
-        self.message = message
-        self.file = file
-        self.endpoint = endpoint
-        self.event = event
 
 
 def handle_request(
@@ -274,7 +194,7 @@ def _declared_rejection(
     body = ""
     if declared.body is not None:
         context = {"status": rejected.status, "message": rejected.message, "field": rejected.field}
-        body = _render(spec, declared.body, context)
+        body = render(spec, declared.body, context)
     reply = Reply(status=declared.status, body=body, content_type=declared.content_type)
     return RequestRejected(declared.status, rejected.message, rejected.field, reply=reply)
 
@@ -323,34 +243,10 @@ def _prepare(
     _validate(event, body)
 
     context["event"] = event.name
-    try:
-        evaluate_vars(event.vars, context)
-    except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
-    session_id = ""
-    if event.session_id is not None:
-        session_id = _render(spec, event.session_id, context).strip()
-        if event.emissions and not session_id:
-            missing = blank_field(event.session_id.body_reads, body)
-            raise RequestRejected(
-                422,
-                "the request carries no call session id"
-                + (f": {missing} is missing" if missing else ""),
-                field=missing,
-            )
-        _check_session_id(event, session_id)
-    context["session_id"] = session_id
-
-    extra = _extra(body, event) if event.emissions else {}
-    events = tuple(
-        e
-        for emission in event.emissions
-        for e in _emit(spec, event, emission, context, channel, session_id, extra)
-    )
-    _check_keys_differ(spec, event, events)
+    session_id, events = map_request(spec, event, context, channel.channel_id)
     needed = {
         kind: MappingProxyType(
-            {name: _evaluate(spec, expression, context) for name, expression in arguments}
+            {name: evaluate(spec, expression, context) for name, expression in arguments}
         )
         for kind, arguments in event.lookups
     }
@@ -404,7 +300,7 @@ def _outcome(
         if "events" in reply_spec.body.names:  # only built when the reply shows them
             reply_context["events"] = [event_to_json(e) for e in prepared.events]
         try:
-            body_text = _render(prepared.spec, reply_spec.body, reply_context)
+            body_text = render(prepared.spec, reply_spec.body, reply_context)
         except RequestRejected as rejected:  # the events are accepted; the reply cannot be
             declared = _declared_rejection(prepared.spec, prepared.endpoint, rejected)
             raise (declared or rejected) from rejected
@@ -439,7 +335,7 @@ def _recognise(
         if results is not None:
             if results.get(event.name):
                 return event
-        elif _truthy(spec, event.match, context):
+        elif holds(spec, event.match, context):
             return event
     return None
 
@@ -460,7 +356,7 @@ def _authenticate(
     except AuthFailure as exc:
         raise RequestRejected(exc.status, exc.message) from exc
     except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
+        raise template_failure(spec, exc, context) from exc
 
 
 def _decode_json_fields(ep: EndpointSpec, body: dict[str, Any]) -> dict[str, Any]:
@@ -481,21 +377,6 @@ def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> 
         ) from exc
 
 
-def _check_session_id(event: EventSpec, session_id: str) -> None:
-    # Too long for a workflow id (providers.canonical): the request's fault, named by its field.
-    problem = session_id_problem(session_id)
-    if problem is None:
-        return
-    field_name = _field_read(event.session_id) if event.session_id is not None else None
-    raise RequestRejected(422, f"{field_name or 'session id'}: {problem}", field=field_name)
-
-
-def _field_read(expression: Expression | TextTemplate) -> str | None:
-    """The body field a template reads, when it reads just one: what a 422 names."""
-    read = expression.body_reads
-    return format_path(list(next(iter(read)))) if len(read) == 1 else None
-
-
 def _validate(event: EventSpec, body: Mapping[str, Any]) -> None:
     error = best_match(event.validator.iter_errors(body))
     if error is None:
@@ -514,144 +395,6 @@ def _error_field(error: ValidationError) -> str | None:
     return format_path(parts) or None
 
 
-def _truthy(spec: ProviderSpec, expression: Expression, context: Mapping[str, Any]) -> bool:
-    try:
-        return bool(expression.evaluate(context))
-    except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
-
-
-def _evaluate(spec: ProviderSpec, expression: Expression, context: Mapping[str, Any]) -> Any:
-    try:
-        return expression.evaluate(context)
-    except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
-
-
-def _render(spec: ProviderSpec, template: Any, context: Mapping[str, Any]) -> str:
-    try:
-        return str(template.render(context))
-    except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
-
-
-def _failure(
-    spec: ProviderSpec, error: EvaluationError, context: Mapping[str, Any]
-) -> RequestRejected | MappingError:
-    """A template that failed on this request: 422 naming the field when the request carries
-    the fault (providers.faults), else the spec's bug."""
-    fault = evaluation_fault(error, context.get("body"))
-    return _unreadable(fault) if fault is not None else _spec_bug(spec, error.path, error.message)
-
-
-def _unreadable(fault: RequestFault) -> RequestRejected:
-    return RequestRejected(422, fault.message, fault.field)
-
-
-def _spec_bug(spec: ProviderSpec, path: str, message: str) -> MappingError:
-    """A MappingError placed in the spec: its file, endpoint and event."""
-    endpoint, event = spec_place(spec, path)
-    return MappingError(
-        spec.id, path, message, file=display_path(spec.path), endpoint=endpoint, event=event
-    )
-
-
-def _emit(
-    spec: ProviderSpec,
-    event: EventSpec,
-    emission: EmissionSpec,
-    context: dict[str, Any],
-    channel: ChannelContext,
-    session_id: str,
-    extra: dict[str, str],
-) -> list[CallEvent]:
-    if emission.for_each is None:
-        one = _emit_one(spec, emission, context, channel, session_id, extra)
-        return [one] if one is not None else []
-    items = _evaluate(spec, emission.for_each, context)
-    if is_blank(items):
-        return []
-    if isinstance(items, str | Mapping) or not isinstance(items, Iterable):
-        message = f"for_each must give a list, got {items!r}"
-        fault = request_fault(
-            FilterValueError(message, items),
-            emission.for_each.body_reads,
-            context["body"],
-            spec_path=emission.for_each.path,
-        )
-        if fault is not None:
-            raise _unreadable(fault)
-        raise _spec_bug(spec, emission.for_each.path, message)
-    emitted = []
-    for index, item in enumerate(items):
-        each = {**context, "item": item, "index": index}
-        one = _emit_one(spec, emission, each, channel, session_id, extra)
-        if one is not None:
-            emitted.append(one)
-    return emitted
-
-
-def _check_keys_differ(spec: ProviderSpec, event: EventSpec, events: tuple[CallEvent, ...]) -> None:
-    # Two events of one request with one key: the workflow would drop the second as a redelivery.
-    seen: set[str] = set()
-    for emitted in events:
-        if emitted.idempotency_key in seen:
-            raise _spec_bug(
-                spec,
-                event.path,
-                f"two events of one request share the idempotency key {emitted.idempotency_key!r}",
-            )
-        seen.add(emitted.idempotency_key)
-
-
-def _emit_one(
-    spec: ProviderSpec,
-    emission: EmissionSpec,
-    context: Mapping[str, Any],
-    channel: ChannelContext,
-    session_id: str,
-    extra: dict[str, str],
-) -> CallEvent | None:
-    if emission.when is not None and not _truthy(spec, emission.when, context):
-        return None
-    try:
-        raw = emission.values.evaluate(context)
-    except EvaluationError as exc:
-        raise _failure(spec, exc, context) from exc
-    values: dict[str, Any] = {}
-    for name, expression in emission.fields:
-        try:
-            values[name] = coerce_field(name, raw[name])
-        except Unstorable as exc:  # the PBX's number, not the spec, is at fault
-            field_name = _field_read(expression)
-            raise RequestRejected(422, f"{field_name or name}: {exc}", field=field_name) from exc
-        except CoercionError as exc:
-            reads, place = expression.body_reads, expression.path
-            fault = request_fault(exc, reads, context["body"], spec_path=place, value=raw[name])
-            if fault is not None:
-                raise _unreadable(fault) from exc
-            raise _spec_bug(spec, expression.path, str(exc)) from exc
-    key_context = {**context, "kind": emission.kind, "mapped": values}
-    key = _render(spec, emission.idempotency_key, key_context).strip()
-    if not key:
-        template = emission.idempotency_key
-        missing = blank_field(template.body_reads, context["body"])
-        if missing is not None:  # the request lacks what tells its events apart
-            raise RequestRejected(
-                422, f"{missing}: missing (read by {template.path})", field=missing
-            )
-        raise _spec_bug(spec, template.path, "idempotency key rendered empty")
-    return CallEvent(
-        kind=emission.kind,
-        provider=spec.id,
-        session_id=session_id,
-        idempotency_key=key,
-        channel_id=channel.channel_id,
-        extra=dict(extra),
-        **values,
-    )
-
-
 def _dig(body: Any, path: Iterable[str]) -> Any:
     node = body
     for part in path:
@@ -662,40 +405,3 @@ def _dig(body: Any, path: Iterable[str]) -> Any:
         else:
             return None
     return node
-
-
-def _extra(body: Mapping[str, Any], event: EventSpec) -> dict[str, str]:
-    """Every body parameter the mapping did not read, as strings (see the meta-schema)."""
-    skip = event.extra_skip
-    heads = event.extra_skip_heads
-    result: dict[str, str] = {}
-
-    def taken(path: tuple[str, ...]) -> bool:
-        # a parameter is consumed when the mapping read it, something inside it, or its parent
-        if len(path) == 1:
-            return path[0] in heads
-        return any(path[: len(s)] == s or s[: len(path)] == path for s in skip)
-
-    def visit(prefix: tuple[str, ...], value: Any) -> None:
-        if isinstance(value, Mapping) and event.extra_flatten and prefix:
-            for key, inner in value.items():
-                visit((*prefix, str(key)), inner)
-            return
-        if taken(prefix) or is_blank(value) or isinstance(value, UploadedFile):
-            return
-        if isinstance(value, Mapping | list):
-            if not value:
-                return
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        else:
-            text = as_str(value) or ""
-        if text:
-            result[".".join(prefix)] = text
-
-    for key, value in body.items():
-        visit((str(key),), value)
-    for prefix in event.extra_strip_prefixes:
-        # `data_utm_source` → `utm_source`, over a parameter sent under that name
-        for name in [k for k in result if k.startswith(prefix) and len(k) > len(prefix)]:
-            result[name[len(prefix) :]] = result.pop(name)
-    return result

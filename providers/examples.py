@@ -19,17 +19,15 @@ from providers.actions import ActionError, read_answer, render_action
 from providers.canonical import FIELD_TYPES, event_to_json
 from providers.engine import (
     ChannelContext,
-    EndpointNotFound,
     IncomingRequest,
-    MappingError,
     Outcome,
     PreparedRequest,
-    RequestRejected,
     fallback_outcome,
     finish_request,
     prepare_request,
 )
 from providers.lookups import answer_from_mapping
+from providers.rejections import EndpointNotFound, MappingError, RequestRejected
 from providers.spec import ActionExampleSpec, ExampleSpec, ProviderSpec, display_path
 
 __all__ = ["ExampleResult", "SpecRun", "build_request", "format_run", "run_examples"]

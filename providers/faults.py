@@ -15,7 +15,8 @@ from jinja2.exceptions import UndefinedError
 
 from providers.canonical import CoercionError
 from providers.spec import ProviderSpec, format_path
-from providers.templating import EvaluationError, FilterValueError, is_blank
+from providers.template_filters import FilterValueError, is_blank
+from providers.templating import EvaluationError
 
 __all__ = ["RequestFault", "blank_field", "evaluation_fault", "request_fault", "spec_place"]
 

@@ -32,7 +32,42 @@ def read_json(
         except ValueError:
             raise BodyError(400, f"{what} is not valid JSON: {exc}") from exc
     check_tree(value, limits, what)
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(value, what)
     return value
+
+
+# `\ud800`…`\udfff` in JSON text: half of a UTF-16 pair. A whole pair decodes to one character;
+# a half left alone is no character at all, and no store (nor UTF-8) can keep it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(value: Any, what: str) -> None:
+    """BodyError 400 naming the first key or string that holds a lone surrogate; one visit per
+    value, run only when the text has a surrogate escape."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, inner in node.items():
+                if _SURROGATE.search(key):
+                    _lone_surrogate(what, (*path, key))
+                stack.append((inner, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((inner, (*path, i)) for i, inner in enumerate(node))
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            _lone_surrogate(what, path)
+
+
+def _lone_surrogate(what: str, path: tuple[str | int, ...]) -> None:
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or None
+    raise BodyError(
+        400,
+        f"{field or what} holds half of a UTF-16 surrogate pair (\\ud800-\\udfff escaped alone): "
+        "no character, it cannot be kept",
+        field,
+    )
 
 
 def decode_utf8(raw: bytes, what: str = "body") -> str:

@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from providers.template_filters import as_int, as_str, is_blank
 from providers.templating import (
     AUTH_NAMES,
     EvaluationError,
     Expression,
-    TemplateProblem,
+    TemplateCollector,
     TextTemplate,
-    as_int,
-    as_str,
-    compile_expression,
-    compile_template,
-    is_blank,
 )
 
 __all__ = [
@@ -243,26 +239,13 @@ def compile_signature(
     """Compile one `auth` item of a signature kind (already valid against the meta-schema);
     every problem goes to `problem(path, message)`, and None is returned when there was any."""
     item = _as_signature(document)
-    failed = False
+    c = TemplateCollector(problem)
 
     def tmpl(field: str) -> TextTemplate | None:
-        nonlocal failed
-        source = item[field]
-        try:
-            return compile_template(str(source), f"{path}.{_spelling(document, field)}", AUTH_NAMES)
-        except TemplateProblem as exc:
-            problem(f"{path}.{_spelling(document, field)}", str(exc))
-            failed = True
-            return None
+        return c.tmpl(str(item[field]), f"{path}.{_spelling(document, field)}", AUTH_NAMES)
 
     def expr(source: Any, where: str) -> Expression | None:
-        nonlocal failed
-        try:
-            return compile_expression(source, where, AUTH_NAMES)
-        except TemplateProblem as exc:
-            problem(where, str(exc))
-            failed = True
-            return None
+        return c.expr(source, where, AUTH_NAMES)
 
     algorithm = str(item["algorithm"])
     signed = tmpl("signed_string")
@@ -271,16 +254,14 @@ def compile_signature(
         expr(source, f"{path}.requires[{i}]") for i, source in enumerate(item.get("requires", ()))
     )
     if algorithm == "none" and ("key" in item or "encoding" in item):
-        problem(path, "algorithm none compares the token as sent: it takes no key or encoding")
-        failed = True
+        c.problem(path, "algorithm none compares the token as sent: it takes no key or encoding")
     if algorithm != "none" and "key" not in item and not requires:
-        problem(
+        c.problem(
             f"{path}.requires",
             "a plain digest is only as secret as what it covers: list the channel secrets "
             "signed_string includes (requires: [channel.secrets.<name>]), so that a channel "
             "without them refuses instead of accepting a digest anyone can compute",
         )
-        failed = True
     freshness = None
     if "freshness" in item:
         fresh = item["freshness"]
@@ -292,7 +273,7 @@ def compile_signature(
                 future_seconds=int(fresh.get("future_seconds", DEFAULT_FUTURE_SECONDS)),
                 setting=fresh.get("setting"),
             )
-    if failed or signed is None:
+    if c.failed or signed is None:
         return None
     return Signature(
         location=str(item.get("in", "header")),

@@ -38,7 +38,7 @@ from crm import Store
 from crm.store import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
-from providers.spec import load_specs
+from providers.spec_loader import load_specs
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.starter import CallSettings, call_workflow_id
 

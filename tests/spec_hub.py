@@ -20,7 +20,8 @@ from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
-from providers.spec import ProviderSpec, load_spec, load_specs
+from providers.spec import ProviderSpec
+from providers.spec_loader import load_spec, load_specs
 from workflows.starter import CallSettings, call_workflow_id
 
 ADMIN = {"X-API-Key": "test-admin-key"}

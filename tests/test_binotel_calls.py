@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, FORM, Pbxhub, instant, scenario, wall_clock
 
 from providers.engine import ChannelContext, IncomingRequest, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, load_spec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 ANSWERED = 4510000101  # in: 901 answers, transfers to 902, who talks last
 MISSED = 4510000102  # in: rang 901 and 902, nobody answered

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from providers.bodies import BodyError, BodyFormat, BodyLimits, parse_body, read_json
 from providers.body_limits import MAX_DEPTH, MAX_FIELDS, MAX_KEY_LENGTH, MAX_WIDTH
 from providers.json_text import repair_json
-from providers.templating import FilterValueError, as_list, from_json
+from providers.template_filters import FilterValueError, as_list, from_json
 
 PHP_FORM = BodyFormat(formats=("form",), nested="php")
 LENIENT_JSON = BodyFormat(formats=("json",), lenient_json=True)

@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, Pbxhub, instant, scenario, wall_clock
 
 from providers.engine import ChannelContext, IncomingRequest, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, load_spec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 ANSWERED = 5610000101  # in: Aisha answers, transfers to Omar, who talks last
 MISSED = 5610000102  # in: rang Aisha and Omar, lost

@@ -15,7 +15,8 @@ import pytest
 from test_provider_engine import make_spec, post
 
 from providers.body_limits import MAX_DEPTH
-from providers.engine import ChannelContext, RequestRejected, handle_request
+from providers.engine import ChannelContext, handle_request
+from providers.rejections import RequestRejected
 from providers.spec import ProviderSpec, SpecError
 
 SALT = "s4lt"

@@ -19,7 +19,7 @@ from activities.pbx import send_action
 from activities.url_guard import LinkPolicy, LinkRefused, vet_link
 from contracts.messages import ActionEmployee, PbxActionInput
 from crm import Channel, Store
-from providers.spec import load_specs
+from providers.spec_loader import load_specs
 
 # What an internal service would answer: never to be shown back to whoever asked.
 INTERNAL = '{"error": "denied", "internal": "db-password=hunter2 at 10.0.0.7"}'

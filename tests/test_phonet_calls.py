@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm import Contact, Store
 from providers.engine import ChannelContext, IncomingRequest, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, load_spec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 ANSWERED = "47a968893984475b8c20e29dec144c01"  # in: 101 answers, transfers to 102, who talks last
 MISSED = "5b1f0e2a7c3d4e5f8a9b0c1d2e3f4c03"  # in: rang 101 and 102, nobody answered

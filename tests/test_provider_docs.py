@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from providers.spec import DEFAULT_SPECS_DIR
-from providers.templating import TESTS, environment
+from providers.spec_loader import DEFAULT_SPECS_DIR
+from providers.template_filters import TESTS
+from providers.templating import environment
 from schemas import PROVIDER_SPEC_SCHEMA, load_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "providers"

@@ -15,24 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from providers.engine import (
-    ChannelContext,
-    EndpointNotFound,
-    IncomingRequest,
-    MappingError,
-    RequestRejected,
-    handle_request,
-)
-from providers.spec import ProviderSpec, SpecError, load_spec
-from providers.templating import (
-    MAP_NAMES,
-    FilterValueError,
-    as_int,
-    as_list,
-    as_str,
-    compile_expression,
-    unix_time,
-)
+from providers.engine import ChannelContext, IncomingRequest, handle_request
+from providers.rejections import EndpointNotFound, MappingError, RequestRejected
+from providers.spec import ProviderSpec, SpecError
+from providers.spec_loader import load_spec
+from providers.template_filters import FilterValueError, as_int, as_list, as_str, unix_time
+from providers.templating import MAP_NAMES, compile_expression
 
 MOSCOW = ChannelContext(channel_id=7)
 

@@ -14,7 +14,6 @@ from api.routing import ANSWERERS
 from providers.engine import (
     ChannelContext,
     IncomingRequest,
-    RequestRejected,
     fallback_outcome,
     finish_request,
     handle_request,
@@ -28,7 +27,9 @@ from providers.lookups import (
     ResponsibleAnswer,
     answer_from_mapping,
 )
-from providers.spec import ProviderSpec, SpecError, load_spec
+from providers.rejections import RequestRejected
+from providers.spec import ProviderSpec, SpecError
+from providers.spec_loader import load_spec
 from schemas import PROVIDER_SPEC_SCHEMA, load_schema
 
 CHANNEL = ChannelContext(channel_id=7, settings={"returned_code": 5})

@@ -13,7 +13,8 @@ import pytest
 from test_provider_engine import endpoint, event, make_spec, post
 
 from providers.actions import ActionError, read_answer, render_action
-from providers.engine import ChannelContext, RequestRejected, handle_request
+from providers.engine import ChannelContext, handle_request
+from providers.rejections import RequestRejected
 from providers.spec import SpecError
 
 TOKEN_AUTH = [

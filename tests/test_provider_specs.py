@@ -20,7 +20,8 @@ from pbxhub.cli_providers import main as providers_cli
 from providers.bodies import parse_body
 from providers.canonical import MAPPABLE_FIELDS
 from providers.examples import run_examples
-from providers.spec import DEFAULT_SPECS_DIR, SpecError, load_spec, load_specs
+from providers.spec import SpecError
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec, load_specs
 from schemas import (
     CALL_EVENT_SCHEMA,
     PROVIDER_SPEC_SCHEMA,

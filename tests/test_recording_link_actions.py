@@ -14,7 +14,8 @@ from pbx_api_simulators import ApiSimulator, BinotelApi, UisDataApi, ZadarmaApi,
 
 from providers.actions import ActionAnswer, read_answer, render_action
 from providers.engine import ChannelContext
-from providers.spec import ProviderSpec, load_specs
+from providers.spec import ProviderSpec
+from providers.spec_loader import load_specs
 
 ZADARMA_CALL: dict[str, Any] = {
     "session_id": "in_3f9a1c7e52b84d0f9e6a2b1c4d8e7f01",

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 import pytest
 from test_provider_engine import endpoint, event, make_spec, post
 
-from providers.engine import ChannelContext, RequestRejected, handle_request
+from providers.engine import ChannelContext, handle_request
+from providers.rejections import RequestRejected
 from providers.signatures import Signature
 from providers.spec import ProviderSpec, SpecError
 

@@ -18,14 +18,10 @@ from conftest import FORM, Pbxhub, running_pbxhub
 from temporalio.testing import WorkflowEnvironment
 from test_zadarma_calls import SECRET, signature
 
-from providers.engine import (
-    ChannelContext,
-    IncomingRequest,
-    Outcome,
-    RequestRejected,
-    handle_request,
-)
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.engine import ChannelContext, IncomingRequest, Outcome, handle_request
+from providers.rejections import RequestRejected
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 KYIV = ZoneInfo("Europe/Kyiv")
 CALLER, LINE = "380671234567", "380441234567"

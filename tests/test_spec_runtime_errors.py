@@ -14,13 +14,8 @@ from spec_hub import spec_hub, write_spec
 from temporalio.testing import WorkflowEnvironment
 
 from pbxhub.cli_providers import main as providers_cli
-from providers.engine import (
-    ChannelContext,
-    IncomingRequest,
-    MappingError,
-    RequestRejected,
-    handle_request,
-)
+from providers.engine import ChannelContext, IncomingRequest, handle_request
+from providers.rejections import MappingError, RequestRejected
 from providers.spec import ProviderSpec
 
 MOSCOW = ChannelContext(channel_id=7, settings={"offset": "soon"})

@@ -12,14 +12,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from providers.canonical import event_to_json
-from providers.engine import (
-    ChannelContext,
-    IncomingRequest,
-    Outcome,
-    RequestRejected,
-    handle_request,
-)
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.engine import ChannelContext, IncomingRequest, Outcome, handle_request
+from providers.rejections import RequestRejected
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 from schemas import CALL_EVENT_SCHEMA, load_schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "uis"

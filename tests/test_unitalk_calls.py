@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, Pbxhub, instant, scenario, wall_clock
 
 from providers.engine import ChannelContext, IncomingRequest, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, load_spec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
 ANSWERED = "9a41c2e07b5d4f38"  # in: 101 answers, the call goes on to 102, who talks last
 MISSED = "9a41c2e07b5d4f39"  # in: rang 101 and 102, nobody answered

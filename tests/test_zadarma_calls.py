@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import FIXTURES, FORM, Pbxhub, running_pbxhub, scenario, wall_clock
@@ -22,7 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from providers.bodies import parse_body
 from providers.canonical import event_to_json
 from providers.engine import ChannelContext, IncomingRequest, Outcome, handle_request
-from providers.spec import DEFAULT_SPECS_DIR, ProviderSpec, load_spec
+from providers.spec import ProviderSpec
+from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 from schemas import CALL_EVENT_SCHEMA, load_schema
 
 SECRET = "zadarma-test-secret"
@@ -167,27 +169,67 @@ def test_every_notification_of_a_call_has_its_own_key_and_a_redelivery_the_same(
 
 # --- whole calls, end to end --------------------------------------------------------------------
 
+KYIV_ZONE = ZoneInfo("Europe/Kyiv")
+# pbxhub's default longest call (PBXHUB_MAX_CALL_SECONDS): how old a signed call_start may be
+MAX_CALL_SECONDS = 14_400
+
+
+def recently() -> datetime:
+    """A moment two minutes ago whose Kyiv wall clock reads back as itself (not in the repeated
+    hour of the autumn clock change, which the cabinet's clock cannot tell apart)."""
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    while _wall_clock(moment).replace(tzinfo=KYIV_ZONE).astimezone(UTC) != moment:
+        moment -= timedelta(minutes=30)
+    return moment
+
+
+def _wall_clock(moment: datetime) -> datetime:
+    return moment.astimezone(KYIV_ZONE).replace(tzinfo=None)
+
+
+def live(name: str, started: datetime | None = None) -> list[tuple[str, bytes]]:
+    """The scenario's notifications as Zadarma sends them for a call that started `started`
+    (default: recently): their signed call_start is the Kyiv cabinet's wall clock then, so the
+    channel checks their freshness as in production (test_signature_freshness.py refuses stale
+    ones). Signed as sent, by `signed`."""
+    wall = _wall_clock(started or recently()).strftime("%Y-%m-%d %H:%M:%S")
+    sent = []
+    for file, body in scenario("zadarma", name):
+        pairs = [
+            (key, wall if key == "call_start" else value)
+            for key, value in parse_qsl(body.decode(), keep_blank_values=True)
+        ]
+        sent.append((file, urlencode(pairs).encode()))
+    return sent
+
+
+@pytest.fixture
+def started() -> datetime:
+    """When the test's call started (its notifications' call_start)."""
+    return recently()
+
 
 @pytest.fixture
 async def hub(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Pbxhub]:
     # Zadarma's notifications carry no recording link (it is fetched from Zadarma's API): an
     # answered call waits for one only briefly here.
-    async with running_pbxhub(temporal_env, tmp_path, recording_wait_seconds=1) as running:
+    async with running_pbxhub(
+        temporal_env, tmp_path, recording_wait_seconds=1, max_call_seconds=MAX_CALL_SECONDS
+    ) as running:
         yield running
 
 
 async def zadarma_line(
     hub: Pbxhub, **settings: Any
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A Zadarma channel (Kyiv cabinet, API secret set) with Anna at 101 and Boris at 102. The
-    fixtures' calls are from March 2024, replayed: the channel accepts signed times of any age
-    (test_signature_freshness.py posts fresh and stale ones to a channel that does not)."""
+    """A Zadarma channel (Kyiv cabinet, API secret set) with Anna at 101 and Boris at 102; its
+    signatures are checked for freshness by default (the fixtures are sent `live`)."""
     channel, (anna, boris) = await hub.create_line(
         "zadarma",
         {"Anna Koval": {"extension": "101"}, "Boris Melnyk": {"extension": "102"}},
         timezone="Europe/Kyiv",
         default_country="UA",
-        settings={"secrets": {"api_secret": SECRET}, "signature_max_age_seconds": 0, **settings},
+        settings={"secrets": {"api_secret": SECRET}, **settings},
     )
     return channel, anna, boris
 
@@ -207,7 +249,7 @@ async def the_one_contact(hub: Pbxhub) -> dict[str, Any]:
 
 
 def assert_transferred_call(
-    call: dict[str, Any], boris: dict[str, Any], contact_id: int, since: datetime
+    call: dict[str, Any], boris: dict[str, Any], contact_id: int, since: datetime, started: datetime
 ) -> None:
     """The transfer: one call, owned by Boris (102, who talked last), both legs kept."""
     assert call["kind"] == "call"
@@ -217,8 +259,9 @@ def assert_transferred_call(
     assert call["contact_id"] == contact_id
     assert (call["contact_phone"], call["contact_phone_raw"]) == (CALLER, "380671234567")
     assert call["virtual_number"] == LINE
-    # call_start is 10:15:00 in Kyiv; the answer and the end are when they were notified
-    assert datetime.fromisoformat(call["started_at"]) == kyiv("2024-03-12 10:15:00")
+    # call_start, the Kyiv wall clock, read in the channel's zone; the answer and the end are
+    # when they were notified
+    assert datetime.fromisoformat(call["started_at"]) == started
     assert since <= datetime.fromisoformat(call["answered_at"]) <= datetime.now(UTC)
     assert since <= datetime.fromisoformat(call["ended_at"]) <= datetime.now(UTC)
     assert call["talk_seconds"] == 95
@@ -238,26 +281,26 @@ def assert_transferred_call(
 
 
 async def test_an_inbound_call_transferred_from_101_to_102_is_one_call_owned_by_102(
-    hub: Pbxhub,
+    hub: Pbxhub, started: datetime
 ) -> None:
     channel, _, boris = await zadarma_line(hub)
     since = datetime.now(UTC)
 
-    await deliver(hub, channel, scenario("zadarma", "inbound_answered"))
+    await deliver(hub, channel, live("inbound_answered", started))
 
     result = await hub.call_result(channel, TRANSFER)
     assert (result.outcome, result.events) == ("call", 7)
     call = await hub.the_one_record("call")
-    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since)
+    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since, started)
     assert result.call_id == call["id"]
 
 
 async def test_an_inbound_call_that_rang_101_and_102_and_was_lost_is_one_missed_call(
-    hub: Pbxhub,
+    hub: Pbxhub, started: datetime
 ) -> None:
     channel, _, _ = await zadarma_line(hub)
 
-    await deliver(hub, channel, scenario("zadarma", "inbound_missed"))
+    await deliver(hub, channel, live("inbound_missed", started))
 
     result = await hub.call_result(channel, MISSED)
     assert result.outcome == "missed"
@@ -266,7 +309,7 @@ async def test_an_inbound_call_that_rang_101_and_102_and_was_lost_is_one_missed_
     assert lost["contact_id"] == (await the_one_contact(hub))["id"]
     assert lost["employee_id"] is None
     assert lost["talk_seconds"] == 0
-    assert datetime.fromisoformat(lost["started_at"]) == kyiv("2024-03-12 11:00:00")
+    assert datetime.fromisoformat(lost["started_at"]) == started
     assert sorted(leg["employee_extension"] for leg in lost["legs"]) == ["101", "102"]
     assert not any(leg["answered"] for leg in lost["legs"])
     # the PBX's verdict and the caller's menu choice (NOTIFY_IVR) stay with the call
@@ -275,10 +318,10 @@ async def test_an_inbound_call_that_rang_101_and_102_and_was_lost_is_one_missed_
     assert lost["extra"]["wait_dtmf.digits"] == "1"
 
 
-async def test_an_outbound_call_answered(hub: Pbxhub) -> None:
+async def test_an_outbound_call_answered(hub: Pbxhub, started: datetime) -> None:
     channel, anna, _ = await zadarma_line(hub)
 
-    await deliver(hub, channel, scenario("zadarma", "outbound_answered"))
+    await deliver(hub, channel, live("outbound_answered", started))
 
     result = await hub.call_result(channel, OUTBOUND)
     assert result.outcome == "call"
@@ -290,7 +333,7 @@ async def test_an_outbound_call_answered(hub: Pbxhub) -> None:
     )
     assert (call["contact_phone"], call["virtual_number"]) == (CALLER, LINE)
     assert call["contact_id"] == (await the_one_contact(hub))["id"]
-    assert datetime.fromisoformat(call["started_at"]) == kyiv("2024-03-12 12:00:00")
+    assert datetime.fromisoformat(call["started_at"]) == started
     assert call["talk_seconds"] == 42
     assert call["extra"]["call_id_with_rec"] == "1710237600.3456789"
 
@@ -298,7 +341,7 @@ async def test_an_outbound_call_answered(hub: Pbxhub) -> None:
 async def test_an_outbound_call_nobody_answered_is_a_missed_outbound_call(hub: Pbxhub) -> None:
     channel, anna, _ = await zadarma_line(hub)
 
-    await deliver(hub, channel, scenario("zadarma", "outbound_missed"))
+    await deliver(hub, channel, live("outbound_missed"))
 
     result = await hub.call_result(channel, OUTBOUND_MISSED)
     assert result.outcome == "missed"
@@ -313,9 +356,11 @@ async def test_an_outbound_call_nobody_answered_is_a_missed_outbound_call(hub: P
     assert call["contact_id"] == (await the_one_contact(hub))["id"]
 
 
-async def test_every_notification_delivered_twice_is_recorded_once(hub: Pbxhub) -> None:
+async def test_every_notification_delivered_twice_is_recorded_once(
+    hub: Pbxhub, started: datetime
+) -> None:
     channel, _, boris = await zadarma_line(hub)
-    bodies = scenario("zadarma", "inbound_answered")
+    bodies = live("inbound_answered", started)
     since = datetime.now(UTC)
 
     await deliver(hub, channel, [item for item in bodies for _ in range(2)])
@@ -323,7 +368,7 @@ async def test_every_notification_delivered_twice_is_recorded_once(hub: Pbxhub) 
     result = await hub.call_result(channel, TRANSFER)
     assert result.events == len(bodies)
     call = await hub.the_one_record("call")
-    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since)
+    assert_transferred_call(call, boris, (await the_one_contact(hub))["id"], since, started)
 
 
 async def test_shuffled_the_end_and_the_recording_first_it_is_still_one_call_owned_by_102(
@@ -332,7 +377,7 @@ async def test_shuffled_the_end_and_the_recording_first_it_is_still_one_call_own
     # Zadarma says nothing of when an answer happened: the order the two NOTIFY_ANSWERs arrive
     # in is the evidence of who talked last, so this shuffle keeps theirs (see the next test).
     channel, _, boris = await zadarma_line(hub)
-    by_name = dict(scenario("zadarma", "inbound_answered"))
+    by_name = dict(live("inbound_answered"))
     shuffled = [
         "07_notify_record.txt",
         "06_notify_end.txt",
@@ -358,7 +403,7 @@ async def test_the_two_answers_delivered_in_reverse_order_still_leave_the_call_t
     hub: Pbxhub,
 ) -> None:
     channel, _, boris = await zadarma_line(hub)
-    by_name = dict(scenario("zadarma", "inbound_answered"))
+    by_name = dict(live("inbound_answered"))
     order = ["01", "02", "04", "05", "03", "06", "07"]
     names = [next(n for n in by_name if n.startswith(nn)) for nn in order]
 
@@ -373,7 +418,7 @@ async def test_the_whole_call_delivered_again_after_it_closed_changes_nothing(
     hub: Pbxhub,
 ) -> None:
     channel, _, _ = await zadarma_line(hub)
-    bodies = scenario("zadarma", "outbound_answered")
+    bodies = live("outbound_answered")
     await deliver(hub, channel, bodies)
     await hub.call_result(channel, OUTBOUND)
     before, _ = await hub.calls_and_missed()
@@ -402,7 +447,7 @@ async def test_a_missing_or_wrong_signature_gets_401_and_starts_nothing(
 ) -> None:
     channel, _, _ = await zadarma_line(hub)
 
-    for name, body in scenario("zadarma", "inbound_answered"):
+    for name, body in live("inbound_answered"):
         headers = WRONG_SIGNATURES[how](body)
         response = await hub.post_hook(channel, "notify", body, content_type=FORM, headers=headers)
         assert response.status_code == 401, f"{name}: {response.text}"
@@ -417,7 +462,7 @@ async def test_a_channel_without_the_api_secret_refuses_even_signed_notification
     hub: Pbxhub,
 ) -> None:
     channel = await hub.create_channel("zadarma", timezone="Europe/Kyiv", default_country="UA")
-    _, body = scenario("zadarma", "inbound_answered")[0]
+    _, body = live("inbound_answered")[0]
 
     response = await post(hub, channel, body)
 
@@ -446,7 +491,7 @@ async def test_the_api_secret_shows_in_no_answer_but_the_admins_and_in_no_log_li
 ) -> None:
     caplog.set_level(logging.DEBUG)
     channel, _, _ = await zadarma_line(hub)
-    bodies = scenario("zadarma", "outbound_missed")
+    bodies = live("outbound_missed")
 
     wrong = await post(hub, channel, bodies[0][1], Signature="d3Jvbmc=")
     await deliver(hub, channel, bodies)
@@ -465,7 +510,7 @@ async def test_notify_start_routes_a_known_caller_to_the_responsibles_extension(
     channel, _, boris = await zadarma_line(hub, forward_to_responsible="on")
     contact, _ = hub.store.find_or_create_contact(phone=CALLER, phone_raw="380671234567")
     hub.store.set_contact_responsibles(contact.id, [boris["id"]])
-    bodies = scenario("zadarma", "inbound_answered")
+    bodies = live("inbound_answered")
 
     response = await post(hub, channel, bodies[0][1])
 
@@ -481,7 +526,7 @@ async def test_notify_start_from_an_unknown_caller_is_answered_with_nothing(
     hub: Pbxhub,
 ) -> None:
     channel, _, _ = await zadarma_line(hub, forward_to_responsible="on")
-    bodies = scenario("zadarma", "inbound_missed")
+    bodies = live("inbound_missed")
 
     response = await post(hub, channel, bodies[0][1])
 
@@ -494,7 +539,7 @@ async def test_notify_start_with_forwarding_off_is_answered_with_nothing(hub: Pb
     channel, anna, _ = await zadarma_line(hub)  # forward_to_responsible defaults to off
     contact, _ = hub.store.find_or_create_contact(phone=CALLER, phone_raw="380671234567")
     hub.store.set_contact_responsibles(contact.id, [anna["id"]])
-    bodies = scenario("zadarma", "inbound_missed")
+    bodies = live("inbound_missed")
 
     response = await post(hub, channel, bodies[0][1])
 

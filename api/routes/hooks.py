@@ -26,14 +26,8 @@ from api.proxies import client_address
 from api.temporal import TemporalUnavailable
 from crm import Channel
 from providers.endpoint_paths import HOOKS_PREFIX
-from providers.engine import (
-    ChannelContext,
-    EndpointNotFound,
-    IncomingRequest,
-    MappingError,
-    RequestRejected,
-    prepare_request,
-)
+from providers.engine import ChannelContext, IncomingRequest, prepare_request
+from providers.rejections import EndpointNotFound, MappingError, RequestRejected
 from workflows.starter import CallSettings
 
 log = logging.getLogger("pbxhub.ingress")
