@@ -93,14 +93,6 @@ _METHODS = ["GET", "POST", "PUT"]
 _OTHER_METHODS = ["DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
-@router.api_route(
-    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
-    methods=_METHODS,
-    summary="A PBX webhook",
-    description="`endpoint` is the endpoint's path in the provider's spec (one or more "
-    "segments, by default the endpoint's name).",
-    responses=_ERRORS,
-)
 async def receive_webhook(
     provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
 ) -> Response:
@@ -177,12 +169,23 @@ async def receive_webhook(
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
+_WEBHOOK_PATH = HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}"
+# One route per method a spec may declare, each its own OpenAPI operation (an operation id is
+# unique per method; one route for several would repeat it).
+for _method in _METHODS:
+    router.add_api_route(
+        _WEBHOOK_PATH,
+        receive_webhook,
+        methods=[_method],
+        operation_id=f"receive_webhook_{_method.lower()}",
+        summary=f"A PBX webhook ({_method})",
+        description="`endpoint` is the endpoint's path in the provider's spec (one or more "
+        "segments, by default the endpoint's name).",
+        responses=_ERRORS,
+    )
 # The same handler for the methods no endpoint takes: the engine answers 405 and logs it.
 router.add_api_route(
-    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
-    receive_webhook,
-    methods=_OTHER_METHODS,
-    include_in_schema=False,
+    _WEBHOOK_PATH, receive_webhook, methods=_OTHER_METHODS, include_in_schema=False
 )
 
 
