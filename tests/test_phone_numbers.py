@@ -15,7 +15,7 @@ from conftest import Pbxhub, scenario
 from fastapi import HTTPException
 
 from api.phone_display import display_phone
-from api.routes.calls import normalize_phone_filter
+from api.call_filters import normalize_phone_filter
 from crm.call_rules import CallFacts, TaskRule
 from providers.engine import ChannelContext
 from providers.phones import MAX_PHONE_TEXT, read_phone

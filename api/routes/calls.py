@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import anyio
-import phonenumbers
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.access import call_for
@@ -24,13 +21,13 @@ from api.analytics import (
     line_of,
     virtual_number_display,
 )
-from api.bounds import Offset, StoredId
+from api.bounds import Offset, PageLimit, StoredId
+from api.call_filters import CallFilter, CallFilterDep
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
-from providers.phones import read_phone
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
 
@@ -43,64 +40,6 @@ CSV_ANSWER: dict[int | str, dict[str, Any]] = {
 }
 # The most rows one CSV export holds (page further with offset).
 CSV_MAX_ROWS = 100_000
-
-
-def normalize_phone_filter(phone: str | None, country: str) -> str | None:
-    """A phone as a person types it or a PBX sent it ("8 916 123-45-67", "0048221234567") → the
-    E.164 form the store keeps, read as the webhooks read it; 422 naming what cannot be read."""
-    if phone is None:
-        return None
-    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise HTTPException(422, detail=f"country: {country!r} is not an ISO 3166 country code")
-    number = read_phone(phone, country)
-    if number is None:
-        raise HTTPException(
-            422, detail=f"phone: {phone!r} is not a phone number (read with country {country})"
-        )
-    return number
-
-
-def aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(422, detail=f"{name}: give a time zone (e.g. 2026-01-31T10:00:00Z)")
-    return value
-
-
-class CallQuery:
-    """Which calls: the filters the JSON lists and the CSV exports share."""
-
-    def __init__(
-        self,
-        phone: Annotated[str | None, Query(description="Contact number, any format")] = None,
-        country: Annotated[str, Query(description="Region to read a national number")] = "RU",
-        employee_id: StoredId | None = None,
-        channel_id: StoredId | None = None,
-        since: Annotated[
-            datetime | None, Query(description="Started at or after (ISO 8601)")
-        ] = None,
-        until: Annotated[datetime | None, Query(description="Started before (ISO 8601)")] = None,
-    ) -> None:
-        self.query: dict[str, Any] = {
-            "phone": normalize_phone_filter(phone, country),
-            "employee_id": employee_id,
-            "channel_id": channel_id,
-            "since": aware("since", since),
-            "until": aware("until", until),
-        }
-
-
-class CallFilters:
-    """Which calls, and which page of them."""
-
-    def __init__(
-        self,
-        query: Annotated[CallQuery, Depends()],
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Offset = 0,
-    ) -> None:
-        self.query = query.query
-        self.limit = limit
-        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -143,38 +82,38 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
     )
 
 
-async def _page(caller: Caller, store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
-    def read() -> tuple[list[StoredCall], int, Names]:
-        calls, total = store.page_calls(
-            kind=kind,
-            limit=filters.limit,
-            offset=filters.offset,
-            heard_by=caller.employee,
-            **filters.query,
-        )
-        return calls, total, read_names(store, calls)
-
-    calls, total, names = await anyio.to_thread.run_sync(read)
+def _page(
+    caller: Caller, store: Store, kind: str, which: CallFilter, limit: int, offset: int
+) -> Page[CallOut]:
+    calls, total = store.page_calls(
+        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
+    )
+    names = read_names(store, calls)
     return Page[CallOut](
-        items=[call_out(call, names) for call in calls],
-        total=total,
-        limit=filters.limit,
-        offset=filters.offset,
+        items=[call_out(call, names) for call in calls], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/calls", response_model=Page[CallOut], summary="Answered calls")
-async def list_calls(
-    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
+def list_calls(
+    caller: CallerDep,
+    store: StoreDep,
+    which: CallFilterDep,
+    limit: PageLimit = 100,
+    offset: Offset = 0,
 ) -> Page[CallOut]:
-    return await _page(caller, store, "call", filters)
+    return _page(caller, store, "call", which, limit, offset)
 
 
 @router.get("/missed-calls", response_model=Page[CallOut], summary="Missed calls")
-async def list_missed_calls(
-    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
+def list_missed_calls(
+    caller: CallerDep,
+    store: StoreDep,
+    which: CallFilterDep,
+    limit: PageLimit = 100,
+    offset: Offset = 0,
 ) -> Page[CallOut]:
-    return await _page(caller, store, "missed", filters)
+    return _page(caller, store, "missed", which, limit, offset)
 
 
 Delimiter = Annotated[
@@ -184,11 +123,11 @@ Delimiter = Annotated[
 CsvLimit = Annotated[int, Query(ge=1, le=CSV_MAX_ROWS, description="At most this many rows")]
 
 
-async def _csv(
+def _csv(
     caller: Caller,
     store: Store,
     kind: str,
-    query: CallQuery,
+    which: CallFilter,
     limit: int,
     offset: int,
     delimiter: str,
@@ -196,21 +135,16 @@ async def _csv(
     """The calls' analytics, one row each in the reference order, then the call's id. The
     custom fields' columns are those of the channels exported, in channel order."""
     standard = CALL_FIELDS if kind == "call" else MISSED_CALL_FIELDS
-
-    def read() -> tuple[list[StoredCall], Names]:
-        # one query, so that calls written meanwhile neither repeat nor skip a row
-        calls = store.list_calls(
-            kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **query.query
-        )
-        return calls, read_names(store, calls)
-
-    calls, names = await anyio.to_thread.run_sync(read)
-    wanted = query.query["channel_id"]
+    # one query, so that calls written meanwhile neither repeat nor skip a row
+    calls = store.list_calls(
+        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
+    )
+    names = read_names(store, calls)
     custom = list(
         dict.fromkeys(
             name
             for channel in names.channels.values()
-            if wanted is None or channel.id == wanted
+            if which.channel_id is None or channel.id == which.channel_id
             for name in custom_fields(channel)
         )
     )
@@ -235,15 +169,15 @@ async def _csv(
     response_class=StreamingResponse,
     responses=CSV_ANSWER,
 )
-async def export_calls(
+def export_calls(
     caller: CallerDep,
     store: StoreDep,
-    query: Annotated[CallQuery, Depends()],
+    which: CallFilterDep,
     limit: CsvLimit = CSV_MAX_ROWS,
     offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
-    return await _csv(caller, store, "call", query, limit, offset, delimiter)
+    return _csv(caller, store, "call", which, limit, offset, delimiter)
 
 
 @router.get(
@@ -252,25 +186,20 @@ async def export_calls(
     response_class=StreamingResponse,
     responses=CSV_ANSWER,
 )
-async def export_missed_calls(
+def export_missed_calls(
     caller: CallerDep,
     store: StoreDep,
-    query: Annotated[CallQuery, Depends()],
+    which: CallFilterDep,
     limit: CsvLimit = CSV_MAX_ROWS,
     offset: Offset = 0,
     delimiter: Delimiter = ",",
 ) -> StreamingResponse:
-    return await _csv(caller, store, "missed", query, limit, offset, delimiter)
+    return _csv(caller, store, "missed", which, limit, offset, delimiter)
 
 
 @router.get("/calls/{call_id}", response_model=CallOut, responses=errors(404))
-async def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
+def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
     """404 when there is no such call; 403 for an employee who may not hear it, saying where
     it hangs."""
-
-    def read() -> tuple[StoredCall, Names]:
-        call = call_for(caller, store, call_id)
-        return call, read_names(store, [call])
-
-    call, names = await anyio.to_thread.run_sync(read)
-    return call_out(call, names)
+    call = call_for(caller, store, call_id)
+    return call_out(call, read_names(store, [call]))

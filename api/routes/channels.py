@@ -109,14 +109,14 @@ async def update_channel(
 
 
 @router.get("", response_model=list[ChannelOut])
-async def list_channels(context: ContextDep) -> list[ChannelOut]:
-    channels = await anyio.to_thread.run_sync(context.store.list_channels)
+def list_channels(context: ContextDep) -> list[ChannelOut]:
+    channels = context.store.list_channels()
     return [channel_out(context, channel) for channel in channels]
 
 
 @router.get("/{channel_id}", response_model=ChannelOut, responses=errors(404))
-async def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
-    channel = await anyio.to_thread.run_sync(context.store.get_channel, channel_id)
+def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
+    channel = context.store.get_channel(channel_id)
     if channel is None:
         raise HTTPException(404, detail="no such channel")
     return channel_out(context, channel)

@@ -68,13 +68,10 @@ class RecordingOutcomeOut(BaseModel):
     summary="Calls by what became of their recording (refused and failed links counted)",
     dependencies=[AdminDep],
 )
-async def recording_outcomes(
+def recording_outcomes(
     context: ContextDep, channel_id: StoredId | None = None
 ) -> list[RecordingOutcomeOut]:
-    def count() -> list[tuple[str, str | None, int]]:
-        return context.store.count_recording_outcomes(channel_id=channel_id)
-
-    rows = await anyio.to_thread.run_sync(count)
+    rows = context.store.count_recording_outcomes(channel_id=channel_id)
     return [RecordingOutcomeOut(status=s, error_code=c, calls=n) for s, c, n in rows]
 
 
