@@ -12,7 +12,7 @@ from api.access import call_comments_for, call_for, comment_author
 from api.bounds import StoredId
 from api.deps import CallerDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import CommentCreate, CommentOut
+from api.rest_models import CommentCreate, CommentOut
 from crm import Comment, Store
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=AUTHENTICATED)

@@ -26,7 +26,7 @@ from api.call_filters import CallFilter, CallFilterDep
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
-from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
+from api.rest_models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)

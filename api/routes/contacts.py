@@ -13,7 +13,7 @@ from api.bounds import Offset, PageLimit, StoredId
 from api.call_filters import CountryParam, PhoneParam, phone_filter
 from api.deps import AdminDep, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import CommentOut, ContactOut, ContactUpdate
+from api.rest_models import CommentOut, ContactOut, ContactUpdate
 
 router = APIRouter(
     prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep], responses=AUTHENTICATED

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import (
+from api.rest_models import (
     EmployeeCreate,
     EmployeeOut,
     EmployeeTokenIn,

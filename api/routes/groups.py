@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import GroupCreate, GroupMemberIn, GroupOut
+from api.rest_models import GroupCreate, GroupMemberIn, GroupOut
 
 router = APIRouter(
     prefix="/api/v1/groups", tags=["groups"], dependencies=[AdminDep], responses=AUTHENTICATED

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.bounds import Offset, PageLimit, StoredId
 from api.deps import CallerDep, StoreDep
 from api.errors import AUTHENTICATED
-from api.models import NotificationOut
+from api.rest_models import NotificationOut
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTHENTICATED)
 

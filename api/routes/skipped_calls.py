@@ -18,7 +18,7 @@ from api.call_filters import (
 )
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED
-from api.models import Page, SkippedCallOut
+from api.rest_models import Page, SkippedCallOut
 from crm import SKIP_REASONS
 
 router = APIRouter(

@@ -12,7 +12,7 @@ from api.access import task_comments_for
 from api.bounds import Offset, PageLimit, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
-from api.models import CommentOut, TaskOut
+from api.rest_models import CommentOut, TaskOut
 
 router = APIRouter(
     prefix="/api/v1/tasks", tags=["tasks"], dependencies=[AdminDep], responses=AUTHENTICATED

@@ -1,4 +1,5 @@
-"""The generic telephony API: `POST /api/v2/telephony/calls/{channel_key}` (seed 002).
+"""The generic call API's route (`telephony_api` channels, seed 002):
+`POST /api/v2/telephony/calls/{channel_key}`.
 
 A PBX creates a call (and with it a ticket) and updates it; every request goes through the
 call's workflow (update-with-start), which answers with the ids it wrote.
@@ -22,6 +23,19 @@ from temporalio.service import RPCError
 
 from activities.models import StoredAudio
 from api.audio import AudioRejected, keep_audio
+from api.call_api_requests import (
+    PATH,
+    PROVIDER,
+    ApiRequestError,
+    TelephonyRequest,
+    call_events,
+    collect_params,
+    json_params,
+    new_session_id,
+    parse_request,
+    pbx_call_id_of,
+    request_key,
+)
 from api.context import ApiContext
 from api.deps import ContextDep
 from api.errors import errors
@@ -35,20 +49,7 @@ from api.ingress import (
     read_multipart,
     read_store,
 )
-from api.models import TelephonyAnswerOut
-from api.telephony import (
-    PATH,
-    PROVIDER,
-    ApiRequestError,
-    TelephonyRequest,
-    call_events,
-    collect_params,
-    json_params,
-    new_session_id,
-    parse_request,
-    pbx_call_id_of,
-    request_key,
-)
+from api.rest_models import TelephonyAnswerOut
 from api.temporal import TemporalUnavailable
 from crm import Channel, Store
 from providers.bodies import BodyError, BodyLimits, read_form, read_json

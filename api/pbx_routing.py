@@ -1,6 +1,7 @@
-"""Synchronous replies: the answers to a spec's lookups (providers.lookups), read from the store
-under a deadline. The PBX waits on the reply, so a store that is slow or failing gets the spec's
-fallback reply ("continue by your own scenario") instead of making the PBX time out.
+"""PBX routing: the answers to a routing question's lookups (providers.lookups: whose caller
+this is, whether to forward to them), read from the store under a deadline. The PBX waits on the
+reply, so a store that is slow or failing gets the spec's fallback reply ("continue by your own
+scenario") instead of making the PBX time out.
 """
 
 from __future__ import annotations
