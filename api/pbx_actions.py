@@ -28,6 +28,7 @@ log = logging.getLogger("pbxhub.pbx_actions")
 __all__ = [
     "ask_pbx",
     "check_recording_mode",
+    "gives_fresh_links",
     "setup_changed",
     "start_channel_setup",
     "with_generated_secrets",
@@ -55,7 +56,7 @@ def check_recording_mode(
     no way to give a fresh one (no recording_link action): playback could never work."""
     if settings.get(RECORDING_STORAGE_SETTING) != KEEP_AUTHORIZED_LINK:
         return
-    if spec is None or RECORDING_LINK not in spec.actions:
+    if not gives_fresh_links(spec):
         raise HTTPException(
             422,
             detail=(
@@ -64,6 +65,11 @@ def check_recording_mode(
                 "play; keep the file or the PBX's link"
             ),
         )
+
+
+def gives_fresh_links(spec: ProviderSpec | None) -> bool:
+    """Whether the provider's API can be asked for a recording link that works now."""
+    return spec is not None and RECORDING_LINK in spec.actions
 
 
 def with_generated_secrets(

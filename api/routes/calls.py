@@ -4,9 +4,9 @@ their reference analytics, or as CSV of those analytics. The admin sees every ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -94,26 +94,22 @@ def _page(
     )
 
 
-@router.get("/calls", response_model=Page[CallOut], summary="Answered calls")
-def list_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    which: CallFilterDep,
-    limit: PageLimit = 100,
-    offset: Offset = 0,
-) -> Page[CallOut]:
-    return _page(caller, store, "call", which, limit, offset)
+# The two kinds of call record, by the URL that lists them and what the list is called; each
+# has its JSON list and its CSV export (their operation ids as when they were written out).
+_KINDS: Final = (("call", "calls", "Answered calls"), ("missed", "missed-calls", "Missed calls"))
 
 
-@router.get("/missed-calls", response_model=Page[CallOut], summary="Missed calls")
-def list_missed_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    which: CallFilterDep,
-    limit: PageLimit = 100,
-    offset: Offset = 0,
-) -> Page[CallOut]:
-    return _page(caller, store, "missed", which, limit, offset)
+def _lister(kind: str) -> Callable[..., Page[CallOut]]:
+    def list_route(
+        caller: CallerDep,
+        store: StoreDep,
+        which: CallFilterDep,
+        limit: PageLimit = 100,
+        offset: Offset = 0,
+    ) -> Page[CallOut]:
+        return _page(caller, store, kind, which, limit, offset)
+
+    return list_route
 
 
 Delimiter = Annotated[
@@ -163,38 +159,39 @@ def _csv(
     )
 
 
-@router.get(
-    "/calls.csv",
-    summary="Answered calls' analytics as CSV (UTF-8 with BOM)",
-    response_class=StreamingResponse,
-    responses=CSV_ANSWER,
-)
-def export_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    which: CallFilterDep,
-    limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Offset = 0,
-    delimiter: Delimiter = ",",
-) -> StreamingResponse:
-    return _csv(caller, store, "call", which, limit, offset, delimiter)
+def _exporter(kind: str) -> Callable[..., StreamingResponse]:
+    def export_route(
+        caller: CallerDep,
+        store: StoreDep,
+        which: CallFilterDep,
+        limit: CsvLimit = CSV_MAX_ROWS,
+        offset: Offset = 0,
+        delimiter: Delimiter = ",",
+    ) -> StreamingResponse:
+        return _csv(caller, store, kind, which, limit, offset, delimiter)
+
+    return export_route
 
 
-@router.get(
-    "/missed-calls.csv",
-    summary="Missed calls' analytics as CSV (UTF-8 with BOM)",
-    response_class=StreamingResponse,
-    responses=CSV_ANSWER,
-)
-def export_missed_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    which: CallFilterDep,
-    limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Offset = 0,
-    delimiter: Delimiter = ",",
-) -> StreamingResponse:
-    return _csv(caller, store, "missed", which, limit, offset, delimiter)
+for _kind, _path, _what in _KINDS:
+    _name = _path.replace("-", "_")
+    router.add_api_route(
+        f"/{_path}",
+        _lister(_kind),
+        methods=["GET"],
+        response_model=Page[CallOut],
+        summary=_what,
+        operation_id=f"list_{_name}_api_v1_{_name}_get",
+    )
+    router.add_api_route(
+        f"/{_path}.csv",
+        _exporter(_kind),
+        methods=["GET"],
+        response_class=StreamingResponse,
+        responses=CSV_ANSWER,
+        summary=f"{_what}' analytics as CSV (UTF-8 with BOM)",
+        operation_id=f"export_{_name}_api_v1_{_name}_csv_get",
+    )
 
 
 @router.get("/calls/{call_id}", response_model=CallOut, responses=errors(404))

@@ -24,7 +24,7 @@ from api.bounds import MAX_ID, StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, Caller, CallerDep, ContextDep
 from api.errors import AUTHENTICATED, errors
-from api.pbx_actions import ask_pbx
+from api.pbx_actions import ask_pbx, gives_fresh_links
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from crm import Recording, StoredCall
 from crm.recording_files import RecordingFiles
@@ -160,7 +160,7 @@ async def _fresh_link(context: ApiContext, call: StoredCall, caller: Caller) -> 
     if channel is None:
         raise HTTPException(404, detail="the call's channel no longer exists")
     spec = context.specs.get(channel.provider)
-    if spec is None or RECORDING_LINK not in spec.actions:
+    if not gives_fresh_links(spec):
         raise HTTPException(
             409,
             detail=(
