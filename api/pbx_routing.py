@@ -137,11 +137,11 @@ def _employee(responsible: Responsible | None, channel_id: int) -> EmployeeAnswe
     if responsible is None or responsible.employee is None:
         return None
     employee = responsible.employee
-    extension = next(
-        (link.extension for link in employee.links if link.channel_id == channel_id), None
-    )
     return EmployeeAnswer(
-        id=employee.id, name=employee.name, extension=extension, phones=tuple(employee.phones)
+        id=employee.id,
+        name=employee.name,
+        extension=employee.extension_on(channel_id),
+        phones=tuple(employee.phones),
     )
 
 
