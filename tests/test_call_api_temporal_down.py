@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import running_pbxhub
+from pbx_simulator import pbx_simulator
+from test_pbx_addresses import click
+from test_planfix_calls import PBX_TOKEN, pbx_host_port, planfix_line
 from test_telephony_api import CALLER, api_line, create_call, post
 from test_temporal_down import RPC_TIMEOUT, dev_server, free_port, within_bound
 
@@ -33,3 +36,25 @@ async def test_when_temporal_goes_away_the_call_api_answers_503_without_waiting_
         again = {"action": "create_call", "direction": "incoming", "phone": CALLER}
         second = await within_bound(post(hub, channel, again))
         assert second.status_code == 503, second.text
+
+
+async def test_when_temporal_goes_away_click_to_call_answers_503_without_waiting_out_the_retries(
+    tmp_path: Path,
+) -> None:
+    env = await dev_server(free_port())
+    gateway = TemporalGateway.for_client(env.client)
+    with pbx_simulator() as pbx:
+        async with running_pbxhub(
+            env, tmp_path, temporal=gateway, temporal_rpc_timeout=RPC_TIMEOUT
+        ) as hub:
+            channel, (anna, _, _) = await planfix_line(
+                hub,
+                pbx_url=pbx.url,
+                secrets={"pbx_token": PBX_TOKEN},
+                allowed_pbx_hosts=[pbx_host_port(pbx.url)],
+            )
+            await env.shutdown()
+
+            first = await within_bound(click(hub, channel, anna))
+            assert first.status_code == 503, first.text
+            assert not gateway.available
