@@ -11,7 +11,7 @@ import time
 from functools import partial
 
 from api.context import ApiContext
-from api.routing import reply_outcome
+from api.pbx_routing import reply_outcome
 from crm import Channel
 from providers.engine import Outcome, PreparedRequest
 from workflows.starter import deliver_event

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from api.context import ApiContext
 from api.routes import (
+    call_api,
     call_comments,
     calls,
     channels,
@@ -22,7 +23,6 @@ from api.routes import (
     reports,
     skipped_calls,
     tasks,
-    telephony,
 )
 
 
@@ -43,7 +43,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(contacts.router)
     app.include_router(contacts.comments_router)
-    app.include_router(telephony.router)
+    app.include_router(call_api.router)
     app.include_router(groups.router)
     app.include_router(tasks.router)
     app.include_router(tasks.comments_router)

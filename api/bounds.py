@@ -18,6 +18,8 @@ MAX_ID: Final = MAX_INTEGER
 StoredId = Annotated[
     int, Field(ge=1, le=MAX_ID, description=f"An id (1 to {MAX_ID})", examples=[1])
 ]
+# How many rows a page holds at most.
+PageLimit = Annotated[int, Field(ge=1, le=1000, description="How many rows at most")]
 # How many rows a page skips: no more than there can be rows.
 Offset = Annotated[int, Field(ge=0, le=MAX_ID, description="How many rows to skip")]
 

@@ -8,18 +8,19 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from fastapi import HTTPException
 from temporalio.service import RPCError
 
 from api.context import ApiContext
+from api.ingress import channel_context
 from api.temporal import TemporalUnavailable
 from contracts.messages import PbxActionInput, PbxActionResult
 from crm import Channel
 from crm.recording_files import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
 from providers.actions import RECORDING_LINK, ActionError, render_action
-from providers.engine import ChannelContext
 from providers.spec import ProviderSpec
 from workflows.pbx_action import start_pbx_action
 
@@ -28,6 +29,7 @@ log = logging.getLogger("pbxhub.pbx_actions")
 __all__ = [
     "ask_pbx",
     "check_recording_mode",
+    "gives_fresh_links",
     "setup_changed",
     "start_channel_setup",
     "with_generated_secrets",
@@ -37,17 +39,11 @@ __all__ = [
 async def ask_pbx(context: ApiContext, data: PbxActionInput, *, timeout: float) -> PbxActionResult:
     """Run an action someone waits on and return the PBX's answer; 503 when Temporal cannot
     run it now or the answer takes longer than `timeout` seconds."""
+    start = partial(
+        start_pbx_action, data=data, task_queue=context.task_queue, prefix=_prefix(context)
+    )
     try:
-        client = await context.temporal.client()
-        result = await asyncio.wait_for(
-            start_pbx_action(
-                client,
-                data,
-                task_queue=context.task_queue,
-                prefix=f"{context.call_settings.workflow_id_prefix}-pbx",
-            ),
-            timeout,
-        )
+        result = await asyncio.wait_for(context.temporal.call(start), timeout)
     except (TemporalUnavailable, RPCError, TimeoutError) as error:
         raise HTTPException(503, detail=f"temporarily unavailable, retry later: {error}") from None
     assert result is not None  # an action waited on is not recorded on the channel
@@ -61,7 +57,7 @@ def check_recording_mode(
     no way to give a fresh one (no recording_link action): playback could never work."""
     if settings.get(RECORDING_STORAGE_SETTING) != KEEP_AUTHORIZED_LINK:
         return
-    if spec is None or RECORDING_LINK not in spec.actions:
+    if not gives_fresh_links(spec):
         raise HTTPException(
             422,
             detail=(
@@ -70,6 +66,11 @@ def check_recording_mode(
                 "play; keep the file or the PBX's link"
             ),
         )
+
+
+def gives_fresh_links(spec: ProviderSpec | None) -> bool:
+    """Whether the provider's API can be asked for a recording link that works now."""
+    return spec is not None and RECORDING_LINK in spec.actions
 
 
 def with_generated_secrets(
@@ -115,14 +116,19 @@ async def start_channel_setup(
         webhook_urls=dict(webhook_urls),
         record_on_channel=True,
     )
+    start = partial(
+        start_pbx_action, data=data, task_queue=context.task_queue, prefix=_prefix(context)
+    )
     try:
-        client = await context.temporal.client()
-        prefix = f"{context.call_settings.workflow_id_prefix}-pbx"
-        await start_pbx_action(client, data, task_queue=context.task_queue, prefix=prefix)
+        await context.temporal.call(start)
     except Exception as error:  # Temporal down: the channel is saved all the same
         log.error("channel %s: setup not sent, Temporal unavailable: %s", channel.id, error)
         return False
     return True
+
+
+def _prefix(context: ApiContext) -> str:
+    return f"{context.call_settings.workflow_id_prefix}-pbx"
 
 
 def _setup_request(
@@ -131,15 +137,12 @@ def _setup_request(
     action = spec.actions.get("channel_setup") if spec is not None else None
     if spec is None or action is None:
         return None
-    context = ChannelContext.from_stored(
-        channel.id,
-        timezone=channel.timezone,
-        country=channel.default_country,
-        settings=channel.settings,
-    )
     try:
         request = render_action(
-            action, channel=context, provider=spec.id, args={"webhook_urls": dict(webhook_urls)}
+            action,
+            channel=channel_context(channel),
+            provider=spec.id,
+            args={"webhook_urls": dict(webhook_urls)},
         )
     except ActionError:
         return None  # no PBX address yet (or a spec bug, which sending would report)

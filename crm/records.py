@@ -59,6 +59,10 @@ class Employee:
     # When their API token expires (None: it lasts until revoked or replaced, or there is none).
     token_expires_at: datetime | None = None
 
+    def extension_on(self, channel_id: int) -> str | None:
+        """Their short number on that channel's PBX, if it gives them one."""
+        return next((link.extension for link in self.links if link.channel_id == channel_id), None)
+
 
 @dataclass(frozen=True)
 class ContactPhone:

@@ -20,8 +20,7 @@ from pbxhub.child_process import PortInUse, check_port_free, start_child, stop_l
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, load_provider_specs, open_store, recording_activities
-from pbxhub.worker import build_worker
+from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
 
 
 def temporal_binary() -> str:
@@ -167,13 +166,7 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
             )
         )
         print_banner(settings, specs=sorted(specs), embedded_temporal=process is not None)
-        async with build_worker(
-            client,
-            store,
-            task_queue=settings.task_queue,
-            specs=specs,
-            recordings=recording_activities(settings, store, specs),
-        ):
+        async with call_worker(settings, client, store, specs):
             await server.serve()
     finally:
         if process is not None:

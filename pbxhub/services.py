@@ -12,8 +12,7 @@ from api.app import create_app
 from api.temporal import TemporalGateway
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, load_provider_specs, open_store, recording_activities
-from pbxhub.worker import build_worker
+from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
 
 
 async def serve_api(settings: Settings) -> None:
@@ -46,13 +45,7 @@ async def run_worker(settings: Settings) -> None:
     client = await _connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     try:
-        async with build_worker(
-            client,
-            store,
-            task_queue=settings.task_queue,
-            specs=specs,
-            recordings=recording_activities(settings, store, specs),
-        ):
+        async with call_worker(settings, client, store, specs):
             await asyncio.Event().wait()
     finally:
         store.close()

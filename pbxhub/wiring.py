@@ -1,9 +1,12 @@
-"""Builds the parts from `Settings`: the store, the provider specs, the API context."""
+"""Builds the parts from `Settings`: the store, the provider specs, the worker, the API context."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from activities.recordings import DownloadLimits, RecordingActivities
 from api.context import ApiContext
@@ -13,6 +16,7 @@ from crm import Store
 from crm.recording_files import LocalFolder, RecordingFiles, S3Bucket, S3Settings
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
+from pbxhub.worker import build_worker
 from providers.spec import ProviderSpec, SpecError
 from providers.spec_loader import load_specs
 from workflows.starter import CallSettings
@@ -86,6 +90,19 @@ def recording_activities(
             read_seconds=settings.recording_read_timeout_seconds,
             total_seconds=settings.recording_download_timeout_seconds,
         ),
+    )
+
+
+def call_worker(
+    settings: Settings, client: Client, store: Store, specs: Mapping[str, ProviderSpec]
+) -> Worker:
+    """The worker of calls and PBX actions as the settings configure it (`async with` it)."""
+    return build_worker(
+        client,
+        store,
+        task_queue=settings.task_queue,
+        specs=specs,
+        recordings=recording_activities(settings, store, specs),
     )
 
 

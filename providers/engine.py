@@ -42,6 +42,7 @@ __all__ = [
     "IncomingRequest",
     "Outcome",
     "PreparedRequest",
+    "check_channel_sources",
     "fallback_outcome",
     "finish_request",
     "handle_request",
@@ -202,7 +203,7 @@ def _declared_rejection(
 def _prepare(
     spec: ProviderSpec, ep: EndpointSpec, request: IncomingRequest, channel: ChannelContext
 ) -> PreparedRequest:
-    _check_channel_sources(channel, request.client_host)
+    check_channel_sources(channel, request.client_host)
     method = request.method.upper()
     if method not in ep.methods:
         raise RequestRejected(
@@ -366,7 +367,9 @@ def _decode_json_fields(ep: EndpointSpec, body: dict[str, Any]) -> dict[str, Any
         raise RequestRejected(exc.status, exc.message, exc.field) from exc
 
 
-def _check_channel_sources(channel: ChannelContext, client_host: str | None) -> None:
+def check_channel_sources(channel: ChannelContext, client_host: str | None) -> None:
+    """The channel's `allowed_sources` against the sender; RequestRejected (403) when refused
+    (the generic call API checks it too, for its own route)."""
     try:
         _CHANNEL_SOURCES.check(channel, client_host)
     except AuthFailure as exc:

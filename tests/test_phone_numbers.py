@@ -14,8 +14,8 @@ import pytest
 from conftest import Pbxhub, scenario
 from fastapi import HTTPException
 
+from api.call_filters import normalize_phone_filter
 from api.phone_display import display_phone
-from api.routes.calls import normalize_phone_filter
 from contracts.phones import MAX_PHONE_TEXT, read_phone
 from crm.call_rules import CallFacts, TaskRule
 from providers.engine import ChannelContext

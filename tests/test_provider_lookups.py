@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from api.routing import ANSWERERS
+from api.pbx_routing import ANSWERERS
 from providers.engine import (
     ChannelContext,
     IncomingRequest,

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import anyio
 from fastapi import APIRouter, HTTPException, status
 
 from api.access import call_comments_for, call_for, comment_author
 from api.bounds import StoredId
 from api.deps import CallerDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import CommentCreate, CommentOut
+from api.rest_models import CommentCreate, CommentOut
 from crm import Comment, Store
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=AUTHENTICATED)
@@ -41,17 +40,14 @@ def comment_on_call(store: Store, call_id: int, body: CommentCreate) -> Comment 
     summary="Comment on a call (and on the task it is attached to)",
     responses={**WITH_BODY, **errors(404)},
 )
-async def add_call_comment(
+def add_call_comment(
     call_id: StoredId, body: CommentCreate, store: StoreDep, caller: CallerDep
 ) -> CommentOut:
-    def comment() -> Comment | None:
+    try:
         author = comment_author(caller, body.author_employee_id)
         call_for(caller, store, call_id)
         written = body.model_copy(update={"author_employee_id": author})
-        return comment_on_call(store, call_id, written)
-
-    try:
-        added = await anyio.to_thread.run_sync(comment)
+        added = comment_on_call(store, call_id, written)
     except ValueError as error:  # an unknown author
         raise HTTPException(422, detail=f"author_employee_id: {error}") from None
     if added is None:
@@ -60,8 +56,6 @@ async def add_call_comment(
 
 
 @router.get("/{call_id}/comments", response_model=list[CommentOut], responses=errors(404))
-async def list_call_comments(
-    call_id: StoredId, store: StoreDep, caller: CallerDep
-) -> list[CommentOut]:
-    comments = await anyio.to_thread.run_sync(call_comments_for, caller, store, call_id)
+def list_call_comments(call_id: StoredId, store: StoreDep, caller: CallerDep) -> list[CommentOut]:
+    comments = call_comments_for(caller, store, call_id)
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

@@ -4,14 +4,11 @@ their reference analytics, or as CSV of those analytics. The admin sees every ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-import anyio
-import phonenumbers
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.access import call_for
@@ -24,12 +21,12 @@ from api.analytics import (
     line_of,
     virtual_number_display,
 )
-from api.bounds import Offset, StoredId
+from api.bounds import Offset, PageLimit, StoredId
+from api.call_filters import CallFilter, CallFilterDep
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
-from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
-from contracts.phones import read_phone
+from api.rest_models import AnalyticsFieldOut, CallOut, LineOut, Page
 from crm import Channel, Store, StoredCall
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
@@ -43,64 +40,6 @@ CSV_ANSWER: dict[int | str, dict[str, Any]] = {
 }
 # The most rows one CSV export holds (page further with offset).
 CSV_MAX_ROWS = 100_000
-
-
-def normalize_phone_filter(phone: str | None, country: str) -> str | None:
-    """A phone as a person types it or a PBX sent it ("8 916 123-45-67", "0048221234567") → the
-    E.164 form the store keeps, read as the webhooks read it; 422 naming what cannot be read."""
-    if phone is None:
-        return None
-    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise HTTPException(422, detail=f"country: {country!r} is not an ISO 3166 country code")
-    number = read_phone(phone, country)
-    if number is None:
-        raise HTTPException(
-            422, detail=f"phone: {phone!r} is not a phone number (read with country {country})"
-        )
-    return number
-
-
-def aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(422, detail=f"{name}: give a time zone (e.g. 2026-01-31T10:00:00Z)")
-    return value
-
-
-class CallQuery:
-    """Which calls: the filters the JSON lists and the CSV exports share."""
-
-    def __init__(
-        self,
-        phone: Annotated[str | None, Query(description="Contact number, any format")] = None,
-        country: Annotated[str, Query(description="Region to read a national number")] = "RU",
-        employee_id: StoredId | None = None,
-        channel_id: StoredId | None = None,
-        since: Annotated[
-            datetime | None, Query(description="Started at or after (ISO 8601)")
-        ] = None,
-        until: Annotated[datetime | None, Query(description="Started before (ISO 8601)")] = None,
-    ) -> None:
-        self.query: dict[str, Any] = {
-            "phone": normalize_phone_filter(phone, country),
-            "employee_id": employee_id,
-            "channel_id": channel_id,
-            "since": aware("since", since),
-            "until": aware("until", until),
-        }
-
-
-class CallFilters:
-    """Which calls, and which page of them."""
-
-    def __init__(
-        self,
-        query: Annotated[CallQuery, Depends()],
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Offset = 0,
-    ) -> None:
-        self.query = query.query
-        self.limit = limit
-        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -144,38 +83,34 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
     )
 
 
-async def _page(caller: Caller, store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
-    def read() -> tuple[list[StoredCall], int, Names]:
-        calls, total = store.page_calls(
-            kind=kind,
-            limit=filters.limit,
-            offset=filters.offset,
-            heard_by=caller.employee,
-            **filters.query,
-        )
-        return calls, total, read_names(store, calls)
-
-    calls, total, names = await anyio.to_thread.run_sync(read)
+def _page(
+    caller: Caller, store: Store, kind: str, which: CallFilter, limit: int, offset: int
+) -> Page[CallOut]:
+    calls, total = store.page_calls(
+        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
+    )
+    names = read_names(store, calls)
     return Page[CallOut](
-        items=[call_out(call, names) for call in calls],
-        total=total,
-        limit=filters.limit,
-        offset=filters.offset,
+        items=[call_out(call, names) for call in calls], total=total, limit=limit, offset=offset
     )
 
 
-@router.get("/calls", response_model=Page[CallOut], summary="Answered calls")
-async def list_calls(
-    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
-) -> Page[CallOut]:
-    return await _page(caller, store, "call", filters)
+# The two kinds of call record, by the URL that lists them and what the list is called; each
+# has its JSON list and its CSV export (their operation ids as when they were written out).
+_KINDS: Final = (("call", "calls", "Answered calls"), ("missed", "missed-calls", "Missed calls"))
 
 
-@router.get("/missed-calls", response_model=Page[CallOut], summary="Missed calls")
-async def list_missed_calls(
-    caller: CallerDep, store: StoreDep, filters: Annotated[CallFilters, Depends()]
-) -> Page[CallOut]:
-    return await _page(caller, store, "missed", filters)
+def _lister(kind: str) -> Callable[..., Page[CallOut]]:
+    def list_route(
+        caller: CallerDep,
+        store: StoreDep,
+        which: CallFilterDep,
+        limit: PageLimit = 100,
+        offset: Offset = 0,
+    ) -> Page[CallOut]:
+        return _page(caller, store, kind, which, limit, offset)
+
+    return list_route
 
 
 Delimiter = Annotated[
@@ -185,11 +120,11 @@ Delimiter = Annotated[
 CsvLimit = Annotated[int, Query(ge=1, le=CSV_MAX_ROWS, description="At most this many rows")]
 
 
-async def _csv(
+def _csv(
     caller: Caller,
     store: Store,
     kind: str,
-    query: CallQuery,
+    which: CallFilter,
     limit: int,
     offset: int,
     delimiter: str,
@@ -197,21 +132,16 @@ async def _csv(
     """The calls' analytics, one row each in the reference order, then the call's id. The
     custom fields' columns are those of the channels exported, in channel order."""
     standard = CALL_FIELDS if kind == "call" else MISSED_CALL_FIELDS
-
-    def read() -> tuple[list[StoredCall], Names]:
-        # one query, so that calls written meanwhile neither repeat nor skip a row
-        calls = store.list_calls(
-            kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **query.query
-        )
-        return calls, read_names(store, calls)
-
-    calls, names = await anyio.to_thread.run_sync(read)
-    wanted = query.query["channel_id"]
+    # one query, so that calls written meanwhile neither repeat nor skip a row
+    calls = store.list_calls(
+        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
+    )
+    names = read_names(store, calls)
     custom = list(
         dict.fromkeys(
             name
             for channel in names.channels.values()
-            if wanted is None or channel.id == wanted
+            if which.channel_id is None or channel.id == which.channel_id
             for name in custom_fields(channel)
         )
     )
@@ -230,48 +160,44 @@ async def _csv(
     )
 
 
-@router.get(
-    "/calls.csv",
-    summary="Answered calls' analytics as CSV (UTF-8 with BOM)",
-    response_class=StreamingResponse,
-    responses=CSV_ANSWER,
-)
-async def export_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    query: Annotated[CallQuery, Depends()],
-    limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Offset = 0,
-    delimiter: Delimiter = ",",
-) -> StreamingResponse:
-    return await _csv(caller, store, "call", query, limit, offset, delimiter)
+def _exporter(kind: str) -> Callable[..., StreamingResponse]:
+    def export_route(
+        caller: CallerDep,
+        store: StoreDep,
+        which: CallFilterDep,
+        limit: CsvLimit = CSV_MAX_ROWS,
+        offset: Offset = 0,
+        delimiter: Delimiter = ",",
+    ) -> StreamingResponse:
+        return _csv(caller, store, kind, which, limit, offset, delimiter)
+
+    return export_route
 
 
-@router.get(
-    "/missed-calls.csv",
-    summary="Missed calls' analytics as CSV (UTF-8 with BOM)",
-    response_class=StreamingResponse,
-    responses=CSV_ANSWER,
-)
-async def export_missed_calls(
-    caller: CallerDep,
-    store: StoreDep,
-    query: Annotated[CallQuery, Depends()],
-    limit: CsvLimit = CSV_MAX_ROWS,
-    offset: Offset = 0,
-    delimiter: Delimiter = ",",
-) -> StreamingResponse:
-    return await _csv(caller, store, "missed", query, limit, offset, delimiter)
+for _kind, _path, _what in _KINDS:
+    _name = _path.replace("-", "_")
+    router.add_api_route(
+        f"/{_path}",
+        _lister(_kind),
+        methods=["GET"],
+        response_model=Page[CallOut],
+        summary=_what,
+        operation_id=f"list_{_name}_api_v1_{_name}_get",
+    )
+    router.add_api_route(
+        f"/{_path}.csv",
+        _exporter(_kind),
+        methods=["GET"],
+        response_class=StreamingResponse,
+        responses=CSV_ANSWER,
+        summary=f"{_what}' analytics as CSV (UTF-8 with BOM)",
+        operation_id=f"export_{_name}_api_v1_{_name}_csv_get",
+    )
 
 
 @router.get("/calls/{call_id}", response_model=CallOut, responses=errors(404))
-async def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
+def get_call(call_id: StoredId, caller: CallerDep, store: StoreDep) -> CallOut:
     """404 when there is no such call; 403 for an employee who may not hear it, saying where
     it hangs."""
-
-    def read() -> tuple[StoredCall, Names]:
-        call = call_for(caller, store, call_id)
-        return call, read_names(store, [call])
-
-    call, names = await anyio.to_thread.run_sync(read)
-    return call_out(call, names)
+    call = call_for(caller, store, call_id)
+    return call_out(call, read_names(store, [call]))

@@ -6,18 +6,18 @@ import anyio
 from fastapi import APIRouter, HTTPException, status
 
 from api.bounds import StoredId
+from api.call_api_requests import PROVIDER as TELEPHONY_API
+from api.call_api_requests import telephony_url
 from api.context import ApiContext
 from api.deps import AdminDep, ContextDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import ChannelCreate, ChannelOut, ChannelUpdate
 from api.pbx_actions import (
     check_recording_mode,
     setup_changed,
     start_channel_setup,
     with_generated_secrets,
 )
-from api.telephony import PROVIDER as TELEPHONY_API
-from api.telephony import telephony_url
+from api.rest_models import ChannelCreate, ChannelOut, ChannelUpdate
 from crm import Channel
 from providers.endpoint_paths import webhook_base_url
 
@@ -32,7 +32,7 @@ def channel_out(context: ApiContext, channel: Channel) -> ChannelOut:
     base = webhook_base_url(context.public_base_url, channel.provider, channel.secret_key)
     urls = {ep.name: f"{base}/{ep.url_path}" for ep in endpoints}
     if channel.provider == TELEPHONY_API:
-        # No spec: the generic telephony API has one URL of its own (see api/telephony.py).
+        # No spec: the generic telephony API has one URL of its own (see api/call_api_requests.py).
         urls = {"api": telephony_url(context.public_base_url, channel.secret_key)}
     return ChannelOut(
         id=channel.id,
@@ -109,14 +109,14 @@ async def update_channel(
 
 
 @router.get("", response_model=list[ChannelOut])
-async def list_channels(context: ContextDep) -> list[ChannelOut]:
-    channels = await anyio.to_thread.run_sync(context.store.list_channels)
+def list_channels(context: ContextDep) -> list[ChannelOut]:
+    channels = context.store.list_channels()
     return [channel_out(context, channel) for channel in channels]
 
 
 @router.get("/{channel_id}", response_model=ChannelOut, responses=errors(404))
-async def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
-    channel = await anyio.to_thread.run_sync(context.store.get_channel, channel_id)
+def get_channel(channel_id: StoredId, context: ContextDep) -> ChannelOut:
+    channel = context.store.get_channel(channel_id)
     if channel is None:
         raise HTTPException(404, detail="no such channel")
     return channel_out(context, channel)

@@ -69,9 +69,7 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
     employee = await anyio.to_thread.run_sync(store.get_employee, body.employee_id)
     if employee is None:
         raise HTTPException(404, detail="employee_id: no such employee")
-    extension = next(
-        (link.extension for link in employee.links if link.channel_id == channel.id), None
-    )
+    extension = employee.extension_on(channel.id)
     if not extension:
         raise HTTPException(
             422, detail=f"employee_id: {employee.name} has no short number in this channel"

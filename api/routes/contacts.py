@@ -5,18 +5,15 @@ for the contact reads too (`api.access`)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
 
-import anyio
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 
 from api.access import contact_comments_for
-from api.bounds import Offset, StoredId
+from api.bounds import Offset, PageLimit, StoredId
+from api.call_filters import CountryParam, PhoneParam, phone_filter
 from api.deps import AdminDep, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import CommentOut, ContactOut, ContactUpdate
-from api.routes.calls import normalize_phone_filter
-from crm import Contact
+from api.rest_models import CommentOut, ContactOut, ContactUpdate
 
 router = APIRouter(
     prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep], responses=AUTHENTICATED
@@ -26,39 +23,36 @@ comments_router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], respon
 
 
 @router.get("", response_model=list[ContactOut])
-async def list_contacts(
+def list_contacts(
     store: StoreDep,
-    phone: Annotated[str | None, Query(description="Any format")] = None,
-    country: str = "RU",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    phone: PhoneParam = None,
+    country: CountryParam = None,
+    limit: PageLimit = 100,
     offset: Offset = 0,
 ) -> list[ContactOut]:
-    normalized = normalize_phone_filter(phone, country)
-    contacts = await anyio.to_thread.run_sync(
-        lambda: store.list_contacts(phone=normalized, limit=limit, offset=offset)
-    )
+    normalized = phone_filter(store, phone, country)
+    contacts = store.list_contacts(phone=normalized, limit=limit, offset=offset)
     return [ContactOut.model_validate(asdict(contact)) for contact in contacts]
 
 
 @router.get("/{contact_id}", response_model=ContactOut, responses=errors(404))
-async def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
-    contact = await anyio.to_thread.run_sync(store.get_contact, contact_id)
+def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
+    contact = store.get_contact(contact_id)
     if contact is None:
         raise HTTPException(404, detail="no such contact")
     return ContactOut.model_validate(asdict(contact))
 
 
 @router.patch("/{contact_id}", response_model=ContactOut, responses={**WITH_BODY, **errors(404)})
-async def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
+def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
     """Set the contact's responsibles (in order); 422 naming an employee that does not exist."""
 
-    def update() -> Contact | None:
-        if body.responsible_employee_ids is None:
-            return store.get_contact(contact_id)
-        return store.set_contact_responsibles(contact_id, body.responsible_employee_ids)
-
+    wanted = body.responsible_employee_ids
     try:
-        contact = await anyio.to_thread.run_sync(update)
+        if wanted is None:
+            contact = store.get_contact(contact_id)
+        else:
+            contact = store.set_contact_responsibles(contact_id, wanted)
     except ValueError as error:
         raise HTTPException(422, detail=f"responsible_employee_ids: {error}") from None
     if contact is None:
@@ -69,12 +63,10 @@ async def update_contact(contact_id: StoredId, body: ContactUpdate, store: Store
 @comments_router.get(
     "/{contact_id}/comments", response_model=list[CommentOut], responses=errors(404)
 )
-async def list_contact_comments(
+def list_contact_comments(
     contact_id: StoredId, store: StoreDep, caller: CallerDep, include_hidden: bool = True
 ) -> list[CommentOut]:
     """The contact card's comments, oldest first: employees' and calls attached to it (hidden
     ones only with `include_hidden`, and for an employee only when they hear recordings)."""
-    comments = await anyio.to_thread.run_sync(
-        lambda: contact_comments_for(caller, store, contact_id, include_hidden=include_hidden)
-    )
+    comments = contact_comments_for(caller, store, contact_id, include_hidden=include_hidden)
     return [CommentOut.model_validate(asdict(comment)) for comment in comments]

@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.bounds import StoredId
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import (
+from api.rest_models import (
     EmployeeCreate,
     EmployeeOut,
     EmployeeTokenIn,
@@ -37,18 +36,15 @@ def employee_out(employee: Employee) -> EmployeeOut:
     response_model=EmployeeOut,
     responses={**WITH_BODY, **errors(409)},
 )
-async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
-    def create() -> Employee:
-        return store.create_employee(
+def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
+    try:
+        employee = store.create_employee(
             name=body.name,
             phones=body.phones,
             links=[EmployeeLink(**link.model_dump()) for link in body.links],
             working_hours=body.working_hours,
             hears_recordings=body.hears_recordings,
         )
-
-    try:
-        employee = await anyio.to_thread.run_sync(create)
     except ConflictError as error:
         raise HTTPException(409, detail=str(error)) from error
     except ValueError as error:
@@ -57,31 +53,27 @@ async def create_employee(body: EmployeeCreate, store: StoreDep) -> EmployeeOut:
 
 
 @router.get("", response_model=list[EmployeeOut])
-async def list_employees(store: StoreDep, channel_id: StoredId | None = None) -> list[EmployeeOut]:
-    employees = await anyio.to_thread.run_sync(lambda: store.list_employees(channel_id=channel_id))
+def list_employees(store: StoreDep, channel_id: StoredId | None = None) -> list[EmployeeOut]:
+    employees = store.list_employees(channel_id=channel_id)
     return [employee_out(employee) for employee in employees]
 
 
 @router.get("/{employee_id}", response_model=EmployeeOut, responses=errors(404))
-async def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
-    employee = await anyio.to_thread.run_sync(store.get_employee, employee_id)
+def get_employee(employee_id: StoredId, store: StoreDep) -> EmployeeOut:
+    employee = store.get_employee(employee_id)
     if employee is None:
         raise HTTPException(404, detail="no such employee")
     return employee_out(employee)
 
 
 @router.patch("/{employee_id}", response_model=EmployeeOut, responses={**WITH_BODY, **errors(404)})
-async def update_employee(
-    employee_id: StoredId, body: EmployeeUpdate, store: StoreDep
-) -> EmployeeOut:
+def update_employee(employee_id: StoredId, body: EmployeeUpdate, store: StoreDep) -> EmployeeOut:
     """Give or take the right to hear recordings."""
 
-    def update() -> Employee | None:
-        if body.hears_recordings is None:
-            return store.get_employee(employee_id)
-        return store.set_hears_recordings(employee_id, body.hears_recordings)
-
-    employee = await anyio.to_thread.run_sync(update)
+    if body.hears_recordings is None:
+        employee = store.get_employee(employee_id)
+    else:
+        employee = store.set_hears_recordings(employee_id, body.hears_recordings)
     if employee is None:
         raise HTTPException(404, detail="no such employee")
     return employee_out(employee)
@@ -94,16 +86,14 @@ async def update_employee(
     summary="Issue the employee a new API token (replacing theirs), shown this once",
     responses={**WITH_BODY, **errors(404)},
 )
-async def issue_token(
+def issue_token(
     employee_id: StoredId, store: StoreDep, response: Response, body: EmployeeTokenIn | None = None
 ) -> EmployeeTokenOut:
     """The body may say how long it lasts, `{"expires_in_days": 90}`; without one, it lasts
     until it is revoked or replaced."""
     days = body.expires_in_days if body is not None else None
     expires_at = datetime.now(UTC) + timedelta(days=days) if days is not None else None
-    token = await anyio.to_thread.run_sync(
-        lambda: store.issue_token(employee_id, expires_at=expires_at)
-    )
+    token = store.issue_token(employee_id, expires_at=expires_at)
     if token is None:
         raise HTTPException(404, detail="no such employee")
     # a credential: no cache along the way keeps it
@@ -118,7 +108,7 @@ async def issue_token(
     summary="Revoke the employee's API token",
     responses=errors(404),
 )
-async def revoke_token(employee_id: StoredId, store: StoreDep) -> Response:
-    if await anyio.to_thread.run_sync(store.revoke_token, employee_id) is None:
+def revoke_token(employee_id: StoredId, store: StoreDep) -> Response:
+    if store.revoke_token(employee_id) is None:
         raise HTTPException(404, detail="no such employee")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

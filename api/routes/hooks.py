@@ -19,16 +19,21 @@ from starlette.convertors import Convertor, register_url_convertor
 from temporalio.service import RPCError
 
 from api.acceptance import accept_request
-from api.context import ApiContext
 from api.deps import ContextDep
+from api.ingress import (
+    BodyTooLarge,
+    StoreUnavailable,
+    channel_context,
+    client_host,
+    mask_key,
+    read_body,
+    read_store,
+)
 from api.log_text import printable
-from api.proxies import client_address
 from api.temporal import TemporalUnavailable
-from crm import Channel
 from providers.endpoint_paths import HOOKS_PREFIX
-from providers.engine import ChannelContext, IncomingRequest, prepare_request
+from providers.engine import IncomingRequest, prepare_request
 from providers.rejections import EndpointNotFound, MappingError, RequestRejected
-from workflows.starter import CallSettings
 
 log = logging.getLogger("pbxhub.ingress")
 router = APIRouter(tags=["webhooks"])
@@ -83,22 +88,10 @@ _METHODS = ["GET", "POST", "PUT"]
 _OTHER_METHODS = ["DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-@router.api_route(
-    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
-    methods=_METHODS,
-    summary="A PBX webhook",
-    description="`endpoint` is the endpoint's path in the provider's spec (one or more "
-    "segments, by default the endpoint's name).",
-    responses=_ERRORS,
-)
 async def receive_webhook(
     provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
 ) -> Response:
-    where = f"{printable(provider)}/{_mask(channel_key)}/{printable(endpoint)}"
+    where = f"{printable(provider)}/{mask_key(channel_key)}/{printable(endpoint)}"
     spec = context.specs.get(provider)
     if spec is None:
         return _not_found(where, "unknown provider")
@@ -109,16 +102,16 @@ async def receive_webhook(
         known = ", ".join(sorted(e.url_path for e in spec.endpoints.values()))
         return _not_found(where, f"no endpoint of {spec.id} at this path (its paths: {known})")
     try:
-        channel = await anyio.to_thread.run_sync(context.store.get_channel_by_key, channel_key)
-    except Exception:
-        log.exception("store unavailable for %s", where)
+        channel = await read_store(context.store.get_channel_by_key, channel_key)
+    except StoreUnavailable as error:
+        log.error("%s for %s", error, where)
         content = {"error": "store unavailable, retry later", "field": None}
         return JSONResponse(content, status_code=503)
     # A key of another provider's channel is as unknown as no key at all.
     if channel is None or channel.provider != provider:
         return _not_found(where, "unknown channel key")
     try:
-        body = await _read_body(request, context.max_body_bytes)
+        body = await read_body(request, context.max_body_bytes)
     except BodyTooLarge:
         content = {"error": f"body over {context.max_body_bytes} bytes", "field": None}
         return _reject(413, content, where, "too large")
@@ -128,7 +121,7 @@ async def receive_webhook(
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
         body=body,
-        client_host=_client_host(request, context),
+        client_host=client_host(request, context),
         received_at=datetime.now(UTC),
     )
     try:
@@ -138,7 +131,7 @@ async def receive_webhook(
             spec,
             ep.name,
             incoming,
-            _channel_context(channel, context.call_settings),
+            channel_context(channel, max_call_seconds=context.call_settings.max_call_seconds),
             limiter=context.webhook_workers,
         )
     except EndpointNotFound:
@@ -171,12 +164,23 @@ async def receive_webhook(
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
+_WEBHOOK_PATH = HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}"
+# One route per method a spec may declare, each its own OpenAPI operation (an operation id is
+# unique per method; one route for several would repeat it).
+for _method in _METHODS:
+    router.add_api_route(
+        _WEBHOOK_PATH,
+        receive_webhook,
+        methods=[_method],
+        operation_id=f"receive_webhook_{_method.lower()}",
+        summary=f"A PBX webhook ({_method})",
+        description="`endpoint` is the endpoint's path in the provider's spec (one or more "
+        "segments, by default the endpoint's name).",
+        responses=_ERRORS,
+    )
 # The same handler for the methods no endpoint takes: the engine answers 405 and logs it.
 router.add_api_route(
-    HOOKS_PREFIX + "/{provider}/{channel_key}/{endpoint:any_path}",
-    receive_webhook,
-    methods=_OTHER_METHODS,
-    include_in_schema=False,
+    _WEBHOOK_PATH, receive_webhook, methods=_OTHER_METHODS, include_in_schema=False
 )
 
 
@@ -189,17 +193,9 @@ async def not_a_webhook(request: Request) -> JSONResponse:
     PBX given a base URL without its endpoint, a typo. Logged, never a silent framework 404."""
     parts = request.url.path.split("/")[2:]  # "", "hooks", provider, key, ...
     if len(parts) > 1:
-        parts[1] = _mask(parts[1])
+        parts[1] = mask_key(parts[1])
     where = "/".join(printable(part) for part in parts) or "(none)"
     return _not_found(where, "not a webhook URL: /hooks/{provider}/{channel_key}/{endpoint path}")
-
-
-def _client_host(request: Request, context: ApiContext) -> str | None:
-    """The sender's address: the TCP peer, or what our own proxy says in the trusted header."""
-    peer = request.client.host if request.client else None
-    header = context.trusted_proxy_header
-    values = request.headers.getlist(header) if header else []
-    return client_address(peer, values, context.trusted_proxies)
 
 
 def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Response:
@@ -237,32 +233,6 @@ def _spec_error(where: str, error: MappingError, *, delivered: int = 0) -> JSONR
     return JSONResponse(content, status_code=501)
 
 
-def _channel_context(channel: Channel, call_settings: CallSettings) -> ChannelContext:
-    # `settings.secrets` (name → value, e.g. the PBX's API secret its signatures are keyed with)
-    # reaches the spec's templates as `channel.secrets` only, not inside `channel.settings`.
-    return ChannelContext.from_stored(
-        channel.id,
-        timezone=channel.timezone,
-        country=channel.default_country,
-        settings=channel.settings,
-        max_call_seconds=call_settings.max_call_seconds,
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _not_found(where: str, reason: str) -> JSONResponse:
     return _reject(404, {"error": f"not found: {reason}", "field": None}, where, reason)
 
@@ -270,8 +240,3 @@ def _not_found(where: str, reason: str) -> JSONResponse:
 def _reject(status: int, content: Mapping[str, object], where: str, reason: str) -> JSONResponse:
     log.warning("rejected %s with %d: %s", where, status, printable(reason, 1000))
     return JSONResponse(content, status_code=status)
-
-
-def _mask(secret: str) -> str:
-    # Channel keys are secrets: logs get enough to tell channels apart, not to call them.
-    return secret[:4] + "…" if len(secret) > 4 else "…"

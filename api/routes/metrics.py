@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import anyio
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
@@ -55,6 +54,6 @@ def render_metrics(store: Store) -> str:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus counters")
-async def metrics(store: StoreDep) -> PlainTextResponse:
-    text = await anyio.to_thread.run_sync(render_metrics, store)
+def metrics(store: StoreDep) -> PlainTextResponse:
+    text = render_metrics(store)
     return PlainTextResponse(text, media_type=CONTENT_TYPE)

@@ -6,26 +6,25 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.bounds import Offset, StoredId
+from api.bounds import Offset, PageLimit, StoredId
 from api.deps import CallerDep, StoreDep
 from api.errors import AUTHENTICATED
-from api.models import NotificationOut
+from api.rest_models import NotificationOut
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[NotificationOut], summary="Notifications, newest first")
-async def list_notifications(
+def list_notifications(
     caller: CallerDep,
     store: StoreDep,
     employee_id: Annotated[
         StoredId | None, Query(description="Whose notifications (an employee's token: their own)")
     ] = None,
     call_id: StoredId | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageLimit = 100,
     offset: Offset = 0,
 ) -> list[NotificationOut]:
     if caller.employee is not None:
@@ -37,9 +36,7 @@ async def list_notifications(
                 f"{employee_id}'s",
             )
         employee_id = own
-    notifications = await anyio.to_thread.run_sync(
-        lambda: store.list_notifications(
-            employee_id=employee_id, call_id=call_id, limit=limit, offset=offset
-        )
+    notifications = store.list_notifications(
+        employee_id=employee_id, call_id=call_id, limit=limit, offset=offset
     )
     return [NotificationOut.model_validate(asdict(item)) for item in notifications]

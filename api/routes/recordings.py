@@ -24,7 +24,7 @@ from api.bounds import MAX_ID, StoredId
 from api.context import ApiContext
 from api.deps import AdminDep, Caller, CallerDep, ContextDep
 from api.errors import AUTHENTICATED, errors
-from api.pbx_actions import ask_pbx
+from api.pbx_actions import ask_pbx, gives_fresh_links
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from contracts.messages import ActionCall, PbxActionInput
 from crm import Recording, StoredCall
@@ -68,13 +68,10 @@ class RecordingOutcomeOut(BaseModel):
     summary="Calls by what became of their recording (refused and failed links counted)",
     dependencies=[AdminDep],
 )
-async def recording_outcomes(
+def recording_outcomes(
     context: ContextDep, channel_id: StoredId | None = None
 ) -> list[RecordingOutcomeOut]:
-    def count() -> list[tuple[str, str | None, int]]:
-        return context.store.count_recording_outcomes(channel_id=channel_id)
-
-    rows = await anyio.to_thread.run_sync(count)
+    rows = context.store.count_recording_outcomes(channel_id=channel_id)
     return [RecordingOutcomeOut(status=s, error_code=c, calls=n) for s, c, n in rows]
 
 
@@ -163,7 +160,7 @@ async def _fresh_link(context: ApiContext, call: StoredCall, caller: Caller) -> 
     if channel is None:
         raise HTTPException(404, detail="the call's channel no longer exists")
     spec = context.specs.get(channel.provider)
-    if spec is None or RECORDING_LINK not in spec.actions:
+    if not gives_fresh_links(spec):
         raise HTTPException(
             409,
             detail=(

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, HTTPException, Query
 
-from api.bounds import Offset, StoredId
+from api.bounds import Offset, PageLimit, StoredId
+from api.call_filters import (
+    CountryParam,
+    PhoneParam,
+    SinceParam,
+    UntilParam,
+    aware,
+    phone_filter,
+)
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED
-from api.models import Page, SkippedCallOut
-from api.routes.calls import aware, normalize_phone_filter
+from api.rest_models import Page, SkippedCallOut
 from crm import SKIP_REASONS
 
 router = APIRouter(
@@ -22,17 +27,17 @@ router = APIRouter(
 
 
 @router.get("/skipped-calls", response_model=Page[SkippedCallOut], summary="Calls not recorded")
-async def list_skipped_calls(
+def list_skipped_calls(
     store: StoreDep,
     reason: Annotated[
         str | None, Query(description=f"One of: {', '.join(sorted(SKIP_REASONS))}")
     ] = None,
     channel_id: StoredId | None = None,
-    phone: Annotated[str | None, Query(description="The other party's number, any format")] = None,
-    country: Annotated[str, Query(description="Region to read a national number")] = "RU",
-    since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Started before (ISO 8601)")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    phone: PhoneParam = None,
+    country: CountryParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    limit: PageLimit = 100,
     offset: Offset = 0,
 ) -> Page[SkippedCallOut]:
     if reason is not None and reason not in SKIP_REASONS:
@@ -42,15 +47,11 @@ async def list_skipped_calls(
     filters: dict[str, Any] = {
         "channel_id": channel_id,
         "reason": reason,
-        "phone": normalize_phone_filter(phone, country),
+        "phone": phone_filter(store, phone, country, channel_id=channel_id),
         "since": aware("since", since),
         "until": aware("until", until),
     }
-
-    def read() -> tuple[list[SkippedCallOut], int]:
-        skipped = store.list_skipped_calls(limit=limit, offset=offset, **filters)
-        items = [SkippedCallOut.model_validate(asdict(call)) for call in skipped]
-        return items, store.count_skipped_calls(**filters)
-
-    items, total = await anyio.to_thread.run_sync(read)
+    skipped = store.list_skipped_calls(limit=limit, offset=offset, **filters)
+    items = [SkippedCallOut.model_validate(asdict(call)) for call in skipped]
+    total = store.count_skipped_calls(**filters)
     return Page[SkippedCallOut](items=items, total=total, limit=limit, offset=offset)

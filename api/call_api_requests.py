@@ -1,5 +1,6 @@
-"""The generic telephony API's contract (seed 002): read a create_call/update_call request as a
-PBX sends it (form, multipart or JSON), check it field by field, and say it as call events.
+"""The generic call API's requests (`telephony_api` channels, seed 002): read a create_call or
+update_call as a PBX sends it (form, multipart or JSON), check it field by field, and say it as
+call events.
 
 No provider spec describes this API: its answer carries ids that only the call's workflow knows
 (see docs/providers/telephony_api.md), so it has its own route and this module.

@@ -1,6 +1,7 @@
-"""Synchronous replies: the answers to a spec's lookups (providers.lookups), read from the store
-under a deadline. The PBX waits on the reply, so a store that is slow or failing gets the spec's
-fallback reply ("continue by your own scenario") instead of making the PBX time out.
+"""PBX routing: the answers to a routing question's lookups (providers.lookups: whose caller
+this is, whether to forward to them), read from the store under a deadline. The PBX waits on the
+reply, so a store that is slow or failing gets the spec's fallback reply ("continue by your own
+scenario") instead of making the PBX time out.
 """
 
 from __future__ import annotations
@@ -130,11 +131,11 @@ def _employee(responsible: Responsible | None, channel_id: int) -> EmployeeAnswe
     if responsible is None or responsible.employee is None:
         return None
     employee = responsible.employee
-    extension = next(
-        (link.extension for link in employee.links if link.channel_id == channel_id), None
-    )
     return EmployeeAnswer(
-        id=employee.id, name=employee.name, extension=extension, phones=tuple(employee.phones)
+        id=employee.id,
+        name=employee.name,
+        extension=employee.extension_on(channel_id),
+        phones=tuple(employee.phones),
     )
 
 

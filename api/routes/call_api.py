@@ -1,4 +1,5 @@
-"""The generic telephony API: `POST /api/v2/telephony/calls/{channel_key}` (seed 002).
+"""The generic call API's route (`telephony_api` channels, seed 002):
+`POST /api/v2/telephony/calls/{channel_key}`.
 
 A PBX creates a call (and with it a ticket) and updates it; every request goes through the
 call's workflow (update-with-start), which answers with the ids it wrote.
@@ -7,29 +8,21 @@ call's workflow (update-with-start), which answers with the ids it wrote.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.datastructures import FormData
-from starlette.types import Message
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.audio import AudioRejected, keep_audio
-from api.context import ApiContext
-from api.deps import ContextDep
-from api.errors import errors
-from api.models import TelephonyAnswerOut
-from api.proxies import client_address
-from api.telephony import (
+from api.call_api_requests import (
     PATH,
     PROVIDER,
     ApiRequestError,
@@ -42,26 +35,36 @@ from api.telephony import (
     pbx_call_id_of,
     request_key,
 )
+from api.context import ApiContext
+from api.deps import ContextDep
+from api.errors import errors
+from api.ingress import (
+    BodyTooLarge,
+    MalformedBody,
+    StoreUnavailable,
+    check_sources,
+    mask_key,
+    read_body,
+    read_multipart,
+    read_store,
+)
+from api.rest_models import TelephonyAnswerOut
 from api.temporal import TemporalUnavailable
 from contracts.api_requests import ApiCallAnswer, ApiCallRequest
 from contracts.messages import StoredAudio
 from contracts.phones import read_phone
 from crm import Channel, Store
-from providers.auth import AuthFailure, SourceIpAllowlist
 from providers.bodies import BodyError, BodyLimits, read_form, read_json
-from providers.engine import CHANNEL_SOURCES_SETTING
+from providers.rejections import RequestRejected
 from workflows.starter import send_api_request
 
 log = logging.getLogger("pbxhub.telephony_api")
+T = TypeVar("T")
 router = APIRouter(tags=["telephony API"])
 
 _JSON_TYPES = ("application/json", "text/json")
 # How long a PBX waits for the workflow's answer before it is told to retry.
 _ANSWER_TIMEOUT_SECONDS = 30.0
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -83,21 +86,21 @@ class _Target:
     },
 )
 async def telephony_call(channel_key: str, request: Request, context: ContextDep) -> JSONResponse:
-    where = f"{PROVIDER}/{_mask(channel_key)}"
+    where = f"{PROVIDER}/{mask_key(channel_key)}"
     try:
-        channel = await _store_read(context.store.get_channel_by_key, channel_key)
+        channel = await read_store(context.store.get_channel_by_key, channel_key)
         if channel is None or channel.provider != PROVIDER:
             raise ApiRequestError.one(404, "channel_key", "no telephony API channel with this key")
         _check_source(request, context, channel)
         async with _request_params(request, context) as params:
             call = parse_request(params)
-            target = await _store_read(_resolve, context.store, channel, call)
+            target = await read_store(_resolve, context.store, channel, call)
             audio = await _keep_audio(context, call)
             answer = await _through_workflow(context, channel, call, target, audio)
     except ApiRequestError as error:
         log.warning("rejected %s with %d: %s", where, error.status, error)
         return JSONResponse(error.content(), status_code=error.status)
-    except _Unavailable as error:
+    except (StoreUnavailable, _Unavailable) as error:
         log.error("%s not accepted: %s", where, error)
         return JSONResponse({"detail": "temporarily unavailable, retry later"}, status_code=503)
     log.info("%s %s: call %s, %s", where, call.action, answer.call_id, answer.call_status)
@@ -105,33 +108,15 @@ async def telephony_call(channel_key: str, request: Request, context: ContextDep
 
 
 class _Unavailable(Exception):
-    """The store or Temporal did not answer: the PBX should retry."""
-
-
-# What a store that cannot be reached raises; anything else is a fault of ours, never "retry".
-_STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
-
-
-async def _store_read(read: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return await anyio.to_thread.run_sync(read, *args)
-    except _STORE_DOWN as error:  # the database is down or unreachable: the PBX retries
-        raise _Unavailable(f"store unavailable: {error}") from error
+    """Temporal did not answer, or the recording cannot be kept: the PBX should retry."""
 
 
 def _check_source(request: Request, context: ApiContext, channel: Channel) -> None:
     """The channel's `allowed_sources` setting holds here as for every provider's webhooks."""
-    peer = request.client.host if request.client else None
-    header = context.trusted_proxy_header
-    host = client_address(
-        peer, request.headers.getlist(header) if header else [], context.trusted_proxies
-    )
     try:
-        SourceIpAllowlist(setting=CHANNEL_SOURCES_SETTING).check(channel, host)
-    except AuthFailure as error:
+        check_sources(request, context, channel)
+    except RequestRejected as error:
         raise ApiRequestError.one(error.status, "source", error.message) from error
-    except ValueError as error:  # a malformed setting closes the gate, never opens it
-        raise ApiRequestError.one(403, "source", "allowed_sources is malformed") from error
 
 
 def _resolve(store: Store, channel: Channel, call: TelephonyRequest) -> _Target:
@@ -226,19 +211,19 @@ async def _through_workflow(
         comment=call.comment,
         audio=audio,
     )
+    send = partial(
+        send_api_request,
+        request=request,
+        channel_id=channel.id,
+        provider=PROVIDER,
+        session_id=target.session_id,
+        task_queue=context.task_queue,
+        call_settings=context.call_settings,
+        rpc_timeout=timedelta(seconds=_ANSWER_TIMEOUT_SECONDS),
+    )
     try:
-        client = await context.temporal.client()
         with anyio.fail_after(_ANSWER_TIMEOUT_SECONDS):
-            return await send_api_request(
-                client,
-                request,
-                channel_id=channel.id,
-                provider=PROVIDER,
-                session_id=target.session_id,
-                task_queue=context.task_queue,
-                call_settings=context.call_settings,
-                rpc_timeout=timedelta(seconds=_ANSWER_TIMEOUT_SECONDS),
-            )
+            return await context.temporal.call(send)
     except WorkflowUpdateFailedError as error:
         raise ApiRequestError.one(422, "action", str(error.cause)) from error
     except (
@@ -278,13 +263,14 @@ async def _request_params(request: Request, context: ApiContext) -> AsyncIterato
     query = list(request.query_params.multi_items())
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "multipart/form-data":
-        form = await _read_form(request, context.max_upload_bytes + context.max_body_bytes)
+        limit = context.max_upload_bytes + context.max_body_bytes
+        form = await _read(read_multipart(request, limit, max_files=4, max_fields=500))
         try:
             yield collect_params(query + list(form.multi_items()))
         finally:
             await form.close()
         return
-    body = await _read_body(request, context.max_body_bytes)
+    body = await _read(read_body(request, context.max_body_bytes))
     # the webhooks' bounded readers: linear, and a body too deep or too wide is refused
     try:
         if media in _JSON_TYPES or (not media and body.lstrip().startswith(b"{")):
@@ -298,49 +284,11 @@ async def _request_params(request: Request, context: ApiContext) -> AsyncIterato
     yield params
 
 
-async def _read_form(request: Request, limit: int) -> FormData:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiRequestError.one(413, "body", f"over {limit} bytes")
+async def _read(reading: Awaitable[T]) -> T:
+    """The ingress's body reading, its refusals in this API's words."""
     try:
-        return await Request(request.scope, _limited_receive(request.receive, limit)).form(
-            max_files=4, max_fields=500
-        )
-    except _BodyTooLarge as error:
-        raise ApiRequestError.one(413, "body", f"over {limit} bytes") from error
-    except HTTPException as error:  # Starlette's word for a malformed multipart body
-        raise ApiRequestError.one(400, "body", str(error.detail)) from error
-
-
-def _limited_receive(
-    receive: Callable[[], Awaitable[Message]], limit: int
-) -> Callable[[], Awaitable[Message]]:
-    received = 0
-
-    async def limited() -> Message:
-        nonlocal received
-        message = await receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise _BodyTooLarge
-        return message
-
-    return limited
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiRequestError.one(413, "body", f"over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiRequestError.one(413, "body", f"over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _mask(secret: str) -> str:
-    return secret[:4] + "…" if len(secret) > 4 else "…"
+        return await reading
+    except BodyTooLarge as error:
+        raise ApiRequestError.one(413, "body", str(error)) from error
+    except MalformedBody as error:
+        raise ApiRequestError.one(400, "body", str(error)) from error

@@ -1,0 +1,121 @@
+"""Which calls a REST request asks for: the query parameters the call lists, pages, counts and
+CSV exports take, read once into one frozen filter (a dependency), and the phone and time
+parameters other lists share.
+
+A `phone` is read as the webhooks read it (`providers.phones`), by `country` when one is given,
+else by the country of the channel the request names (`channel_id`), else as a Russian number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+import phonenumbers
+from fastapi import Depends, HTTPException, Query
+from providers.phones import read_phone
+
+from api.bounds import StoredId
+from api.deps import StoreDep
+from crm import Store
+
+__all__ = [
+    "CallFilter",
+    "CallFilterDep",
+    "CountryParam",
+    "PhoneParam",
+    "SinceParam",
+    "UntilParam",
+    "aware",
+    "call_filter",
+    "normalize_phone_filter",
+    "phone_filter",
+]
+
+# The country a number is read by when neither the request nor its channel names one.
+DEFAULT_COUNTRY: Final = "RU"
+
+PhoneParam = Annotated[str | None, Query(description="Contact number, any format")]
+CountryParam = Annotated[
+    str | None,
+    Query(
+        description="ISO 3166 region to read a national `phone` by (default: the country of "
+        f"the channel `channel_id` names, else {DEFAULT_COUNTRY})"
+    ),
+]
+SinceParam = Annotated[datetime | None, Query(description="Started at or after (ISO 8601)")]
+UntilParam = Annotated[datetime | None, Query(description="Started before (ISO 8601)")]
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls: a contact's E.164 number, an employee, a channel, a window of start times."""
+
+    phone: str | None = None
+    employee_id: int | None = None
+    channel_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def store_keywords(self) -> dict[str, Any]:
+        """The keywords `Store.list_calls`, `page_calls` and `count_calls` take for it."""
+        return asdict(self)
+
+
+def call_filter(
+    store: StoreDep,
+    phone: PhoneParam = None,
+    country: CountryParam = None,
+    employee_id: StoredId | None = None,
+    channel_id: StoredId | None = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+) -> CallFilter:
+    """The filter of a request for calls; 422 naming a parameter that cannot be read. Sync: it
+    may read the channel's country, so FastAPI runs it in its thread pool."""
+    return CallFilter(
+        phone=phone_filter(store, phone, country, channel_id=channel_id),
+        employee_id=employee_id,
+        channel_id=channel_id,
+        since=aware("since", since),
+        until=aware("until", until),
+    )
+
+
+CallFilterDep = Annotated[CallFilter, Depends(call_filter)]
+
+
+def phone_filter(
+    store: Store, phone: str | None, country: str | None, *, channel_id: int | None = None
+) -> str | None:
+    """A phone as a person types it or a PBX sent it ("8 916 123-45-67", "0048221234567") → the
+    E.164 form the store keeps, read as the webhooks read it; 422 naming what cannot be read.
+    Without `country`, the channel's country is read from the store (blocking)."""
+    if phone is None:
+        return None
+    if country is None:
+        channel = store.get_channel(channel_id) if channel_id is not None else None
+        country = channel.default_country if channel is not None else DEFAULT_COUNTRY
+    return normalize_phone_filter(phone, country)
+
+
+def normalize_phone_filter(phone: str | None, country: str) -> str | None:
+    """`phone` read by `country`'s dialling rules; 422 naming what cannot be read."""
+    if phone is None:
+        return None
+    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise HTTPException(422, detail=f"country: {country!r} is not an ISO 3166 country code")
+    number = read_phone(phone, country)
+    if number is None:
+        raise HTTPException(
+            422, detail=f"phone: {phone!r} is not a phone number (read with country {country})"
+        )
+    return number
+
+
+def aware(name: str, value: datetime | None) -> datetime | None:
+    """A time filter that says its zone; 422 naming the parameter when it does not."""
+    if value is not None and value.tzinfo is None:
+        raise HTTPException(422, detail=f"{name}: give a time zone (e.g. 2026-01-31T10:00:00Z)")
+    return value
