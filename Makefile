@@ -50,6 +50,7 @@ spec: install-test
 
 test: install-test lint providers-check
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 clean:

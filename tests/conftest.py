@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import re
 import socket
 import sys
 import threading
@@ -502,3 +503,120 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _EXIT_STATUS = pytest.StashKey[int]()
+
+
+# --- The pages in a real browser: Debian's Chromium driven by Playwright, never a download ---
+
+CHROMIUM = Path(os.environ.get("PBXHUB_TEST_CHROMIUM", "/usr/bin/chromium"))
+# Where a failed browser test leaves its last screen.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+
+
+@dataclass(frozen=True)
+class Site:
+    """pbxhub's API served over real HTTP on a loopback port (its pages too), on a fresh
+    SQLite store; no Temporal behind it (the pages read the store)."""
+
+    url: str
+    store: Store
+    admin_key: str
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"X-API-Key": self.admin_key}
+
+
+@asynccontextmanager
+async def serving_pbxhub(store: Store) -> AsyncIterator[Site]:
+    """The app under uvicorn on 127.0.0.1 (a free port, bound before the app is made, so the
+    app's public URL is its own), in this event loop, until the block ends."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    context = ApiContext(
+        store=store,
+        temporal=unreachable_temporal(),
+        specs=load_specs(),
+        admin_key="test-admin-key",
+        public_base_url=url,
+        task_queue="pages-no-temporal",
+        call_settings=CallSettings(recording_wait_seconds=5, max_call_seconds=3600),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()  # it failed to start: say why
+            await asyncio.sleep(0.01)
+        yield Site(url, store, context.admin_key)
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    store = Store(f"sqlite:///{tmp_path / 'pbxhub.db'}")
+    store.migrate()
+    try:
+        async with serving_pbxhub(store) as served:
+            yield served
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium (scripts/ensure-chromium.sh installs it), started once per session by
+    Playwright, headless; the browser of Playwright's own is never fetched."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"no browser at {CHROMIUM}: run scripts/ensure-chromium.sh "
+            "(or set PBXHUB_TEST_CHROMIUM)",
+            pytrace=False,
+        )
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        # as root, Chromium starts only without its sandbox (the page is our own, on loopback)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def browser_page(
+    chromium: Any, site: Site, request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
+    """A fresh browser profile (no cookies) and a page on `site`; a failed test leaves its
+    screenshot in test-results/screenshots/."""
+    context = await chromium.new_context(base_url=site.url)
+    context.set_default_timeout(5_000)
+    page = await context.new_page()
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # the test's own outcome, for fixtures that keep evidence when it failed (browser_page)
+    report = yield
+    if report.when == "call":
+        item.report_call = report  # type: ignore[attr-defined]
+    return report
