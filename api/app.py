@@ -13,6 +13,7 @@ from api.routes import (
     channels,
     click_to_call,
     contacts,
+    employee_sign_in,
     employees,
     groups,
     hooks,
@@ -23,6 +24,7 @@ from api.routes import (
     tasks,
     telephony,
 )
+from web.routes import add_pages
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -49,6 +51,8 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(recordings.router)
     app.include_router(recordings.call_router)
+    app.include_router(employee_sign_in.router)
+    add_pages(app)
 
     @app.exception_handler(RequestValidationError)
     async def name_the_field(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -43,6 +43,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.accounts import Accounts
 from crm.phones import require_e164
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
@@ -175,7 +176,7 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-class Store:
+class Store(Accounts):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
     Every method runs in its own short transaction and returns frozen records from

@@ -1,0 +1,48 @@
+"""How a page answers a refusal: a page of its own saying why (what the API says in JSON), or,
+for a page that needs a signed-in person, the way to sign in and back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+
+from web.sessions import SignInNeeded, signin_url
+from web.templates import page
+
+_TITLES = {
+    status.HTTP_403_FORBIDDEN: "Not yours to see",
+    status.HTTP_404_NOT_FOUND: "Not found",
+}
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInNeeded as needed:
+                return RedirectResponse(
+                    signin_url(needed.back_to), status_code=status.HTTP_303_SEE_OTHER
+                )
+            except HTTPException as error:
+                if error.status_code < 400:
+                    raise
+                return refusal_page(error.status_code, str(error.detail))
+
+        return answer
+
+
+def refusal_page(status_code: int, detail: str) -> Response:
+    title = _TITLES.get(status_code, "This cannot be done")
+    return page("refusal.html", status_code, viewer=None, title=title, detail=detail)
+
+
+def page_router() -> APIRouter:
+    """A router of pages: left out of the OpenAPI, refusals answered as pages."""
+    return APIRouter(include_in_schema=False, route_class=PageRoute)
