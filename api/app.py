@@ -12,6 +12,7 @@ from api.routes import (
     calls,
     channels,
     click_to_call,
+    contact_writes,
     contacts,
     employee_sign_in,
     employees,
@@ -51,6 +52,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(recordings.router)
     app.include_router(recordings.call_router)
+    app.include_router(contact_writes.router)
     app.include_router(employee_sign_in.router)
     add_pages(app)
 

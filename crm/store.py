@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.accounts import Accounts
+from crm.contact_edits import ContactEdits
 from crm.phones import require_e164
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
@@ -176,7 +177,7 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-class Store(Accounts):
+class Store(Accounts, ContactEdits):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
     Every method runs in its own short transaction and returns frozen records from

@@ -520,6 +520,8 @@ class Site:
     url: str
     store: Store
     admin_key: str
+    # where the local storage keeps recordings' files (None: no storage)
+    recordings_dir: Path | None = None
 
     @property
     def admin(self) -> dict[str, str]:
@@ -527,9 +529,10 @@ class Site:
 
 
 @asynccontextmanager
-async def serving_pbxhub(store: Store) -> AsyncIterator[Site]:
+async def serving_pbxhub(store: Store, recordings_dir: Path | None = None) -> AsyncIterator[Site]:
     """The app under uvicorn on 127.0.0.1 (a free port, bound before the app is made, so the
-    app's public URL is its own), in this event loop, until the block ends."""
+    app's public URL is its own), in this event loop, until the block ends; recordings are read
+    from `recordings_dir` (the local storage)."""
     import uvicorn
 
     sock = socket.socket()
@@ -543,6 +546,7 @@ async def serving_pbxhub(store: Store) -> AsyncIterator[Site]:
         public_base_url=url,
         task_queue="pages-no-temporal",
         call_settings=CallSettings(recording_wait_seconds=5, max_call_seconds=3600),
+        recordings_dir=recordings_dir,
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
@@ -553,7 +557,7 @@ async def serving_pbxhub(store: Store) -> AsyncIterator[Site]:
             if serving.done():
                 serving.result()  # it failed to start: say why
             await asyncio.sleep(0.01)
-        yield Site(url, store, context.admin_key)
+        yield Site(url, store, context.admin_key, recordings_dir)
     finally:
         server.should_exit = True
         await serving
@@ -565,7 +569,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     store = Store(f"sqlite:///{tmp_path / 'pbxhub.db'}")
     store.migrate()
     try:
-        async with serving_pbxhub(store) as served:
+        async with serving_pbxhub(store, tmp_path / "recordings") as served:
             yield served
     finally:
         store.close()
@@ -620,3 +624,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.report_call = report  # type: ignore[attr-defined]
     return report
+
+
+async def signin_form_token(http: httpx.AsyncClient) -> str:
+    """The CSRF token of the sign-in form `http` was just given (and its cookie kept)."""
+    form = await http.get("/signin")
+    marker = 'name="csrf_token" value="'
+    start = form.text.index(marker) + len(marker)
+    return form.text[start : form.text.index('"', start)]
+
+
+async def sign_in_over_http(http: httpx.AsyncClient, login: str, password: str) -> str:
+    """Sign `http` in as a browser does; the session's CSRF token, for the pages' forms."""
+    token = await signin_form_token(http)
+    form = {"login": login, "password": password, "csrf_token": token}
+    assert (await http.post("/signin", data=form)).status_code == 303
+    page = await http.get("/calls")
+    marker = 'name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]

@@ -1,12 +1,17 @@
 """The pages in a real browser (Debian's Chromium through Playwright) against pbxhub served on
-a loopback port: signing in and out, a wrong password, a form without its CSRF token."""
+a loopback port: signing in and out, a wrong password, a form without its CSRF token, the
+contact page a PBX links to, and an employee kept to what the API lets them see."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import Site
 
+from crm import CallRecord, Contact, ContactPhone, Employee
 from crm.passwords import hash_password
 from web.signin import WRONG_CREDENTIALS
 
@@ -29,6 +34,7 @@ async def test_the_start_page_leads_to_sign_in_then_home_and_sign_out_ends_it(
     await sign_in(page, "Boss")
     await page.wait_for_url(f"{site.url}/calls")
     assert await page.get_by_role("heading", name="Calls").is_visible()
+    assert await page.get_by_role("link", name="New contact").is_visible()  # the admin's
     cookie = next(c for c in await page.context.cookies() if c["name"] == "pbxhub_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
@@ -65,3 +71,122 @@ async def test_a_form_sent_without_its_csrf_token_is_refused(browser_page: Any, 
     assert "security token" in await page.get_by_role("alert").inner_text()
     await page.goto("/calls")  # still signed in: nothing was done
     assert page.url == f"{site.url}/calls"
+
+
+@dataclass(frozen=True)
+class ContactWithCall:
+    contact: Contact
+    call_id: int
+    recording_id: int
+    audio: bytes
+
+
+def employee_who_signs_in(site: Site, name: str) -> Employee:
+    employee = site.store.create_employee(name=name)
+    login = name.lower()
+    site.store.set_employee_sign_in(employee.id, login=login, password_hash=hash_password(PASSWORD))
+    return employee
+
+
+def contact_with_a_recorded_call(site: Site, responsible: Employee, phone: str) -> ContactWithCall:
+    """A contact `responsible` answers for, with a comment and an answered call whose recording
+    pbxhub keeps in its local storage."""
+    store = site.store
+    contact = store.create_contact(
+        name=f"Caller {phone[-4:]}",
+        phones=[ContactPhone(phone=phone, raw=phone)],
+        fields={"company": "Roga i Kopyta"},
+        responsible_employee_ids=[responsible.id],
+    )
+    channel = store.create_channel(provider="uis", name="Sales line")
+    started = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    call, _ = store.save_call(
+        CallRecord(
+            channel_id=channel.id,
+            session_id=f"session-{phone}",
+            provider="uis",
+            kind="call",
+            direction="in",
+            contact_id=contact.id,
+            contact_phone=phone,
+            employee_id=responsible.id,
+            started_at=started,
+            answered_at=started + timedelta(seconds=5),
+            ended_at=started + timedelta(seconds=47),
+            talk_seconds=42,
+        )
+    )
+    audio = b"ID3" + bytes(range(256)) * 8
+    assert site.recordings_dir is not None
+    site.recordings_dir.mkdir(parents=True, exist_ok=True)
+    (site.recordings_dir / f"{call.id}.mp3").write_bytes(audio)
+    recording, _ = store.add_recording(
+        call_id=call.id,
+        storage="local",
+        location=f"{call.id}.mp3",
+        content_type="audio/mpeg",
+        size=len(audio),
+        sha256=hashlib.sha256(audio).hexdigest(),
+    )
+    store.add_comment(
+        text="Asked for a quote <b>today</b>",
+        contact_id=contact.id,
+        author_employee_id=responsible.id,
+    )
+    return ContactWithCall(contact, call.id, recording.id, audio)
+
+
+async def test_the_contact_link_a_pbx_hands_out_opens_the_contact_after_sign_in(
+    browser_page: Any, site: Site
+) -> None:
+    anna = employee_who_signs_in(site, "Anna")
+    theirs = contact_with_a_recorded_call(site, anna, "+79161234567")
+    page = browser_page
+    link = f"{site.url}/contacts/{theirs.contact.id}"  # what routing replies carry
+
+    await page.goto(link)
+    assert page.url == f"{site.url}/signin?next=/contacts/{theirs.contact.id}"
+    await sign_in(page, "anna")
+    await page.wait_for_url(link)
+    assert await page.locator("#contact-name").inner_text() == "Caller 4567"
+    assert await page.locator("#contact-phones a").get_attribute("href") == "tel:+79161234567"
+    assert "Roga i Kopyta" in await page.locator("#contact-fields").inner_text()
+    assert await page.locator("#contact-responsibles").inner_text() == "Anna"
+    # text from people is shown as text, never as markup
+    assert "Asked for a quote <b>today</b>" in await page.locator("#contact-comments").inner_text()
+    row = page.locator(f"#call-{theirs.call_id}")
+    assert "0:42" in await row.inner_text()
+    source = await row.locator("audio").get_attribute("src")
+    assert source == f"/recordings/{theirs.recording_id}"
+    # the player's request, with the browser's cookie: the file, and parts of it
+    played = await page.request.get(source)
+    assert played.status == 200 and await played.body() == theirs.audio
+    part = await page.request.get(source, headers={"Range": "bytes=0-99"})
+    assert part.status == 206 and await part.body() == theirs.audio[:100]
+    assert await page.locator("#contact-form").count() == 0  # the form is the admin's
+
+
+async def test_an_employee_opens_neither_another_s_contact_nor_its_call(
+    browser_page: Any, site: Site
+) -> None:
+    anna, boris = employee_who_signs_in(site, "Anna"), employee_who_signs_in(site, "Boris")
+    borises = contact_with_a_recorded_call(site, boris, "+79160000001")
+    annas = contact_with_a_recorded_call(site, anna, "+79160000002")
+    page = browser_page
+    await page.goto("/signin")
+    await sign_in(page, "anna")
+    await page.wait_for_url(f"{site.url}/calls")
+    # the list holds her call only, as the API's list would
+    assert await page.locator(f"#call-{annas.call_id}").count() == 1
+    assert await page.locator(f"#call-{borises.call_id}").count() == 0
+
+    answer = await page.goto(f"/contacts/{borises.contact.id}")
+    assert answer.status == 403
+    reason = await page.get_by_role("alert").inner_text()
+    assert reason == f"employee {anna.id} is not responsible for contact {borises.contact.id}"
+    assert "Caller 0001" not in await page.content()
+    for path in (f"/recordings/{borises.recording_id}", f"/calls/{borises.call_id}/recording"):
+        refused = await page.request.get(path, max_redirects=0)
+        assert refused.status == 403, path
+        assert borises.audio not in await refused.body()
+    assert (await page.goto("/contacts/9999")).status == 404

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Site, serving_pbxhub
+from conftest import Site, downgrade_to, serving_pbxhub, signin_form_token
 
 from crm import Store
 from crm.accounts import LoginTaken
@@ -69,6 +69,25 @@ def test_an_expired_or_closed_web_session_signs_nobody_in(store: Store) -> None:
     assert store.web_session_account("current") is None
 
 
+def test_migration_0009_downgrades_to_exactly_what_was_there(database_url: str) -> None:
+    store = Store(database_url)
+    store.migrate()
+    anna = store.create_employee(name="Anna")
+    store.set_employee_sign_in(anna.id, login="anna", password_hash=hash_password(PASSWORD))
+    store.close()
+
+    schema = downgrade_to(database_url, "0008")
+
+    assert "accounts" not in schema.columns and "web_sessions" not in schema.columns
+    again = Store(database_url)
+    try:
+        again.migrate()
+        assert again.get_employee(anna.id) is not None
+        assert again.credentials("anna") is None  # the sign-in went with its table
+    finally:
+        again.close()
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Site]:
     store = Store(f"sqlite:///{tmp_path / 'pbxhub.db'}")
@@ -113,19 +132,12 @@ async def test_the_admin_sets_and_resets_an_employee_s_sign_in_over_the_api(serv
     assert served.store.credentials("anna") is None
 
 
-async def _signin_form(http: httpx.AsyncClient) -> str:
-    page = await http.get("/signin")
-    marker = 'name="csrf_token" value="'
-    start = page.text.index(marker) + len(marker)
-    return page.text[start : page.text.index('"', start)]
-
-
 async def test_a_wrong_login_or_password_get_one_answer_after_a_pause_that_blocks_nobody(
     served: Site,
 ) -> None:
     served.store.create_admin("boss", hash_password(PASSWORD))
     async with httpx.AsyncClient(base_url=served.url) as http:
-        token = await _signin_form(http)
+        token = await signin_form_token(http)
 
         async def sign_in(login: str, password: str) -> tuple[httpx.Response, float]:
             started = time.monotonic()
@@ -160,7 +172,7 @@ async def test_signing_in_needs_the_form_s_own_token_and_gives_a_signed_httponly
 ) -> None:
     served.store.create_admin("boss", hash_password(PASSWORD))
     async with httpx.AsyncClient(base_url=served.url) as http:
-        token = await _signin_form(http)
+        token = await signin_form_token(http)
         forged = await http.post(
             "/signin", data={"login": "boss", "password": PASSWORD, "csrf_token": "forged"}
         )
@@ -186,7 +198,7 @@ async def test_state_changing_requests_of_the_pages_need_the_session_s_csrf_toke
 ) -> None:
     served.store.create_admin("boss", hash_password(PASSWORD))
     async with httpx.AsyncClient(base_url=served.url) as http:
-        token = await _signin_form(http)
+        token = await signin_form_token(http)
         await http.post(
             "/signin", data={"login": "boss", "password": PASSWORD, "csrf_token": token}
         )

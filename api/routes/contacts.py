@@ -1,6 +1,6 @@
-"""Contacts: found or created by the caller's normalised number; their responsibles are the
-admin's to change. Admin only, but for a contact card's comments, which an employee responsible
-for the contact reads too (`api.access`)."""
+"""Contacts: found or created by the caller's normalised number, or made and changed by the
+admin (`api.routes.contact_writes`). Admin only, but for a contact card's comments, which an
+employee responsible for the contact reads too (`api.access`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import contact_comments_for
 from api.bounds import Offset, StoredId
 from api.deps import AdminDep, CallerDep, StoreDep
-from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.models import CommentOut, ContactOut, ContactUpdate
+from api.errors import AUTHENTICATED, errors
+from api.models import CommentOut, ContactOut
 from api.routes.calls import normalize_phone_filter
-from crm import Contact
 
 router = APIRouter(
     prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep], responses=AUTHENTICATED
@@ -43,24 +42,6 @@ async def list_contacts(
 @router.get("/{contact_id}", response_model=ContactOut, responses=errors(404))
 async def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
     contact = await anyio.to_thread.run_sync(store.get_contact, contact_id)
-    if contact is None:
-        raise HTTPException(404, detail="no such contact")
-    return ContactOut.model_validate(asdict(contact))
-
-
-@router.patch("/{contact_id}", response_model=ContactOut, responses={**WITH_BODY, **errors(404)})
-async def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
-    """Set the contact's responsibles (in order); 422 naming an employee that does not exist."""
-
-    def update() -> Contact | None:
-        if body.responsible_employee_ids is None:
-            return store.get_contact(contact_id)
-        return store.set_contact_responsibles(contact_id, body.responsible_employee_ids)
-
-    try:
-        contact = await anyio.to_thread.run_sync(update)
-    except ValueError as error:
-        raise HTTPException(422, detail=f"responsible_employee_ids: {error}") from None
     if contact is None:
         raise HTTPException(404, detail="no such contact")
     return ContactOut.model_validate(asdict(contact))

@@ -1,0 +1,81 @@
+"""The admin's contact forms on the pages (a new contact, a change), checked as the API checks
+its bodies; an employee's form is refused as the API refuses them, and so is a form without
+the session's CSRF token."""
+
+from __future__ import annotations
+
+import httpx
+from conftest import Site, sign_in_over_http
+
+from crm import ContactPhone
+from crm.passwords import hash_password
+
+PASSWORD = "correct horse battery"
+
+
+async def test_the_admin_makes_and_changes_a_contact_on_its_pages(site: Site) -> None:
+    site.store.create_admin("boss", hash_password(PASSWORD))
+    anna = site.store.create_employee(name="Anna")
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        csrf = await sign_in_over_http(http, "boss", PASSWORD)
+        made = await http.post(
+            "/contacts",
+            data={
+                "csrf_token": csrf,
+                "name": "Ivan Petrov",
+                "phones": "8 916 123-45-67\n+7 495 000-00-01\n",
+                "fields": "company: Roga i Kopyta\ncity: Tver",
+                "responsible": [str(anna.id)],
+            },
+        )
+        assert made.status_code == 303, made.text
+        contact_url = made.headers["location"]
+        contact_id = int(contact_url.rsplit("/", 1)[1])
+        contact = site.store.get_contact(contact_id)
+        assert contact is not None and contact.name == "Ivan Petrov"
+        assert [p.phone for p in contact.phones] == ["+79161234567", "+74950000001"]
+        assert contact.fields == {"company": "Roga i Kopyta", "city": "Tver"}
+        assert contact.responsible_employee_ids == [anna.id]
+        shown = await http.get(contact_url)
+        assert "Ivan Petrov" in shown.text and 'id="contact-form"' in shown.text
+
+        changed = await http.post(
+            contact_url,
+            data={"csrf_token": csrf, "name": "", "phones": "+74950000001", "fields": ""},
+        )
+        assert changed.status_code == 303
+        contact = site.store.get_contact(contact_id)
+        assert contact is not None and contact.name is None and contact.fields == {}
+        assert contact.phones == [ContactPhone("+74950000001", "+7 495 000-00-01")]
+        assert contact.responsible_employee_ids == []  # none ticked
+
+        wrong = await http.post(
+            contact_url, data={"csrf_token": csrf, "phones": "+74950000001", "fields": "no colon"}
+        )
+        assert wrong.status_code == 422 and "fields: line 1" in wrong.text
+        unreadable = await http.post(contact_url, data={"csrf_token": csrf, "phones": "ext 12"})
+        assert unreadable.status_code == 422 and "phones.0" in unreadable.text
+        no_token = await http.post(contact_url, data={"name": "Forged", "phones": "+79160000000"})
+        assert no_token.status_code == 403
+    contact = site.store.get_contact(contact_id)
+    assert contact is not None and contact.name is None
+
+
+async def test_an_employee_s_contact_form_is_refused_as_the_api_refuses_it(site: Site) -> None:
+    anna = site.store.create_employee(name="Anna")
+    site.store.set_employee_sign_in(anna.id, login="anna", password_hash=hash_password(PASSWORD))
+    contact = site.store.create_contact(
+        name="Ivan", phones=[ContactPhone("+79161234567")], responsible_employee_ids=[anna.id]
+    )
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        csrf = await sign_in_over_http(http, "anna", PASSWORD)
+        shown = await http.get(f"/contacts/{contact.id}")
+        assert shown.status_code == 200 and 'id="contact-form"' not in shown.text
+        refused = await http.post(
+            f"/contacts/{contact.id}",
+            data={"csrf_token": csrf, "name": "Renamed", "phones": "+79161234567"},
+        )
+        assert refused.status_code == 403
+        assert (await http.get("/contacts/new")).status_code == 403
+    kept = site.store.get_contact(contact.id)
+    assert kept is not None and kept.name == "Ivan"
