@@ -34,7 +34,7 @@ async def test_the_start_page_leads_to_sign_in_then_home_and_sign_out_ends_it(
     await sign_in(page, "Boss")
     await page.wait_for_url(f"{site.url}/calls")
     assert await page.get_by_role("heading", name="Calls").is_visible()
-    assert await page.get_by_role("link", name="New contact").is_visible()  # the admin's
+    assert await page.get_by_role("link", name="Channels").is_visible()  # the admin's pages
     cookie = next(c for c in await page.context.cookies() if c["name"] == "pbxhub_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
@@ -190,3 +190,27 @@ async def test_an_employee_opens_neither_another_s_contact_nor_its_call(
         assert refused.status == 403, path
         assert borises.audio not in await refused.body()
     assert (await page.goto("/contacts/9999")).status == 404
+
+
+async def test_the_admin_resets_an_employee_s_password_on_the_employees_page(
+    browser_page: Any, site: Site
+) -> None:
+    site.store.create_admin("boss", hash_password(PASSWORD))
+    anna = employee_who_signs_in(site, "Anna")
+    page = browser_page
+    await page.goto("/signin")
+    await sign_in(page, "boss")
+    await page.wait_for_url(f"{site.url}/calls")
+    await page.get_by_role("link", name="Employees").click()
+    row = page.locator(f"#employee-{anna.id}")
+    await row.get_by_label("New password").fill("a brand new passphrase")
+    await row.get_by_role("button", name="Reset password").click()
+    await page.wait_for_url(f"**/admin/employees?saved={anna.id}*")
+    assert "anna signs in with the new password" in await row.get_by_role("status").inner_text()
+    await page.get_by_role("button", name="Sign out").click()
+
+    await page.wait_for_url(f"{site.url}/signin")
+    await sign_in(page, "anna")  # the old password
+    assert await page.get_by_role("alert").inner_text() == WRONG_CREDENTIALS
+    await sign_in(page, "anna", "a brand new passphrase")
+    await page.wait_for_url(f"{site.url}/calls")
