@@ -4,6 +4,7 @@ itself (API + worker) wired to them, fresh for every test."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import os
 import re
@@ -34,7 +35,8 @@ from activities.recordings import RecordingActivities
 from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
-from crm import Store
+from crm import CallRecord, Contact, ContactPhone, Employee, Store
+from crm.passwords import hash_password
 from crm.store import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
@@ -643,3 +645,67 @@ async def sign_in_over_http(http: httpx.AsyncClient, login: str, password: str) 
     marker = 'name="csrf_token" value="'
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+@dataclass(frozen=True)
+class ContactWithCall:
+    contact: Contact
+    call_id: int
+    recording_id: int
+    audio: bytes
+
+
+def employee_who_signs_in(site: Site, name: str, password: str) -> Employee:
+    """An employee with a sign-in: their name in lower case, and `password`."""
+    employee = site.store.create_employee(name=name)
+    login = name.lower()
+    site.store.set_employee_sign_in(employee.id, login=login, password_hash=hash_password(password))
+    return employee
+
+
+def contact_with_a_recorded_call(site: Site, responsible: Employee, phone: str) -> ContactWithCall:
+    """A contact `responsible` answers for, with a comment and an answered call whose recording
+    pbxhub keeps in its local storage."""
+    store = site.store
+    contact = store.create_contact(
+        name=f"Caller {phone[-4:]}",
+        phones=[ContactPhone(phone=phone, raw=phone)],
+        fields={"company": "Roga i Kopyta"},
+        responsible_employee_ids=[responsible.id],
+    )
+    channel = store.create_channel(provider="uis", name="Sales line")
+    started = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    call, _ = store.save_call(
+        CallRecord(
+            channel_id=channel.id,
+            session_id=f"session-{phone}",
+            provider="uis",
+            kind="call",
+            direction="in",
+            contact_id=contact.id,
+            contact_phone=phone,
+            employee_id=responsible.id,
+            started_at=started,
+            answered_at=started + timedelta(seconds=5),
+            ended_at=started + timedelta(seconds=47),
+            talk_seconds=42,
+        )
+    )
+    audio = b"ID3" + bytes(range(256)) * 8
+    assert site.recordings_dir is not None
+    site.recordings_dir.mkdir(parents=True, exist_ok=True)
+    (site.recordings_dir / f"{call.id}.mp3").write_bytes(audio)
+    recording, _ = store.add_recording(
+        call_id=call.id,
+        storage="local",
+        location=f"{call.id}.mp3",
+        content_type="audio/mpeg",
+        size=len(audio),
+        sha256=hashlib.sha256(audio).hexdigest(),
+    )
+    store.add_comment(
+        text="Asked for a quote <b>today</b>",
+        contact_id=contact.id,
+        author_employee_id=responsible.id,
+    )
+    return ContactWithCall(contact, call.id, recording.id, audio)

@@ -5,7 +5,7 @@ the session's CSRF token."""
 from __future__ import annotations
 
 import httpx
-from conftest import Site, sign_in_over_http
+from conftest import Site, contact_with_a_recorded_call, employee_who_signs_in, sign_in_over_http
 
 from crm import ContactPhone
 from crm.passwords import hash_password
@@ -79,3 +79,33 @@ async def test_an_employee_s_contact_form_is_refused_as_the_api_refuses_it(site:
         assert (await http.get("/contacts/new")).status_code == 403
     kept = site.store.get_contact(contact.id)
     assert kept is not None and kept.name == "Ivan"
+
+
+async def test_a_page_s_wrong_parameter_is_a_page_naming_it(site: Site) -> None:
+    site.store.create_admin("boss", hash_password(PASSWORD))
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        await sign_in_over_http(http, "boss", PASSWORD)
+        wrong = await http.get("/calls", params={"kind": "all of them"})
+        no_phone = await http.get("/calls", params={"phone": "x"})
+        too_big = await http.get("/contacts/99999999999")
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("text/html")
+    assert "kind:" in wrong.text
+    assert (
+        no_phone.status_code == 422 and "phone: &#39;x&#39; is not a phone number" in no_phone.text
+    )
+    assert too_big.status_code == 422 and "contact_id:" in too_big.text
+
+
+async def test_the_calls_page_finds_a_number_typed_in_any_format(site: Site) -> None:
+    anna = employee_who_signs_in(site, "Anna", PASSWORD)
+    wanted = contact_with_a_recorded_call(site, anna, "+79160000002")
+    other = contact_with_a_recorded_call(site, anna, "+79160000003")
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        await sign_in_over_http(http, "anna", PASSWORD)
+        everything = await http.get("/calls", params={"kind": "", "phone": ""})
+        found = await http.get("/calls", params={"kind": "call", "phone": "8 (916) 000-00-02"})
+    assert f'id="call-{wanted.call_id}"' in everything.text
+    assert f'id="call-{other.call_id}"' in everything.text
+    assert f'id="call-{wanted.call_id}"' in found.text
+    assert f'id="call-{other.call_id}"' not in found.text
+    assert 'value="8 (916) 000-00-02"' in found.text  # the form keeps what was typed

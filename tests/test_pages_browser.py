@@ -4,14 +4,10 @@ contact page a PBX links to, and an employee kept to what the API lets them see.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import Site
+from conftest import Site, contact_with_a_recorded_call, employee_who_signs_in
 
-from crm import CallRecord, Contact, ContactPhone, Employee
 from crm.passwords import hash_password
 from web.signin import WRONG_CREDENTIALS
 
@@ -73,73 +69,10 @@ async def test_a_form_sent_without_its_csrf_token_is_refused(browser_page: Any, 
     assert page.url == f"{site.url}/calls"
 
 
-@dataclass(frozen=True)
-class ContactWithCall:
-    contact: Contact
-    call_id: int
-    recording_id: int
-    audio: bytes
-
-
-def employee_who_signs_in(site: Site, name: str) -> Employee:
-    employee = site.store.create_employee(name=name)
-    login = name.lower()
-    site.store.set_employee_sign_in(employee.id, login=login, password_hash=hash_password(PASSWORD))
-    return employee
-
-
-def contact_with_a_recorded_call(site: Site, responsible: Employee, phone: str) -> ContactWithCall:
-    """A contact `responsible` answers for, with a comment and an answered call whose recording
-    pbxhub keeps in its local storage."""
-    store = site.store
-    contact = store.create_contact(
-        name=f"Caller {phone[-4:]}",
-        phones=[ContactPhone(phone=phone, raw=phone)],
-        fields={"company": "Roga i Kopyta"},
-        responsible_employee_ids=[responsible.id],
-    )
-    channel = store.create_channel(provider="uis", name="Sales line")
-    started = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    call, _ = store.save_call(
-        CallRecord(
-            channel_id=channel.id,
-            session_id=f"session-{phone}",
-            provider="uis",
-            kind="call",
-            direction="in",
-            contact_id=contact.id,
-            contact_phone=phone,
-            employee_id=responsible.id,
-            started_at=started,
-            answered_at=started + timedelta(seconds=5),
-            ended_at=started + timedelta(seconds=47),
-            talk_seconds=42,
-        )
-    )
-    audio = b"ID3" + bytes(range(256)) * 8
-    assert site.recordings_dir is not None
-    site.recordings_dir.mkdir(parents=True, exist_ok=True)
-    (site.recordings_dir / f"{call.id}.mp3").write_bytes(audio)
-    recording, _ = store.add_recording(
-        call_id=call.id,
-        storage="local",
-        location=f"{call.id}.mp3",
-        content_type="audio/mpeg",
-        size=len(audio),
-        sha256=hashlib.sha256(audio).hexdigest(),
-    )
-    store.add_comment(
-        text="Asked for a quote <b>today</b>",
-        contact_id=contact.id,
-        author_employee_id=responsible.id,
-    )
-    return ContactWithCall(contact, call.id, recording.id, audio)
-
-
 async def test_the_contact_link_a_pbx_hands_out_opens_the_contact_after_sign_in(
     browser_page: Any, site: Site
 ) -> None:
-    anna = employee_who_signs_in(site, "Anna")
+    anna = employee_who_signs_in(site, "Anna", PASSWORD)
     theirs = contact_with_a_recorded_call(site, anna, "+79161234567")
     page = browser_page
     link = f"{site.url}/contacts/{theirs.contact.id}"  # what routing replies carry
@@ -169,7 +102,10 @@ async def test_the_contact_link_a_pbx_hands_out_opens_the_contact_after_sign_in(
 async def test_an_employee_opens_neither_another_s_contact_nor_its_call(
     browser_page: Any, site: Site
 ) -> None:
-    anna, boris = employee_who_signs_in(site, "Anna"), employee_who_signs_in(site, "Boris")
+    anna, boris = (
+        employee_who_signs_in(site, "Anna", PASSWORD),
+        employee_who_signs_in(site, "Boris", PASSWORD),
+    )
     borises = contact_with_a_recorded_call(site, boris, "+79160000001")
     annas = contact_with_a_recorded_call(site, anna, "+79160000002")
     page = browser_page
@@ -196,7 +132,7 @@ async def test_the_admin_resets_an_employee_s_password_on_the_employees_page(
     browser_page: Any, site: Site
 ) -> None:
     site.store.create_admin("boss", hash_password(PASSWORD))
-    anna = employee_who_signs_in(site, "Anna")
+    anna = employee_who_signs_in(site, "Anna", PASSWORD)
     page = browser_page
     await page.goto("/signin")
     await sign_in(page, "boss")

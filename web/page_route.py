@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
@@ -34,6 +35,13 @@ class PageRoute(APIRoute):
                 if error.status_code < 400:
                     raise
                 return refusal_page(error.status_code, str(error.detail))
+            except RequestValidationError as error:
+                # a form field or a query parameter a person can read about, not JSON
+                problems = "; ".join(
+                    ".".join(str(part) for part in item["loc"][1:]) + f": {item['msg']}"
+                    for item in error.errors()
+                )
+                return refusal_page(422, problems)
 
         return answer
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
+from urllib.parse import urlencode
 
 import anyio
-from fastapi import Depends, Form, Header, HTTPException, Query, Request, status
+from fastapi import Form, Header, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -17,7 +18,7 @@ from api.access import call_for, contact_comments_for, contact_for
 from api.bounds import Offset, StoredId
 from api.deps import Caller, ContextDep
 from api.models import CallOut
-from api.routes.calls import CallQuery, Names, call_out, read_names
+from api.routes.calls import Names, call_out, normalize_phone_filter, read_names
 from api.routes.contact_writes import (
     ContactCreate,
     ContactPatch,
@@ -68,32 +69,39 @@ def shown_calls(calls: list[CallOut], names: Names) -> list[ShownCall]:
 async def calls_page(
     context: ContextDep,
     viewer: ViewerDep,
-    query: Annotated[CallQuery, Depends()],
-    kind: Annotated[str | None, Query(pattern="^(call|missed)$")] = None,
+    kind: Annotated[str, Query(pattern="^(call|missed|)$")] = "",
+    phone: Annotated[str, Query(max_length=64)] = "",
     offset: Offset = 0,
 ) -> Response:
+    """The filter form sends its empty fields too: "" is no filter."""
     store = context.store
+    # read as the API's `phone` filter is (any format, 422 naming what cannot be read)
+    number = normalize_phone_filter(phone.strip() or None, "RU")
 
     def read() -> tuple[list[ShownCall], int]:
         calls, total = store.page_calls(
-            kind=kind,
+            kind=kind or None,
+            phone=number,
             limit=PAGE_SIZE,
             offset=offset,
             heard_by=viewer.employee,
-            **query.query,
         )
         names = read_names(store, calls)
         return shown_calls([call_out(call, names) for call in calls], names), total
 
     calls, total = await anyio.to_thread.run_sync(read)
+    kept = {name: value for name, value in (("kind", kind), ("phone", phone)) if value}
     return page(
         "calls.html",
         viewer=viewer,
         calls=calls,
         total=total,
-        offset=offset,
-        page_size=PAGE_SIZE,
         kind=kind,
+        phone=phone,
+        newer=urlencode({**kept, "offset": max(offset - PAGE_SIZE, 0)}) if offset else None,
+        older=urlencode({**kept, "offset": offset + PAGE_SIZE})
+        if offset + PAGE_SIZE < total
+        else None,
     )
 
 
