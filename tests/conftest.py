@@ -689,6 +689,10 @@ def contact_with_a_recorded_call(site: Site, responsible: Employee, phone: str) 
             answered_at=started + timedelta(seconds=5),
             ended_at=started + timedelta(seconds=47),
             talk_seconds=42,
+            legs=[
+                {"employee_extension": "100", "employee_name": "Reception", "answered": False},
+                {"employee_name": responsible.name, "answered": True, "talk_seconds": 42},
+            ],
         )
     )
     audio = b"ID3" + bytes(range(256)) * 8

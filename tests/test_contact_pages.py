@@ -109,3 +109,24 @@ async def test_the_calls_page_finds_a_number_typed_in_any_format(site: Site) -> 
     assert f'id="call-{wanted.call_id}"' in found.text
     assert f'id="call-{other.call_id}"' not in found.text
     assert 'value="8 (916) 000-00-02"' in found.text  # the form keeps what was typed
+
+
+async def test_a_call_s_page_shows_its_legs_and_comments_to_whom_may_hear_it(site: Site) -> None:
+    anna = employee_who_signs_in(site, "Anna", PASSWORD)
+    boris = employee_who_signs_in(site, "Boris", PASSWORD)
+    annas = contact_with_a_recorded_call(site, anna, "+79160000002")
+    borises = contact_with_a_recorded_call(site, boris, "+79160000003")
+    site.store.add_comment(text="Call back on Monday", call_id=annas.call_id)
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        await sign_in_over_http(http, "anna", PASSWORD)
+        hers = await http.get(f"/calls/{annas.call_id}")
+        not_hers = await http.get(f"/calls/{borises.call_id}")
+    assert hers.status_code == 200
+    legs = hers.text[hers.text.index('id="call-legs"') : hers.text.index("</table>")]
+    assert "Reception" in legs and "Anna" in legs and "0:42" in legs
+    assert "Call back on Monday" in hers.text
+    assert f'src="/recordings/{annas.recording_id}"' in hers.text
+    assert not_hers.status_code == 403
+    assert f"employee {anna.id} is not responsible for contact {borises.contact.id}" in (
+        not_hers.text
+    )

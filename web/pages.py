@@ -1,7 +1,7 @@
 """The pages every signed-in person has: the calls they may hear (with their recordings), a
-contact they see (the page PBXs link to: `{public_base_url}/contacts/{id}`), and, for the
-admin, a contact's edit and a new contact. Rights are the API's own (`api.access`, the store's
-`heard_by`), read in a worker thread."""
+call's own page, a contact they see (the page PBXs link to: `{public_base_url}/contacts/{id}`)
+and, for the admin, a contact's edit and a new contact. Rights are the API's own (`api.access`,
+the store's `heard_by`), read in a worker thread."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import Form, Header, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from api.access import call_for, contact_comments_for, contact_for
+from api.access import call_comments_for, call_for, contact_comments_for, contact_for
 from api.bounds import Offset, StoredId
 from api.deps import Caller, ContextDep
 from api.models import CallOut
@@ -192,6 +192,33 @@ async def change_contact(
     )
     await anyio.to_thread.run_sync(write_contact_change, context.store, contact_id, body)
     return RedirectResponse(f"/contacts/{contact_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@dataclass(frozen=True)
+class CallView:
+    shown: ShownCall
+    comments: list[Comment]
+    names: dict[int, str]
+
+
+def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
+    call = call_for(caller, store, call_id)
+    names = read_names(store, [call])
+    comments = call_comments_for(caller, store, call_id)
+    authors = [c.author_employee_id for c in comments if c.author_employee_id is not None]
+    return CallView(
+        shown=shown_calls([call_out(call, names)], names)[0],
+        comments=comments,
+        names=store.employee_names(authors),
+    )
+
+
+@router.get("/calls/{call_id}")
+async def call_page(call_id: StoredId, context: ContextDep, viewer: ViewerDep) -> Response:
+    """A call the signed-in person may hear (as GET /api/v1/calls/{id}): its analytics, its
+    legs (who it rang, who answered), its recording, where it hangs and its comments."""
+    view = await anyio.to_thread.run_sync(read_call, viewer.caller, context.store, call_id)
+    return page("call.html", viewer=viewer, view=view)
 
 
 @router.get("/recordings/{key}")
