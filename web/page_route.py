@@ -4,7 +4,7 @@ for a page that needs a signed-in person, the way to sign in and back."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +13,9 @@ from fastapi.routing import APIRoute
 
 from web.sessions import SignInNeeded, signin_url
 from web.templates import page
+
+# The most a page's form may send: the contact form's three textareas and a little more.
+MAX_FORM_BYTES: Final = 128 * 1024
 
 _TITLES = {
     status.HTTP_403_FORBIDDEN: "Not yours to see",
@@ -25,6 +28,9 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
+            refused = _oversized_form(request)
+            if refused is not None:
+                return refused
             try:
                 return await handler(request)
             except SignInNeeded as needed:
@@ -44,6 +50,22 @@ class PageRoute(APIRoute):
                 return refusal_page(422, problems)
 
         return answer
+
+
+def _oversized_form(request: Request) -> Response | None:
+    """A form's body is read whole before anything checks it: its declared length is bounded
+    first (the server holds the body to that length), and a body without one is refused."""
+    if request.method != "POST":
+        return None
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return refusal_page(status.HTTP_411_LENGTH_REQUIRED, "a form is sent with its length")
+    if int(length) > MAX_FORM_BYTES:
+        return refusal_page(
+            413,  # Content Too Large
+            f"a form is at most {MAX_FORM_BYTES // 1024} KiB",
+        )
+    return None
 
 
 def refusal_page(status_code: int, detail: str) -> Response:

@@ -1,14 +1,23 @@
-"""The admin's contact forms on the pages (a new contact, a change), checked as the API checks
-its bodies; an employee's form is refused as the API refuses them, and so is a form without
-the session's CSRF token."""
+"""The pages over plain HTTP (what needs no browser): the admin's contact forms, checked as the
+API checks its bodies; an employee's form refused as the API refuses them, and a form without
+the session's CSRF token or too big; the calls' filter, a call's page, a wrong parameter."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
-from conftest import Site, contact_with_a_recorded_call, employee_who_signs_in, sign_in_over_http
+from conftest import (
+    Site,
+    contact_with_a_recorded_call,
+    employee_who_signs_in,
+    sign_in_over_http,
+    signin_form_token,
+)
 
 from crm import ContactPhone
 from crm.passwords import hash_password
+from web.page_route import MAX_FORM_BYTES
 
 PASSWORD = "correct horse battery"
 
@@ -130,3 +139,22 @@ async def test_a_call_s_page_shows_its_legs_and_comments_to_whom_may_hear_it(sit
     assert f"employee {anna.id} is not responsible for contact {borises.contact.id}" in (
         not_hers.text
     )
+
+
+async def test_a_form_too_big_is_refused_before_it_is_read(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        token = await signin_form_token(http)
+        huge = await http.post(
+            "/signin", data={"login": "x" * (MAX_FORM_BYTES + 1), "csrf_token": token}
+        )
+
+        async def unmeasured() -> AsyncIterator[bytes]:
+            yield b"login=boss&password=x"
+
+        chunked = await http.post(
+            "/signin",
+            content=unmeasured(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert huge.status_code == 413 and "at most 128 KiB" in huge.text
+    assert chunked.status_code == 411
