@@ -26,6 +26,10 @@ class PhoneTaken(Exception):
     """A number given to a contact is another contact's already (numbers find contacts)."""
 
 
+class UnknownEmployee(ValueError):
+    """A responsible named who is no employee."""
+
+
 @dataclass(frozen=True)
 class ContactChange:
     """What changes of a contact; None leaves that part as it is. `phones` and `fields` replace
@@ -54,7 +58,8 @@ class ContactEdits:
         responsible_employee_ids: Sequence[int] = (),
     ) -> Contact:
         """A new contact with these numbers (E.164, the first is its main one). PhoneTaken when
-        a number is another contact's; ValueError for no number or an unknown employee."""
+        a number is another contact's; UnknownEmployee (a ValueError) for an unknown employee,
+        ValueError for no number."""
         numbers = _checked_phones(phones)
         responsibles = list(dict.fromkeys(responsible_employee_ids))
         with self._writing(numbers) as session:
@@ -184,4 +189,4 @@ def _check_employees(session: Session, employee_ids: Sequence[int]) -> None:
     known = set(session.scalars(select(EmployeeRow.id).where(EmployeeRow.id.in_(employee_ids))))
     unknown = [employee_id for employee_id in employee_ids if employee_id not in known]
     if unknown:
-        raise ValueError(f"no employee with id {unknown[0]}")
+        raise UnknownEmployee(f"no employee with id {unknown[0]}")

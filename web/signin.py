@@ -17,6 +17,7 @@ from fastapi import Form, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import ContextDep
+from api.routes.employee_sign_in import PASSWORD_WORK
 from crm.accounts import MAX_LOGIN_LENGTH
 from crm.passwords import MAX_PASSWORD_LENGTH, password_matches
 from web.page_route import page_router
@@ -45,8 +46,6 @@ router = page_router()
 # The pause before a wrong password's answer.
 WRONG_PASSWORD_DELAY: Final = timedelta(seconds=1)
 WRONG_CREDENTIALS: Final = "Wrong login or password."
-# Password checks at once: each holds 64 MiB and a core for ~50 ms.
-_PASSWORD_CHECKS: Final = anyio.CapacityLimiter(2)
 _SIGNIN_FORM_SECONDS: Final = 60 * 60
 
 
@@ -121,7 +120,7 @@ async def sign_in(
         password_matches,
         credentials.password_hash if credentials else None,
         password,
-        limiter=_PASSWORD_CHECKS,
+        limiter=PASSWORD_WORK,
     )
     if credentials is None or not matches:
         await asyncio.sleep(WRONG_PASSWORD_DELAY.total_seconds())

@@ -17,7 +17,7 @@ from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.models import ContactOut
 from crm import Contact, ContactPhone, Store
-from crm.contact_edits import ContactChange, PhoneTaken
+from crm.contact_edits import ContactChange, PhoneTaken, UnknownEmployee
 from providers.phones import read_phone
 
 router = APIRouter(
@@ -99,9 +99,8 @@ def refused(error: Exception) -> HTTPException:
     """A store's refusal of a contact write as the answer to give."""
     if isinstance(error, PhoneTaken):
         return HTTPException(status.HTTP_409_CONFLICT, detail=f"phones: {error}")
-    problem = str(error)
-    field = "responsible_employee_ids" if "employee" in problem else "phones"
-    return HTTPException(422, detail=f"{field}: {problem}")
+    field = "responsible_employee_ids" if isinstance(error, UnknownEmployee) else "phones"
+    return HTTPException(422, detail=f"{field}: {error}")
 
 
 def write_new_contact(store: Store, body: ContactCreate) -> Contact:

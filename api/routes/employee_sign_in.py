@@ -21,8 +21,9 @@ router = APIRouter(
     prefix="/api/v1/employees", tags=["employees"], dependencies=[AdminDep], responses=AUTHENTICATED
 )
 
-# Passwords hashed at once: each holds 64 MiB and a core for ~50 ms.
-PASSWORD_HASHING: Final = anyio.CapacityLimiter(2)
+# Passwords hashed or checked at once (here and at sign-in): each holds 64 MiB and a core for
+# ~50 ms, so a burst of them waits its turn instead of taking the memory and the threads.
+PASSWORD_WORK: Final = anyio.CapacityLimiter(2)
 
 
 class SignInIn(BaseModel):
@@ -53,7 +54,7 @@ async def set_sign_in(
     answer otherwise (also for the pages)."""
     try:
         password_hash = await anyio.to_thread.run_sync(
-            hash_password, password, limiter=PASSWORD_HASHING
+            hash_password, password, limiter=PASSWORD_WORK
         )
     except ValueError as error:
         raise HTTPException(422, detail=f"password: {error}") from None
