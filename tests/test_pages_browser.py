@@ -128,7 +128,7 @@ async def test_an_employee_opens_neither_another_s_contact_nor_its_call(
     assert (await page.goto("/contacts/9999")).status == 404
 
 
-async def test_the_admin_resets_an_employee_s_password_on_the_employees_page(
+async def test_the_admin_copies_a_webhook_url_and_resets_an_employee_s_password(
     browser_page: Any, site: Site
 ) -> None:
     site.store.create_admin("boss", hash_password(PASSWORD))
@@ -137,6 +137,17 @@ async def test_the_admin_resets_an_employee_s_password_on_the_employees_page(
     await page.goto("/signin")
     await sign_in(page, "boss")
     await page.wait_for_url(f"{site.url}/calls")
+    # a channel's webhook URL, copied with its button (the page's own script, under its CSP)
+    channel = site.store.create_channel(provider="uis", name="Sales line")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.get_by_role("link", name="Channels").click()
+    card = page.locator(f"#channel-{channel.id}")
+    url = await card.get_by_label("notify URL").input_value()
+    assert url == f"{site.url}/hooks/uis/{channel.secret_key}/notify"
+    await card.get_by_role("button", name="Copy").first.click()
+    await card.get_by_role("button", name="Copied").wait_for()  # the clipboard answers later
+    assert await page.evaluate("navigator.clipboard.readText()") == url
+
     await page.get_by_role("link", name="Employees").click()
     row = page.locator(f"#employee-{anna.id}")
     await row.get_by_label("New password").fill("a brand new passphrase")
