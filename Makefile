@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := contracts providers schemas api workflows activities crm pbxhub
+PACKAGES := contracts providers schemas api workflows activities crm pbxhub web
 
 .PHONY: run test install install-test lint providers-check spec clean
 
@@ -50,6 +50,7 @@ spec: install-test
 
 test: install-test lint providers-check
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 clean:

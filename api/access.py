@@ -19,7 +19,7 @@ from typing import Final
 from fastapi import HTTPException, status
 
 from api.deps import Caller
-from crm import Comment, Employee, Recording, Store, StoredCall
+from crm import Comment, Contact, Employee, Recording, Store, StoredCall
 from crm.access import Verdict, contact_verdict, hearing_verdict, task_verdict
 
 _SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -60,6 +60,16 @@ def recording_for(caller: Caller, store: Store, key: str) -> Recording:
             return recording
         reasons.append(verdict.reason)
     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"recording {key}: {'. '.join(reasons)}")
+
+
+def contact_for(caller: Caller, store: Store, contact_id: int) -> Contact:
+    """The contact, if the caller sees it (the admin, or an employee responsible for it)."""
+    contact = store.get_contact(contact_id)
+    if contact is None:
+        raise HTTPException(404, detail="no such contact")
+    if caller.employee is not None:
+        _require(contact_verdict(caller.employee, contact))
+    return contact
 
 
 def contact_comments_for(

@@ -13,7 +13,9 @@ from api.routes import (
     calls,
     channels,
     click_to_call,
+    contact_writes,
     contacts,
+    employee_sign_in,
     employees,
     groups,
     hooks,
@@ -24,6 +26,7 @@ from api.routes import (
     skipped_calls,
     tasks,
 )
+from web.routes import add_pages
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -51,6 +54,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(recordings.router)
     app.include_router(recordings.call_router)
     app.include_router(reports.router)
+    app.include_router(contact_writes.router)
+    app.include_router(employee_sign_in.router)
+    add_pages(app)
 
     @app.exception_handler(RequestValidationError)
     async def name_the_field(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -217,16 +217,6 @@ class ContactOut(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
 
 
-class ContactUpdate(BaseModel):
-    """What the admin changes of a contact; a field left out stays as it is."""
-
-    responsible_employee_ids: list[StoredId] | None = Field(
-        default=None,
-        description="The employees answerable for the contact, in order: the first is whom "
-        "routing puts the contact's calls through to; they see its calls and recordings",
-    )
-
-
 class AnalyticsFieldOut(BaseModel):
     name: str
     value: str | int | None

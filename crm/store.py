@@ -45,6 +45,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.messages import CallLeg, CallRecord
 from contracts.phones import require_e164
+from crm.accounts import Accounts
+from crm.contact_edits import ContactEdits
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
     CALL_KINDS,
@@ -176,7 +178,7 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-class Store(ReportQueries):
+class Store(ReportQueries, Accounts, ContactEdits):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
     Every method runs in its own short transaction and returns frozen records from

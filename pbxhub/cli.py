@@ -1,4 +1,4 @@
-"""The `pbxhub` command: dev (everything), api, worker, db, providers."""
+"""The `pbxhub` command: dev (everything), api, worker, db, providers, admin."""
 
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def _run_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pbxhub.cli_admin import add_admin_commands
     from pbxhub.cli_providers import add_providers_commands
 
     parser = argparse.ArgumentParser(prog="pbxhub", description=__doc__)
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(run=_run_db_upgrade)
 
     add_providers_commands(commands)
+    add_admin_commands(commands)
     return parser
 
 

@@ -182,6 +182,7 @@ def print_banner(settings: Settings, *, specs: list[str], embedded_temporal: boo
         "",
         "pbxhub is running",
         f"  API docs      {api}/docs",
+        f"  Pages         {api}/   (the first admin: pbxhub admin create LOGIN)",
         f"  Webhooks      {settings.resolved_public_base_url}/hooks/<provider>/<key>/<endpoint>",
         f"  Temporal UI   http://{ui_host}:{settings.temporal_ui_port}"
         + ("" if embedded_temporal else " (external server)"),

@@ -4,8 +4,10 @@ itself (API + worker) wired to them, fresh for every test."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import os
+import re
 import socket
 import sys
 import threading
@@ -34,7 +36,9 @@ from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from contracts.call_workflow import CallResult
-from crm import Store
+from contracts.messages import CallLeg, CallRecord
+from crm import Contact, ContactPhone, Employee, Store
+from crm.passwords import hash_password
 from crm.store import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
@@ -503,3 +507,211 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _EXIT_STATUS = pytest.StashKey[int]()
+
+
+# --- The pages in a real browser: Debian's Chromium driven by Playwright, never a download ---
+
+CHROMIUM = Path(os.environ.get("PBXHUB_TEST_CHROMIUM", "/usr/bin/chromium"))
+# Where a failed browser test leaves its last screen.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+
+
+@dataclass(frozen=True)
+class Site:
+    """pbxhub's API served over real HTTP on a loopback port (its pages too), on a fresh
+    SQLite store; no Temporal behind it (the pages read the store)."""
+
+    url: str
+    store: Store
+    admin_key: str
+    # where the local storage keeps recordings' files (None: no storage)
+    recordings_dir: Path | None = None
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"X-API-Key": self.admin_key}
+
+
+@asynccontextmanager
+async def serving_pbxhub(store: Store, recordings_dir: Path | None = None) -> AsyncIterator[Site]:
+    """The app under uvicorn on 127.0.0.1 (a free port, bound before the app is made, so the
+    app's public URL is its own), in this event loop, until the block ends; recordings are read
+    from `recordings_dir` (the local storage)."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    context = ApiContext(
+        store=store,
+        temporal=unreachable_temporal(),
+        specs=load_specs(),
+        admin_key="test-admin-key",
+        public_base_url=url,
+        task_queue="pages-no-temporal",
+        call_settings=CallSettings(recording_wait_seconds=5, max_call_seconds=3600),
+        recordings_dir=recordings_dir,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()  # it failed to start: say why
+            await asyncio.sleep(0.01)
+        yield Site(url, store, context.admin_key, recordings_dir)
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    store = Store(f"sqlite:///{tmp_path / 'pbxhub.db'}")
+    store.migrate()
+    try:
+        async with serving_pbxhub(store, tmp_path / "recordings") as served:
+            yield served
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium (scripts/ensure-chromium.sh installs it), started once per session by
+    Playwright, headless; the browser of Playwright's own is never fetched."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"no browser at {CHROMIUM}: run scripts/ensure-chromium.sh "
+            "(or set PBXHUB_TEST_CHROMIUM)",
+            pytrace=False,
+        )
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        # as root, Chromium starts only without its sandbox (the page is our own, on loopback)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def browser_page(
+    chromium: Any, site: Site, request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
+    """A fresh browser profile (no cookies) and a page on `site`; a failed test leaves its
+    screenshot in test-results/screenshots/."""
+    context = await chromium.new_context(base_url=site.url)
+    context.set_default_timeout(5_000)
+    page = await context.new_page()
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # the test's own outcome, for fixtures that keep evidence when it failed (browser_page)
+    report = yield
+    if report.when == "call":
+        item.report_call = report  # type: ignore[attr-defined]
+    return report
+
+
+async def signin_form_token(http: httpx.AsyncClient) -> str:
+    """The CSRF token of the sign-in form `http` was just given (and its cookie kept)."""
+    form = await http.get("/signin")
+    marker = 'name="csrf_token" value="'
+    start = form.text.index(marker) + len(marker)
+    return form.text[start : form.text.index('"', start)]
+
+
+async def sign_in_over_http(http: httpx.AsyncClient, login: str, password: str) -> str:
+    """Sign `http` in as a browser does; the session's CSRF token, for the pages' forms."""
+    token = await signin_form_token(http)
+    form = {"login": login, "password": password, "csrf_token": token}
+    assert (await http.post("/signin", data=form)).status_code == 303
+    page = await http.get("/calls")
+    marker = 'name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
+
+
+@dataclass(frozen=True)
+class ContactWithCall:
+    contact: Contact
+    call_id: int
+    recording_id: int
+    audio: bytes
+
+
+def employee_who_signs_in(site: Site, name: str, password: str) -> Employee:
+    """An employee with a sign-in: their name in lower case, and `password`."""
+    employee = site.store.create_employee(name=name)
+    login = name.lower()
+    site.store.set_employee_sign_in(employee.id, login=login, password_hash=hash_password(password))
+    return employee
+
+
+def contact_with_a_recorded_call(site: Site, responsible: Employee, phone: str) -> ContactWithCall:
+    """A contact `responsible` answers for, with a comment and an answered call whose recording
+    pbxhub keeps in its local storage."""
+    store = site.store
+    contact = store.create_contact(
+        name=f"Caller {phone[-4:]}",
+        phones=[ContactPhone(phone=phone, raw=phone)],
+        fields={"company": "Roga i Kopyta"},
+        responsible_employee_ids=[responsible.id],
+    )
+    channel = store.create_channel(provider="uis", name="Sales line")
+    started = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    call, _ = store.save_call(
+        CallRecord(
+            channel_id=channel.id,
+            session_id=f"session-{phone}",
+            provider="uis",
+            kind="call",
+            direction="in",
+            contact_id=contact.id,
+            contact_phone=phone,
+            employee_id=responsible.id,
+            started_at=started,
+            answered_at=started + timedelta(seconds=5),
+            ended_at=started + timedelta(seconds=47),
+            talk_seconds=42,
+            legs=[
+                CallLeg(employee_extension="100", employee_name="Reception", answered=False),
+                CallLeg(employee_name=responsible.name, answered=True, talk_seconds=42),
+            ],
+        )
+    )
+    audio = b"ID3" + bytes(range(256)) * 8
+    assert site.recordings_dir is not None
+    site.recordings_dir.mkdir(parents=True, exist_ok=True)
+    (site.recordings_dir / f"{call.id}.mp3").write_bytes(audio)
+    recording, _ = store.add_recording(
+        call_id=call.id,
+        storage="local",
+        location=f"{call.id}.mp3",
+        content_type="audio/mpeg",
+        size=len(audio),
+        sha256=hashlib.sha256(audio).hexdigest(),
+    )
+    store.add_comment(
+        text="Asked for a quote <b>today</b>",
+        contact_id=contact.id,
+        author_employee_id=responsible.id,
+    )
+    return ContactWithCall(contact, call.id, recording.id, audio)

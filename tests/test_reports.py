@@ -24,7 +24,8 @@ from conftest import unreachable_temporal
 from api.app import create_app
 from api.context import ApiContext
 from api.routes import reports
-from crm import CallRecord, Employee, EmployeeLink, Store
+from contracts.messages import CallRecord
+from crm import Employee, EmployeeLink, Store
 from workflows.starter import CallSettings
 
 ADMIN = {"X-API-Key": "reports-admin-key"}

@@ -1,6 +1,6 @@
-"""Contacts: found or created by the caller's normalised number; their responsibles are the
-admin's to change. Admin only, but for a contact card's comments, which an employee responsible
-for the contact reads too (`api.access`)."""
+"""Contacts: found or created by the caller's normalised number, or made and changed by the
+admin (`api.routes.contact_writes`). Admin only, but for a contact card's comments, which an
+employee responsible for the contact reads too (`api.access`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from api.access import contact_comments_for
 from api.bounds import Offset, PageLimit, StoredId
 from api.call_filters import CountryParam, PhoneParam, phone_filter
 from api.deps import AdminDep, CallerDep, StoreDep
-from api.errors import AUTHENTICATED, WITH_BODY, errors
-from api.rest_models import CommentOut, ContactOut, ContactUpdate
+from api.errors import AUTHENTICATED, errors
+from api.rest_models import CommentOut, ContactOut
 
 router = APIRouter(
     prefix="/api/v1/contacts", tags=["contacts"], dependencies=[AdminDep], responses=AUTHENTICATED
@@ -38,23 +38,6 @@ def list_contacts(
 @router.get("/{contact_id}", response_model=ContactOut, responses=errors(404))
 def get_contact(contact_id: StoredId, store: StoreDep) -> ContactOut:
     contact = store.get_contact(contact_id)
-    if contact is None:
-        raise HTTPException(404, detail="no such contact")
-    return ContactOut.model_validate(asdict(contact))
-
-
-@router.patch("/{contact_id}", response_model=ContactOut, responses={**WITH_BODY, **errors(404)})
-def update_contact(contact_id: StoredId, body: ContactUpdate, store: StoreDep) -> ContactOut:
-    """Set the contact's responsibles (in order); 422 naming an employee that does not exist."""
-
-    wanted = body.responsible_employee_ids
-    try:
-        if wanted is None:
-            contact = store.get_contact(contact_id)
-        else:
-            contact = store.set_contact_responsibles(contact_id, wanted)
-    except ValueError as error:
-        raise HTTPException(422, detail=f"responsible_employee_ids: {error}") from None
     if contact is None:
         raise HTTPException(404, detail="no such contact")
     return ContactOut.model_validate(asdict(contact))

@@ -1,0 +1,15 @@
+"""The pages wired into the app: their routers and the static files."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from web import admin_pages, pages, signin
+from web.templates import STATIC_DIR
+
+
+def add_pages(app: FastAPI) -> None:
+    for router in (signin.router, pages.router, admin_pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
