@@ -30,6 +30,7 @@ from crm.records import (
     Task,
 )
 from crm.store import ConflictError, Store
+from crm.store.validation import check_working_hours
 
 __all__ = [
     "CALL_KINDS",
@@ -54,6 +55,7 @@ __all__ = [
     "SkippedCallRecord",
     "StoredCall",
     "Task",
+    "check_working_hours",
     "is_e164",
     "require_e164",
 ]

@@ -34,7 +34,7 @@ from api.app import create_app
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
-from crm.store import MIGRATIONS_DIR, make_engine
+from crm.store.engine import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
 from providers.spec import load_specs

@@ -20,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from crm import CallRecord, Channel, ConflictError, EmployeeLink, Store
-from crm.store import make_engine, use_wal
+from crm.store.engine import make_engine, use_wal
 from crm.tables import Base
 
 T = TypeVar("T")

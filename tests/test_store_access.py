@@ -14,7 +14,7 @@ from sqlalchemy import text
 from crm import CallRecord, Channel, Store
 from crm.access import hearing_verdict
 from crm.records import CallPlace
-from crm.store import make_engine
+from crm.store.engine import make_engine
 
 CALLER = "+74951234567"
 AUDIO = b"ID3" + bytes(range(256))

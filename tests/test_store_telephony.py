@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import pytest
 from conftest import downgrade_to
 
-from crm import CallRecord, Channel, Employee, EmployeeLink, Store
-from crm.working_hours import check_working_hours, is_working_at
+from crm import CallRecord, Channel, Employee, EmployeeLink, Store, check_working_hours
+from crm.working_hours import is_working_at
 
 T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
