@@ -30,6 +30,7 @@ from crm.records import (
     Task,
 )
 from crm.store import ConflictError, Store
+from crm.store.calls import CallFilter
 from crm.store.validation import check_working_hours
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "DIRECTIONS",
     "TASK_STATUSES",
     "CallAttachment",
+    "CallFilter",
     "CallPlace",
     "CallRecord",
     "Channel",

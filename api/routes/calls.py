@@ -29,7 +29,7 @@ from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
 from api.models import AnalyticsFieldOut, CallOut, LineOut, Page
-from crm import Channel, Store, StoredCall
+from crm import CallFilter, Channel, Store, StoredCall
 from providers.phones import read_phone
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
@@ -146,11 +146,9 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
 async def _page(caller: Caller, store: Store, kind: str, filters: CallFilters) -> Page[CallOut]:
     def read() -> tuple[list[StoredCall], int, Names]:
         calls, total = store.page_calls(
-            kind=kind,
+            CallFilter(kind=kind, heard_by=caller.employee, **filters.query),
             limit=filters.limit,
             offset=filters.offset,
-            heard_by=caller.employee,
-            **filters.query,
         )
         return calls, total, read_names(store, calls)
 
@@ -200,7 +198,9 @@ async def _csv(
     def read() -> tuple[list[StoredCall], Names]:
         # one query, so that calls written meanwhile neither repeat nor skip a row
         calls = store.list_calls(
-            kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **query.query
+            CallFilter(kind=kind, heard_by=caller.employee, **query.query),
+            limit=limit,
+            offset=offset,
         )
         return calls, read_names(store, calls)
 

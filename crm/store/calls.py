@@ -5,7 +5,7 @@ as SQL); and the skipped calls, the sessions kept with the reason they are not c
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -40,6 +40,29 @@ from crm.tables import (
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
 
 _CALL_DATETIMES: Final = ("started_at", "answered_at", "ended_at")
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls a list, a page or a count is of; None (the default) does not narrow.
+
+    `phone` is the contact's E.164 number; the window is `since <= time < until` (aware
+    datetimes, by when the call happened); `heard_by`: only the calls that employee may hear
+    (`policies.access`).
+    """
+
+    kind: str | None = None
+    channel_id: int | None = None
+    phone: str | None = None
+    employee_id: int | None = None
+    contact_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    heard_by: Employee | None = None
+
+
+# Every call: the filter that narrows nothing.
+ALL_CALLS: Final = CallFilter()
 
 
 class CallStore(StoreCore):
@@ -125,34 +148,11 @@ class CallStore(StoreCore):
             return stored_call_of(row) if row else None
 
     def list_calls(
-        self,
-        *,
-        kind: str | None = None,
-        channel_id: int | None = None,
-        phone: str | None = None,
-        employee_id: int | None = None,
-        contact_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        heard_by: Employee | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        self, where: CallFilter = ALL_CALLS, *, limit: int = 100, offset: int = 0
     ) -> list[StoredCall]:
-        """Calls newest first by when they happened (started, else ended, else recorded).
-
-        `phone` is the contact's E.164 number; the window is `since <= time < until`;
-        `heard_by`: only the calls that employee may hear (`crm.access`).
-        """
-        conditions = _call_conditions(
-            kind=kind,
-            channel_id=channel_id,
-            phone=phone,
-            employee_id=employee_id,
-            contact_id=contact_id,
-            since=since,
-            until=until,
-            heard_by=heard_by,
-        )
+        """The calls `where` picks, newest first by when they happened (started, else ended,
+        else recorded)."""
+        conditions = _call_conditions(where)
         with self._reads() as session:
             return [
                 stored_call_of(row)
@@ -162,31 +162,11 @@ class CallStore(StoreCore):
             ]
 
     def page_calls(
-        self,
-        *,
-        kind: str | None = None,
-        channel_id: int | None = None,
-        phone: str | None = None,
-        employee_id: int | None = None,
-        contact_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        heard_by: Employee | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        self, where: CallFilter = ALL_CALLS, *, limit: int = 100, offset: int = 0
     ) -> tuple[list[StoredCall], int]:
         """A page of `list_calls` and the total, read in one statement so they agree even while
         workflows write calls."""
-        conditions = _call_conditions(
-            kind=kind,
-            channel_id=channel_id,
-            phone=phone,
-            employee_id=employee_id,
-            contact_id=contact_id,
-            since=since,
-            until=until,
-            heard_by=heard_by,
-        )
+        conditions = _call_conditions(where)
         query = _newest_first(select(CallRow, func.count().over()), conditions, limit, offset)
         with self._reads() as session:
             rows = session.execute(query).all()
@@ -195,31 +175,10 @@ class CallStore(StoreCore):
             # An empty page (past the end, or nothing at all) carries no total of its own.
             return [], _count_calls(session, conditions)
 
-    def count_calls(
-        self,
-        *,
-        kind: str | None = None,
-        channel_id: int | None = None,
-        phone: str | None = None,
-        employee_id: int | None = None,
-        contact_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        heard_by: Employee | None = None,
-    ) -> int:
-        """How many calls `list_calls` would find with the same filters and no limit."""
-        conditions = _call_conditions(
-            kind=kind,
-            channel_id=channel_id,
-            phone=phone,
-            employee_id=employee_id,
-            contact_id=contact_id,
-            since=since,
-            until=until,
-            heard_by=heard_by,
-        )
+    def count_calls(self, where: CallFilter = ALL_CALLS) -> int:
+        """How many calls `list_calls` would find with the same filter and no limit."""
         with self._reads() as session:
-            return _count_calls(session, conditions)
+            return _count_calls(session, _call_conditions(where))
 
     def open_call(self, record: CallRecord) -> tuple[StoredCall, bool]:
         """A call row for a session that has not ended yet; True when created.
@@ -419,27 +378,17 @@ def _newest_first(
     )
 
 
-def _call_conditions(
-    *,
-    kind: str | None,
-    channel_id: int | None,
-    phone: str | None,
-    employee_id: int | None,
-    contact_id: int | None,
-    since: datetime | None,
-    until: datetime | None,
-    heard_by: Employee | None,
-) -> list[ColumnElement[bool]]:
+def _call_conditions(where: CallFilter) -> list[ColumnElement[bool]]:
     equal_to = [
-        (CallRow.kind, kind),
-        (CallRow.channel_id, channel_id),
-        (CallRow.contact_phone, phone),
-        (CallRow.employee_id, employee_id),
-        (CallRow.contact_id, contact_id),
+        (CallRow.kind, where.kind),
+        (CallRow.channel_id, where.channel_id),
+        (CallRow.contact_phone, where.phone),
+        (CallRow.employee_id, where.employee_id),
+        (CallRow.contact_id, where.contact_id),
     ]
-    conditions = _filters(CallRow.occurred_at, equal_to, since, until)
-    if heard_by is not None:
-        conditions.append(_heard_by(heard_by))
+    conditions = _filters(CallRow.occurred_at, equal_to, where.since, where.until)
+    if where.heard_by is not None:
+        conditions.append(_heard_by(where.heard_by))
     return conditions
 
 
