@@ -8,6 +8,7 @@ COPY api api
 COPY workflows workflows
 COPY activities activities
 COPY crm crm
+COPY policies policies
 COPY pbxhub pbxhub
 RUN pip install --no-cache-dir .
 ENV PBXHUB_DATA_DIR=/data

@@ -16,7 +16,8 @@ import anyio
 
 from api.context import ApiContext
 from crm import Channel, Store
-from crm.routing import Responsible, find_responsible, forwarding_decision, forwarding_mode
+from crm.responsible_lookup import Responsible, find_responsible
+from policies.forwarding import forwarding_decision, forwarding_mode
 from providers.engine import (
     MappingError,
     Outcome,

@@ -16,7 +16,7 @@ from fastapi import HTTPException
 
 from api.phone_display import display_phone
 from api.routes.calls import normalize_phone_filter
-from crm.call_rules import CallFacts, TaskRule
+from policies.call_rules import CallFacts, TaskRule
 from providers.engine import ChannelContext
 from providers.phones import MAX_PHONE_TEXT, read_phone
 from providers.templating import MAP_NAMES, compile_expression

@@ -12,9 +12,9 @@ from conftest import downgrade_to
 from sqlalchemy import text
 
 from crm import CallFilter, CallRecord, Channel, Store
-from crm.access import hearing_verdict
 from crm.records import CallPlace
 from crm.store.engine import make_engine
+from policies.access import hearing_verdict
 
 CALLER = "+74951234567"
 AUDIO = b"ID3" + bytes(range(256))

@@ -13,7 +13,7 @@ import pytest
 from conftest import downgrade_to
 
 from crm import CallFilter, CallRecord, Channel, Employee, EmployeeLink, Store, check_working_hours
-from crm.working_hours import is_working_at
+from policies.working_hours import is_working_at
 
 T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

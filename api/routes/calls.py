@@ -1,6 +1,6 @@
 """Calls and missed calls, filterable by phone, employee, channel and time; as JSON pages with
 their reference analytics, or as CSV of those analytics. The admin sees every call; an employee
-(their token) the calls they may hear (`crm.access`), in lists, counts and exports alike."""
+(their token) the calls they may hear (`policies.access`), in lists, counts and exports alike."""
 
 from __future__ import annotations
 

@@ -416,8 +416,8 @@ def _count_calls(session: Session, conditions: list[ColumnElement[bool]]) -> int
 
 
 def _heard_by(employee: Employee) -> ColumnElement[bool]:
-    """The calls `employee` may hear: `crm.access.hearing_verdict` as one SQL condition, so that
-    a list is filtered and counted in the database (tests hold the two to the same answers).
+    """The calls `employee` may hear: `policies.access.hearing_verdict` as one SQL condition, so
+    that a list is filtered and counted in the database (tests hold the two to the same answers).
     Where a call hangs is read as `Store.call_place` reads it."""
 
     def responsible_for(contact_id: Any) -> ColumnElement[bool]:

@@ -292,7 +292,7 @@ class FollowUpStore(StoreCore):
 
     def call_place(self, call_id: int) -> CallPlace | None:
         """Where a call hangs, with the contact and task that decide who sees it there
-        (`crm.access`); None if there is no such call."""
+        (`policies.access`); None if there is no such call."""
         with self._reads() as session:
             call = session.get(CallRow, call_id)
             if call is None:

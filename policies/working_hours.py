@@ -1,5 +1,5 @@
-"""Whether a moment falls in an employee's working hours (the shape the store checks and keeps:
-`crm.store.validation.check_working_hours`)."""
+"""Whether a moment falls in an employee's working hours (in the shape the store checks and
+keeps: `crm.check_working_hours`)."""
 
 from __future__ import annotations
 
