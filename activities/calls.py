@@ -22,7 +22,7 @@ from activities.models import (
     SaveSkippedCallInput,
     SkipReason,
 )
-from crm import CallRecord, SkippedCallRecord, Store
+from crm import CallRecord, SkippedCallRecord, Store, extension_in
 
 
 class CallActivities:
@@ -57,10 +57,7 @@ class CallActivities:
             if employee is None:
                 found.append(None)
                 continue
-            extension = next(
-                (link.extension for link in employee.links if link.channel_id == data.channel_id),
-                None,
-            )
+            extension = extension_in(employee, data.channel_id)
             found.append(FoundEmployee(employee.id, employee.name, extension))
         return FindEmployeesResult(employees=found)
 

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from api.context import ApiContext
-from crm import Channel, Store
+from crm import Channel, Store, extension_in
 from crm.responsible_lookup import Responsible, find_responsible
 from policies.forwarding import forwarding_decision, forwarding_mode
 from providers.engine import (
@@ -137,11 +137,11 @@ def _employee(responsible: Responsible | None, channel_id: int) -> EmployeeAnswe
     if responsible is None or responsible.employee is None:
         return None
     employee = responsible.employee
-    extension = next(
-        (link.extension for link in employee.links if link.channel_id == channel_id), None
-    )
     return EmployeeAnswer(
-        id=employee.id, name=employee.name, extension=extension, phones=tuple(employee.phones)
+        id=employee.id,
+        name=employee.name,
+        extension=extension_in(employee, channel_id),
+        phones=tuple(employee.phones),
     )
 
 

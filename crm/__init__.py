@@ -31,6 +31,7 @@ from crm.records import (
 )
 from crm.store import ConflictError, Store
 from crm.store.calls import CallFilter
+from crm.store.people import extension_in
 from crm.store.validation import check_working_hours
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "StoredCall",
     "Task",
     "check_working_hours",
+    "extension_in",
     "is_e164",
     "require_e164",
 ]

@@ -12,6 +12,7 @@ from api.bounds import StoredId
 from api.deps import AdminDep, ContextDep
 from api.errors import AUTHENTICATED, WITH_BODY, ErrorOut, errors
 from api.pbx_actions import ask_pbx
+from crm import extension_in
 from providers.phones import read_phone
 from workflows.pbx_action import ActionEmployee, PbxActionInput
 
@@ -69,9 +70,7 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
     employee = await anyio.to_thread.run_sync(store.get_employee, body.employee_id)
     if employee is None:
         raise HTTPException(404, detail="employee_id: no such employee")
-    extension = next(
-        (link.extension for link in employee.links if link.channel_id == channel.id), None
-    )
+    extension = extension_in(employee, channel.id)
     if not extension:
         raise HTTPException(
             422, detail=f"employee_id: {employee.name} has no short number in this channel"
