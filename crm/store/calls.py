@@ -5,6 +5,7 @@ as SQL); and the skipped calls, the sessions kept with the reason they are not c
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -23,7 +24,7 @@ from crm.records import (
     SkippedCallRecord,
     StoredCall,
 )
-from crm.store.engine import StoreCore
+from crm.store.engine import StoreCore, write_changes
 from crm.store.mapping import CALL_FIELDS, skipped_call_of, stored_call_of
 from crm.store.validation import require_aware
 from crm.tables import (
@@ -78,31 +79,13 @@ class CallStore(StoreCore):
         Raises ValueError for a naive datetime, an unknown kind or an unknown referenced id.
         """
         _check_call(record)
-        try:
-            return self._save_call(record)
-        except IntegrityError:
-            # Another thread or process inserted this session between our read and our insert;
-            # the second attempt finds its row and merges into it.
-            pass
-        try:
-            return self._save_call(record)
-        except IntegrityError as error:
-            raise ValueError(
-                f"call {record.session_id!r} refers to an unknown channel, contact or employee"
-                f" ({error.orig})"
-            ) from error
 
-    def _save_call(self, record: CallRecord) -> tuple[StoredCall, bool]:
-        with self._writes.begin() as session:
+        def write(session: Session) -> tuple[StoredCall, bool]:
             row = session.scalar(
                 _call_by_session(record.channel_id, record.session_id).with_for_update()
             )
-            now = utcnow()
             if row is None:
-                values = {name: _call_value(record, name) for name in CALL_FIELDS}
-                row = CallRow(**values, created_at=now, updated_at=now)
-                row.occurred_at = _occurred_at(row)
-                session.add(row)
+                row = _add_call(session, record)
                 # recorded after all (a later event made it a call): no longer a skipped one
                 session.execute(
                     delete(SkippedCallRow).where(
@@ -112,14 +95,14 @@ class CallStore(StoreCore):
                 )
                 session.flush()
                 return stored_call_of(row), True
-            changes = _call_changes(row, record)
-            if changes:
-                for name, value in changes.items():
-                    setattr(row, name, value)
+            if write_changes(row, _call_changes(row, record)):
                 row.occurred_at = _occurred_at(row)
-                row.updated_at = now
+                row.updated_at = utcnow()
                 session.flush()
             return stored_call_of(row), False
+
+        # A racing writer inserted this session first: the second attempt merges into its row.
+        return self._write_racing(write, lost=_unknown_reference(record))
 
     def attach_recording_link(
         self, channel_id: int, session_id: str, *, url: str, duration: int | None
@@ -130,22 +113,16 @@ class CallStore(StoreCore):
             if row is None:
                 return None
             new_duration = row.recording_duration if duration is None else duration
-            if (row.recording_url, row.recording_duration) != (url, new_duration):
-                row.recording_url = url
-                row.recording_duration = new_duration
+            if write_changes(row, {"recording_url": url, "recording_duration": new_duration}):
                 row.updated_at = utcnow()
                 session.flush()
             return stored_call_of(row)
 
     def get_call(self, call_id: int) -> StoredCall | None:
-        with self._reads() as session:
-            row = session.get(CallRow, call_id)
-            return stored_call_of(row) if row else None
+        return self._get(CallRow, call_id, stored_call_of)
 
     def get_call_by_session(self, channel_id: int, session_id: str) -> StoredCall | None:
-        with self._reads() as session:
-            row = session.scalar(_call_by_session(channel_id, session_id))
-            return stored_call_of(row) if row else None
+        return self._first(_call_by_session(channel_id, session_id), stored_call_of)
 
     def list_calls(
         self, where: CallFilter = ALL_CALLS, *, limit: int = 100, offset: int = 0
@@ -192,22 +169,12 @@ class CallStore(StoreCore):
             row = session.scalar(_call_by_session(record.channel_id, record.session_id))
             if row is not None:
                 return stored_call_of(row), False
-            now = utcnow()
-            values = {name: _call_value(record, name) for name in CALL_FIELDS}
-            row = CallRow(**values, created_at=now, updated_at=now)
-            row.occurred_at = _occurred_at(row)
-            session.add(row)
+            row = _add_call(session, record)
             session.flush()
             return stored_call_of(row), True
 
         # A racing writer inserted it first: the second attempt finds its row.
-        return self._write_racing(
-            write,
-            lost=lambda error: ValueError(
-                f"call {record.session_id!r} refers to an unknown channel, contact or"
-                f" employee ({error.orig})"
-            ),
-        )
+        return self._write_racing(write, lost=_unknown_reference(record))
 
     def set_call_status(
         self,
@@ -227,19 +194,12 @@ class CallStore(StoreCore):
                 return None
             if employee_id is not None and session.get(EmployeeRow, employee_id) is None:
                 raise ValueError(f"no employee with id {employee_id}")
-            changes: dict[str, Any] = {
+            given: dict[str, Any] = {
                 "status": status,
                 "employee_id": employee_id,
                 "employee_pbx_id": employee_pbx_id,
             }
-            changed = {
-                name: value
-                for name, value in changes.items()
-                if value is not None and getattr(row, name) != value
-            }
-            if changed:
-                for name, value in changed.items():
-                    setattr(row, name, value)
+            if write_changes(row, {k: v for k, v in given.items() if v is not None}):
                 row.updated_at = utcnow()
                 session.flush()
             return stored_call_of(row)
@@ -285,9 +245,7 @@ class SkippedCallStore(StoreCore):
             if row is None:
                 row = SkippedCallRow(**values, created_at=now, updated_at=now)
                 session.add(row)
-            elif any(getattr(row, name) != value for name, value in values.items()):
-                for name, value in values.items():
-                    setattr(row, name, value)
+            elif write_changes(row, values):
                 row.updated_at = now
             row.occurred_at = row.started_at or row.ended_at or row.created_at
             session.flush()
@@ -305,9 +263,7 @@ class SkippedCallStore(StoreCore):
         query = select(SkippedCallRow).where(
             SkippedCallRow.channel_id == channel_id, SkippedCallRow.session_id == session_id
         )
-        with self._reads() as session:
-            row = session.scalar(query)
-            return skipped_call_of(row) if row else None
+        return self._first(query, skipped_call_of)
 
     def list_skipped_calls(
         self,
@@ -452,6 +408,24 @@ def _check_call(record: CallRecord) -> None:
         raise ValueError(f"direction {record.direction!r} is not one of {sorted(DIRECTIONS)}")
     for name in _CALL_DATETIMES:
         require_aware(name, getattr(record, name))
+
+
+def _add_call(session: Session, record: CallRecord) -> CallRow:
+    """A new row for `record`, added to the session."""
+    now = utcnow()
+    values = {name: _call_value(record, name) for name in CALL_FIELDS}
+    row = CallRow(**values, created_at=now, updated_at=now)
+    row.occurred_at = _occurred_at(row)
+    session.add(row)
+    return row
+
+
+def _unknown_reference(record: CallRecord) -> Callable[[IntegrityError], ValueError]:
+    """The error for a call whose insert fails twice: no race, an id that names nothing."""
+    return lambda error: ValueError(
+        f"call {record.session_id!r} refers to an unknown channel, contact or employee"
+        f" ({error.orig})"
+    )
 
 
 def _call_value(record: CallRecord, name: str) -> Any:

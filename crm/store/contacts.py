@@ -86,13 +86,10 @@ class ContactStore(StoreCore):
             return contact_of(row), True
 
     def find_contact_by_phone(self, phone: str) -> Contact | None:
-        with self._reads() as session:
-            row = session.scalar(_contact_by_phone(phone))
-            return contact_of(row) if row else None
+        return self._first(_contact_by_phone(phone), contact_of)
 
     def get_contact(self, contact_id: int) -> Contact | None:
-        with self._reads() as session:
-            return contact_by_id(session, contact_id)
+        return self._get(ContactRow, contact_id, contact_of)
 
     def list_contacts(
         self, *, phone: str | None = None, limit: int = 100, offset: int = 0

@@ -8,20 +8,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Select, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-# What a racing write returns.
+# What a racing write returns; the record a row is read into.
 _R = TypeVar("_R")
+# A table's row class.
+_Row = TypeVar("_Row")
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -137,6 +139,18 @@ class StoreCore:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def _get(self, table: type[_Row], row_id: int, record: Callable[[_Row], _R]) -> _R | None:
+        """The record of `table`'s row with this primary key, or None if there is none."""
+        with self._reads() as session:
+            row = session.get(table, row_id)
+            return None if row is None else record(row)
+
+    def _first(self, query: Select[_Row], record: Callable[[_Row], _R]) -> _R | None:
+        """The record of the first row `query` selects, or None if it selects none."""
+        with self._reads() as session:
+            row = session.scalar(query)
+            return None if row is None else record(row)
+
     def _write_racing(
         self,
         write: Callable[[Session], _R],
@@ -157,6 +171,15 @@ class StoreCore:
                         raise
                     raise lost(error) from error
         raise AssertionError("unreachable")
+
+
+def write_changes(row: Any, values: Mapping[str, Any]) -> bool:
+    """Set the columns of `row` whose value differs from `values`; True when any did (a row
+    written again with what it holds is not touched, not even its updated_at)."""
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    return bool(changed)
 
 
 def _upgrade(connection: Connection, config: Config) -> None:

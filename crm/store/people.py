@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm.phones import require_e164
 from crm.records import Channel, Employee, EmployeeLink, Group
-from crm.store.engine import StoreCore
+from crm.store.engine import StoreCore, write_changes
 from crm.store.mapping import channel_of, employee_of, group_of
 from crm.store.validation import (
     check_channels_exist,
@@ -77,15 +77,13 @@ class ChannelStore(StoreCore):
             return channel_of(row)
 
     def get_channel(self, channel_id: int) -> Channel | None:
-        with self._reads() as session:
-            row = session.get(ChannelRow, channel_id)
-            return channel_of(row) if row else None
+        return self._get(ChannelRow, channel_id, channel_of)
 
     def get_channel_by_key(self, secret_key: str) -> Channel | None:
         """The channel a webhook URL names, or None for a wrong key."""
-        with self._reads() as session:
-            row = session.scalar(select(ChannelRow).where(ChannelRow.secret_key == secret_key))
-            return channel_of(row) if row else None
+        return self._first(
+            select(ChannelRow).where(ChannelRow.secret_key == secret_key), channel_of
+        )
 
     def list_channels(self) -> list[Channel]:
         with self._reads() as session:
@@ -222,14 +220,10 @@ class EmployeeStore(StoreCore):
                 EmployeeRow.token_expires_at > (now or utcnow()),
             ),
         )
-        with self._reads() as session:
-            row = session.scalar(query)
-            return employee_of(row) if row else None
+        return self._first(query, employee_of)
 
     def get_employee(self, employee_id: int) -> Employee | None:
-        with self._reads() as session:
-            row = session.get(EmployeeRow, employee_id)
-            return employee_of(row) if row else None
+        return self._get(EmployeeRow, employee_id, employee_of)
 
     def list_employees(self, *, channel_id: int | None = None) -> list[Employee]:
         """All employees, or those who work in one channel."""
@@ -264,15 +258,14 @@ class EmployeeStore(StoreCore):
 
     def find_employee_by_phone(self, phone: str) -> Employee | None:
         """The employee whose own phone this is (their calls are not calls with a contact)."""
-        with self._reads() as session:
-            row = session.scalar(
-                select(EmployeeRow)
-                .join(EmployeeRow.phones)
-                .where(EmployeePhoneRow.phone == phone)
-                .order_by(EmployeeRow.id)
-                .limit(1)
-            )
-            return employee_of(row) if row else None
+        return self._first(
+            select(EmployeeRow)
+            .join(EmployeeRow.phones)
+            .where(EmployeePhoneRow.phone == phone)
+            .order_by(EmployeeRow.id)
+            .limit(1),
+            employee_of,
+        )
 
     def employee_names(self, employee_ids: Sequence[int]) -> dict[int, str]:
         """The names of these employees, by id (unknown ids left out)."""
@@ -290,12 +283,7 @@ class EmployeeStore(StoreCore):
             row = session.get(EmployeeRow, employee_id)
             if row is None:
                 return None
-            changed = {
-                name: value for name, value in columns.items() if getattr(row, name) != value
-            }
-            for name, value in changed.items():
-                setattr(row, name, value)
-            if changed:
+            if write_changes(row, columns):
                 session.flush()
             return employee_of(row)
 
@@ -318,9 +306,7 @@ class GroupStore(StoreCore):
             return group_of(row)
 
     def get_group(self, group_id: int) -> Group | None:
-        with self._reads() as session:
-            row = session.get(GroupRow, group_id)
-            return group_of(row) if row else None
+        return self._get(GroupRow, group_id, group_of)
 
     def list_groups(self) -> list[Group]:
         with self._reads() as session:

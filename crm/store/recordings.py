@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm.recording_files import RECORDING_STATUSES
 from crm.records import Recording, StoredCall
-from crm.store.engine import StoreCore
+from crm.store.engine import StoreCore, write_changes
 from crm.store.mapping import recording_of, stored_call_of
 from crm.tables import CallRow, RecordingRow, utcnow
 
@@ -81,9 +81,7 @@ class RecordingStore(StoreCore):
             .order_by(RecordingRow.id)
             .limit(1)
         )
-        with self._reads() as session:
-            row = session.scalar(query)
-            return recording_of(row) if row else None
+        return self._first(query, recording_of)
 
     def recordings_with_content(self, sha256: str) -> list[Recording]:
         """Every recording of this content, oldest first: one file may be several calls'."""
@@ -96,9 +94,7 @@ class RecordingStore(StoreCore):
             return [recording_of(row) for row in session.scalars(query)]
 
     def get_recording(self, recording_id: int) -> Recording | None:
-        with self._reads() as session:
-            row = session.get(RecordingRow, recording_id)
-            return recording_of(row) if row else None
+        return self._get(RecordingRow, recording_id, recording_of)
 
     def find_recording_by_source(self, call_id: int, source_url: str) -> Recording | None:
         """The recording a call already keeps from this link (so a link is downloaded once)."""
@@ -108,9 +104,7 @@ class RecordingStore(StoreCore):
             .order_by(RecordingRow.id)
             .limit(1)
         )
-        with self._reads() as session:
-            row = session.scalar(query)
-            return recording_of(row) if row else None
+        return self._first(query, recording_of)
 
     def set_recording_outcome(
         self,
@@ -143,12 +137,7 @@ class RecordingStore(StoreCore):
             row = session.get(CallRow, call_id, with_for_update=True)
             if row is None:
                 return None
-            changed = {
-                name: value for name, value in changes.items() if getattr(row, name) != value
-            }
-            if changed:
-                for name, value in changed.items():
-                    setattr(row, name, value)
+            if write_changes(row, changes):
                 row.updated_at = utcnow()
                 session.flush()
             return stored_call_of(row)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crm.records import TASK_STATUSES, CallAttachment, CallPlace, Comment, Notification, Task
 from crm.store.contacts import contact_by_id
-from crm.store.engine import StoreCore
+from crm.store.engine import StoreCore, write_changes
 from crm.store.mapping import attachment_of, comment_of, notification_of, task_of
 from crm.store.validation import check_employees_exist, check_refs, require_aware
 from crm.tables import (
@@ -93,14 +93,12 @@ class TaskStore(StoreCore):
             return found
 
     def _task_by_key(self, idempotency_key: str) -> Task | None:
-        with self._reads() as session:
-            row = session.scalar(select(TaskRow).where(TaskRow.idempotency_key == idempotency_key))
-            return task_of(row) if row else None
+        return self._first(
+            select(TaskRow).where(TaskRow.idempotency_key == idempotency_key), task_of
+        )
 
     def get_task(self, task_id: int) -> Task | None:
-        with self._reads() as session:
-            row = session.get(TaskRow, task_id)
-            return task_of(row) if row else None
+        return self._get(TaskRow, task_id, task_of)
 
     def list_tasks(
         self,
@@ -147,12 +145,8 @@ class TaskStore(StoreCore):
             if row is None:
                 return None
             check_refs(session, assignee_employee_id, None, None)
-            changed = False
-            for name, value in (("status", status), ("assignee_employee_id", assignee_employee_id)):
-                if value is not None and getattr(row, name) != value:
-                    setattr(row, name, value)
-                    changed = True
-            if changed:
+            given = {"status": status, "assignee_employee_id": assignee_employee_id}
+            if write_changes(row, {k: v for k, v in given.items() if v is not None}):
                 row.updated_at = utcnow()
                 row.closed_at = row.updated_at if row.status == "closed" else None
                 session.flush()
@@ -317,9 +311,7 @@ class FollowUpStore(StoreCore):
             )
 
     def get_call_attachment(self, call_id: int) -> CallAttachment | None:
-        with self._reads() as session:
-            row = session.get(CallAttachmentRow, call_id)
-            return attachment_of(row) if row else None
+        return self._get(CallAttachmentRow, call_id, attachment_of)
 
     def attach_call(
         self,
