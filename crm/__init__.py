@@ -1,7 +1,9 @@
 """The store of pbxhub: channels, employees, groups, contacts, calls, tasks and recordings
 (SQLite by default, or PostgreSQL).
 
-It knows nothing above it; callers get and give the frozen records defined in `crm.records`.
+`crm.Store` is the one door; behind it `crm.store` keeps each aggregate in its own module. It
+knows nothing above it (the pure policies over its records live in `policies`); callers get and
+give the frozen records defined in `crm.records`, and pick calls with `CallFilter`.
 """
 
 from __future__ import annotations
