@@ -32,7 +32,7 @@ from crm.records import (
     Task,
 )
 from crm.store import ConflictError, Store
-from crm.store.calls import CallFilter
+from crm.store.calls import CallFilter, SkippedCallFilter
 from crm.store.people import extension_in
 from crm.store.validation import check_working_hours
 
@@ -57,6 +57,7 @@ __all__ = [
     "Store",
     "SKIP_REASONS",
     "SkippedCall",
+    "SkippedCallFilter",
     "SkippedCallRecord",
     "StoredCall",
     "Task",

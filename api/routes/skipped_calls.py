@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, HTTPException, Query
@@ -14,7 +14,7 @@ from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED
 from api.models import Page, SkippedCallOut
 from api.routes.calls import aware, normalize_phone_filter
-from crm import SKIP_REASONS
+from crm import SKIP_REASONS, SkippedCallFilter
 
 router = APIRouter(
     prefix="/api/v1", tags=["calls"], dependencies=[AdminDep], responses=AUTHENTICATED
@@ -39,18 +39,18 @@ async def list_skipped_calls(
         raise HTTPException(
             422, detail=f"reason: {reason!r} is not one of {', '.join(sorted(SKIP_REASONS))}"
         )
-    filters: dict[str, Any] = {
-        "channel_id": channel_id,
-        "reason": reason,
-        "phone": normalize_phone_filter(phone, country),
-        "since": aware("since", since),
-        "until": aware("until", until),
-    }
+    where = SkippedCallFilter(
+        channel_id=channel_id,
+        reason=reason,
+        phone=normalize_phone_filter(phone, country),
+        since=aware("since", since),
+        until=aware("until", until),
+    )
 
     def read() -> tuple[list[SkippedCallOut], int]:
-        skipped = store.list_skipped_calls(limit=limit, offset=offset, **filters)
+        skipped = store.list_skipped_calls(where, limit=limit, offset=offset)
         items = [SkippedCallOut.model_validate(asdict(call)) for call in skipped]
-        return items, store.count_skipped_calls(**filters)
+        return items, store.count_skipped_calls(where)
 
     items, total = await anyio.to_thread.run_sync(read)
     return Page[SkippedCallOut](items=items, total=total, limit=limit, offset=offset)

@@ -66,6 +66,22 @@ class CallFilter:
 ALL_CALLS: Final = CallFilter()
 
 
+@dataclass(frozen=True)
+class SkippedCallFilter:
+    """Which skipped calls a list or a count is of; the fields mean what `CallFilter`'s do, and
+    `reason` is one of SKIP_REASONS."""
+
+    channel_id: int | None = None
+    reason: str | None = None
+    phone: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+# Every skipped call: the filter that narrows nothing.
+ALL_SKIPPED_CALLS: Final = SkippedCallFilter()
+
+
 class CallStore(StoreCore):
     """Calls: one row per call session of a channel, however often and in whatever order its
     workflow saves it."""
@@ -266,21 +282,12 @@ class SkippedCallStore(StoreCore):
         return self._first(query, skipped_call_of)
 
     def list_skipped_calls(
-        self,
-        *,
-        channel_id: int | None = None,
-        reason: str | None = None,
-        phone: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        self, where: SkippedCallFilter = ALL_SKIPPED_CALLS, *, limit: int = 100, offset: int = 0
     ) -> list[SkippedCall]:
-        """Skipped calls newest first; the filters are those of `list_calls`."""
-        conditions = _skipped_conditions(channel_id, reason, phone, since, until)
+        """The skipped calls `where` picks, newest first."""
         query = (
             select(SkippedCallRow)
-            .where(*conditions)
+            .where(*_skipped_conditions(where))
             .order_by(SkippedCallRow.occurred_at.desc(), SkippedCallRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -288,17 +295,9 @@ class SkippedCallStore(StoreCore):
         with self._reads() as session:
             return [skipped_call_of(row) for row in session.scalars(query)]
 
-    def count_skipped_calls(
-        self,
-        *,
-        channel_id: int | None = None,
-        reason: str | None = None,
-        phone: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
-        conditions = _skipped_conditions(channel_id, reason, phone, since, until)
-        query = select(func.count()).select_from(SkippedCallRow).where(*conditions)
+    def count_skipped_calls(self, where: SkippedCallFilter = ALL_SKIPPED_CALLS) -> int:
+        """How many skipped calls `list_skipped_calls` would find with the same filter."""
+        query = select(func.count()).select_from(SkippedCallRow).where(*_skipped_conditions(where))
         with self._reads() as session:
             return session.scalar(query) or 0
 
@@ -463,16 +462,10 @@ def _occurred_at(row: CallRow) -> datetime:
     return row.started_at or row.ended_at or row.created_at
 
 
-def _skipped_conditions(
-    channel_id: int | None,
-    reason: str | None,
-    phone: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> list[ColumnElement[bool]]:
+def _skipped_conditions(where: SkippedCallFilter) -> list[ColumnElement[bool]]:
     equal_to = [
-        (SkippedCallRow.channel_id, channel_id),
-        (SkippedCallRow.reason, reason),
-        (SkippedCallRow.contact_phone, phone),
+        (SkippedCallRow.channel_id, where.channel_id),
+        (SkippedCallRow.reason, where.reason),
+        (SkippedCallRow.contact_phone, where.phone),
     ]
-    return _filters(SkippedCallRow.occurred_at, equal_to, since, until)
+    return _filters(SkippedCallRow.occurred_at, equal_to, where.since, where.until)
