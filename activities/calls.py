@@ -57,10 +57,7 @@ class CallActivities:
             if employee is None:
                 found.append(None)
                 continue
-            extension = next(
-                (link.extension for link in employee.links if link.channel_id == data.channel_id),
-                None,
-            )
+            extension = employee.extension_on(data.channel_id)
             found.append(FoundEmployee(employee.id, employee.name, extension))
         return FindEmployeesResult(employees=found)
 

@@ -1,5 +1,5 @@
-"""What a written call leaves behind by its channel's rules (crm.call_rules): a new contact made
-from the contact template, missed-call notifications to the contact's responsibles, tasks from
+"""What a written call leaves behind by its channel's rules (policies.call_rules): a new contact
+made from the contact template, missed-call notifications to the contact's responsibles, tasks from
 the task rules, the call attached where the channel says, call-back tasks closed once the
 contact is reached. Every step is keyed, so a retried or repeated activity repeats nothing."""
 
@@ -15,7 +15,7 @@ from temporalio import activity
 
 from contracts.messages import ApplyCallRulesInput, CallRulesResult, FindOrCreateContactInput
 from crm import CallAttachment, Channel, Contact, Store, StoredCall, Task
-from crm.call_rules import (
+from policies.call_rules import (
     AttachOption,
     CallFacts,
     NewTask,

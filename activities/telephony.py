@@ -70,7 +70,7 @@ class TelephonyActivities:
             call_id=call.id,
             idempotency_key=f"call-ticket:{call.id}",
         )
-        # the call is made from its ticket: it will hang there (crm.call_rules attach options)
+        # the call is made from its ticket: it will hang there (policies.call_rules attach options)
         self._store.set_call_origin_task(call.id, task.id)
         return task.id
 

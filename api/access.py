@@ -1,5 +1,5 @@
 """What a caller may reach: the admin everything, an employee what their rights grant
-(`crm.access`). Each guard reads what it needs from the store (run it in a worker thread) and
+(`policies.access`). Each guard reads what it needs from the store (run it in a worker thread) and
 returns what was asked for, or raises the HTTP error to answer.
 
 403 or 404: an id that names nothing is 404 for everyone, as there is nothing to protect; a
@@ -20,7 +20,7 @@ from fastapi import HTTPException, status
 
 from api.deps import Caller
 from crm import Comment, Contact, Employee, Recording, Store, StoredCall
-from crm.access import Verdict, contact_verdict, hearing_verdict, task_verdict
+from policies.access import Verdict, contact_verdict, hearing_verdict, task_verdict
 
 _SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 

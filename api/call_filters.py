@@ -2,26 +2,24 @@
 CSV exports take, read once into one frozen filter (a dependency), and the phone and time
 parameters other lists share.
 
-A `phone` is read as the webhooks read it (`providers.phones`), by `country` when one is given,
+A `phone` is read as the webhooks read it (`contracts.phones`), by `country` when one is given,
 else by the country of the channel the request names (`channel_id`), else as a Russian number.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 import phonenumbers
 from fastapi import Depends, HTTPException, Query
-from providers.phones import read_phone
 
 from api.bounds import StoredId
 from api.deps import StoreDep
-from crm import Store
+from contracts.phones import read_phone
+from crm import CallFilter, Store
 
 __all__ = [
-    "CallFilter",
     "CallFilterDep",
     "CountryParam",
     "PhoneParam",
@@ -48,21 +46,6 @@ SinceParam = Annotated[datetime | None, Query(description="Started at or after (
 UntilParam = Annotated[datetime | None, Query(description="Started before (ISO 8601)")]
 
 
-@dataclass(frozen=True)
-class CallFilter:
-    """Which calls: a contact's E.164 number, an employee, a channel, a window of start times."""
-
-    phone: str | None = None
-    employee_id: int | None = None
-    channel_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def store_keywords(self) -> dict[str, Any]:
-        """The keywords `Store.list_calls`, `page_calls` and `count_calls` take for it."""
-        return asdict(self)
-
-
 def call_filter(
     store: StoreDep,
     phone: PhoneParam = None,
@@ -72,8 +55,9 @@ def call_filter(
     since: SinceParam = None,
     until: UntilParam = None,
 ) -> CallFilter:
-    """The filter of a request for calls; 422 naming a parameter that cannot be read. Sync: it
-    may read the channel's country, so FastAPI runs it in its thread pool."""
+    """The store's filter for a request's calls (the route adds the kind and who asks); 422
+    naming a parameter that cannot be read. Sync: it may read the channel's country, so FastAPI
+    runs it in its thread pool."""
     return CallFilter(
         phone=phone_filter(store, phone, country, channel_id=channel_id),
         employee_id=employee_id,

@@ -32,7 +32,7 @@ StoreDep = Annotated[Store, Depends(get_store)]
 @dataclass(frozen=True)
 class Caller:
     """Who asks: the admin (the admin key), or an employee (their own token), whose access
-    follows their rights (`crm.access`)."""
+    follows their rights (`policies.access`)."""
 
     employee: Employee | None = None
 

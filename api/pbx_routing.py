@@ -17,7 +17,8 @@ import anyio
 
 from api.context import ApiContext
 from crm import Channel, Store
-from crm.routing import Responsible, find_responsible, forwarding_decision, forwarding_mode
+from crm.responsible_lookup import Responsible, find_responsible
+from policies.forwarding import forwarding_decision, forwarding_mode
 from providers.engine import Outcome, PreparedRequest, fallback_outcome, finish_request
 from providers.lookups import ContactAnswer, EmployeeAnswer, ResponsibleAnswer
 from providers.rejections import MappingError, RequestRejected

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from api.analytics import check_analytics_settings
 from api.bounds import StoredId, StoredJson, StoredText
 from api.proxies import parse_networks
-from crm.call_rules import RULE_SETTINGS, check_rule_settings
+from crm import check_working_hours
 from crm.recording_files import check_recording_settings
-from crm.routing import FORWARDING_MODES, FORWARDING_SETTING
-from crm.working_hours import check_working_hours
+from policies.call_rules import RULE_SETTINGS, check_rule_settings
+from policies.forwarding import FORWARDING_MODES, FORWARDING_SETTING
 from providers.engine import CHANNEL_SOURCES_SETTING
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class ChannelCreate(BaseModel):
     @field_validator("settings")
     @classmethod
     def valid_call_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # contact_template, task_rules, attach_to: a mistake names its place (crm.call_rules)
+        # contact_template, task_rules, attach_to: a mistake names its place (policies.call_rules)
         check_rule_settings(value)
         return value
 

@@ -32,7 +32,7 @@ from api.deps import ADMIN
 from api.report_scope import PeriodQuery, report_request
 from api.report_views import calls_report_out, missed_report_out
 from crm import EmployeeLink, Store
-from crm.store import make_engine
+from crm.store.engine import make_engine
 from crm.tables import CallRow, ContactPhoneRow, ContactResponsibleRow, ContactRow
 
 POSTGRES_URL = os.environ.get(

@@ -52,9 +52,10 @@ class Employee:
     phones: list[str] = field(default_factory=list)
     links: list[EmployeeLink] = field(default_factory=list)
     # When they take calls: {"timezone": "Europe/Moscow", "days": {"mon": [["09:00", "18:00"]]}};
-    # None means no schedule is known. Checked by `crm.working_hours`.
+    # None means no schedule is known. Checked by `crm.check_working_hours`.
     working_hours: dict[str, Any] | None = None
-    # The right to hear recordings: calls attached as hidden comments show to them (crm.access).
+    # The right to hear recordings: calls attached as hidden comments show to them
+    # (policies.access).
     hears_recordings: bool = False
     # When their API token expires (None: it lasts until revoked or replaced, or there is none).
     token_expires_at: datetime | None = None
@@ -177,7 +178,7 @@ class CallAttachment:
 @dataclass(frozen=True, kw_only=True)
 class CallPlace:
     """Where a call (its analytics, recording and comments) hangs, with what decides who may see
-    it there (`crm.access`): the contact and/or task of its attachment (before it is attached,
+    it there (`policies.access`): the contact and/or task of its attachment (before it is attached,
     the call's contact), that task's own contact, and whether it hangs as a hidden comment."""
 
     call_id: int

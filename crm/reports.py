@@ -447,7 +447,7 @@ def _hears(employee: Employee | None) -> ColumnElement[bool]:
     if employee is None:
         return true()
     # imported here: crm.store imports this module (Store is a ReportQueries)
-    from crm.store import _heard_by
+    from crm.store.calls import _heard_by
 
     return _heard_by(employee)
 

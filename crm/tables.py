@@ -97,7 +97,7 @@ class EmployeeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # crm.working_hours shape; NULL when no schedule is known.
+    # crm.check_working_hours shape; NULL when no schedule is known.
     working_hours: Mapped[dict[str, Any] | None] = mapped_column(json_type(), nullable=True)
     # The right to hear recordings (calls attached as hidden comments show to them).
     hears_recordings: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -39,7 +39,7 @@ from contracts.call_workflow import CallResult
 from contracts.messages import CallLeg, CallRecord
 from crm import Contact, ContactPhone, Employee, Store
 from crm.passwords import hash_password
-from crm.store import MIGRATIONS_DIR, make_engine
+from crm.store.engine import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
 from providers.spec_loader import load_specs

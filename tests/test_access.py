@@ -1,5 +1,5 @@
-"""The rights table of `crm.access`, from records alone: who sees a contact, a task, and who may
-hear a call (its recording, its comments) where it hangs."""
+"""The rights table of `policies.access`, from records alone: who sees a contact, a task, and who
+may hear a call (its recording, its comments) where it hangs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crm import CallPlace, Contact, Employee, Task
-from crm.access import contact_verdict, hearing_verdict, sees_contact, sees_task, task_verdict
+from policies.access import contact_verdict, hearing_verdict, sees_contact, sees_task, task_verdict
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from fastapi import HTTPException
 from api.call_filters import normalize_phone_filter
 from api.phone_display import display_phone
 from contracts.phones import MAX_PHONE_TEXT, read_phone
-from crm.call_rules import CallFacts, TaskRule
+from policies.call_rules import CallFacts, TaskRule
 from providers.engine import ChannelContext
 from providers.templating import MAP_NAMES, compile_expression
 

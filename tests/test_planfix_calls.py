@@ -18,7 +18,7 @@ from pbx_simulator import as_json, pbx_simulator, scenario, send
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from crm.store import Store, StoredCall
+from crm import Store, StoredCall
 from workflows.call import CallWorkflow
 
 PROVIDER = "planfix_api"

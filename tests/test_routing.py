@@ -25,8 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.proxies import client_address, parse_networks
 from crm import Contact, Employee, Store
-from crm.routing import Responsible, forwarding_decision, forwarding_mode
+from crm.responsible_lookup import Responsible
 from pbxhub.settings import Settings
+from policies.forwarding import forwarding_decision, forwarding_mode
 
 CALLER = "+79161234567"
 ANNA_PHONE = "+79031234567"

@@ -20,8 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from contracts.messages import CallLeg, CallRecord
-from crm import Channel, ConflictError, EmployeeLink, Store
-from crm.store import make_engine, use_wal
+from crm import CallFilter, Channel, ConflictError, EmployeeLink, Store
+from crm.store.engine import make_engine, use_wal
 from crm.tables import Base
 
 T = TypeVar("T")
@@ -325,7 +325,7 @@ def test_two_stores_on_one_database_agree_on_one_call(
     finally:
         other.close()
     assert sum(created for _, created in results) == 1
-    assert store.count_calls(channel_id=channel.id) == 1
+    assert store.count_calls(CallFilter(channel_id=channel.id)) == 1
 
 
 def test_a_recording_link_is_attached_to_its_call(store: Store, channel: Channel) -> None:
@@ -372,15 +372,15 @@ def test_calls_are_listed_newest_first_by_kind_phone_and_employee(
     )
 
     assert store.list_calls() == [other, missed, first]
-    assert store.list_calls(kind="missed") == [missed]
-    assert store.list_calls(kind="call") == [other, first]
-    assert store.list_calls(phone=CALLER) == [missed, first]
-    assert store.list_calls(employee_id=anna.id) == [first]
-    assert store.list_calls(channel_id=channel.id, limit=2) == [other, missed]
+    assert store.list_calls(CallFilter(kind="missed")) == [missed]
+    assert store.list_calls(CallFilter(kind="call")) == [other, first]
+    assert store.list_calls(CallFilter(phone=CALLER)) == [missed, first]
+    assert store.list_calls(CallFilter(employee_id=anna.id)) == [first]
+    assert store.list_calls(CallFilter(channel_id=channel.id), limit=2) == [other, missed]
     assert store.list_calls(limit=2, offset=2) == [first]
-    assert store.list_calls(channel_id=channel.id + 1) == []
-    assert store.count_calls(phone=CALLER) == 2
-    assert store.count_calls(kind="missed", employee_id=anna.id) == 0
+    assert store.list_calls(CallFilter(channel_id=channel.id + 1)) == []
+    assert store.count_calls(CallFilter(phone=CALLER)) == 2
+    assert store.count_calls(CallFilter(kind="missed", employee_id=anna.id)) == 0
 
 
 def test_calls_are_listed_within_a_time_window(store: Store, channel: Channel) -> None:
@@ -393,11 +393,13 @@ def test_calls_are_listed_within_a_time_window(store: Store, channel: Channel) -
         )
     )
 
-    window = store.list_calls(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=2))
+    window = store.list_calls(
+        CallFilter(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=2))
+    )
 
     assert [call.session_id for call in window] == ["end-only", "h1"]
-    assert store.count_calls(since=T0 + timedelta(hours=1)) == 3
-    assert store.count_calls(until=T0 + timedelta(hours=1)) == 1
+    assert store.count_calls(CallFilter(since=T0 + timedelta(hours=1))) == 3
+    assert store.count_calls(CallFilter(until=T0 + timedelta(hours=1))) == 1
 
 
 def test_a_page_of_calls_and_its_total_are_read_together(store: Store, channel: Channel) -> None:
@@ -405,9 +407,9 @@ def test_a_page_of_calls_and_its_total_are_read_together(store: Store, channel: 
         store.save_call(answered_call(channel, f"p{hour}", started_at=T0 + timedelta(hours=hour)))
     store.save_call(answered_call(channel, "lost", kind="missed"))
 
-    page, total = store.page_calls(kind="call", limit=2, offset=1)
-    past_the_end, total_past_the_end = store.page_calls(kind="call", limit=2, offset=10)
-    nothing, none_at_all = store.page_calls(kind="call", phone="+79990000000")
+    page, total = store.page_calls(CallFilter(kind="call"), limit=2, offset=1)
+    past_the_end, total_past_the_end = store.page_calls(CallFilter(kind="call"), limit=2, offset=10)
+    nothing, none_at_all = store.page_calls(CallFilter(kind="call", phone="+79990000000"))
 
     assert [call.session_id for call in page] == ["p3", "p2"]
     assert total == 5
@@ -429,7 +431,9 @@ def test_a_moscow_time_comes_back_as_the_same_instant_in_utc(
         assert call.started_at is not None and call.started_at.tzinfo == UTC
         assert call.created_at.tzinfo == UTC
     # The window is compared as instants too, whatever zone it is given in.
-    assert store.list_calls(since=moscow, until=moscow + timedelta(seconds=1)) == [loaded]
+    assert store.list_calls(CallFilter(since=moscow, until=moscow + timedelta(seconds=1))) == [
+        loaded
+    ]
 
 
 def test_a_naive_datetime_is_refused(store: Store, channel: Channel) -> None:
@@ -438,7 +442,7 @@ def test_a_naive_datetime_is_refused(store: Store, channel: Channel) -> None:
     with pytest.raises(ValueError, match="naive"):
         store.save_call(answered_call(channel, started_at=naive))
     with pytest.raises(ValueError, match="naive"):
-        store.list_calls(since=naive)
+        store.list_calls(CallFilter(since=naive))
     assert store.count_calls() == 0
 
 

@@ -12,10 +12,10 @@ from conftest import downgrade_to
 from sqlalchemy import text
 
 from contracts.messages import CallRecord
-from crm import Channel, Store
-from crm.access import hearing_verdict
+from crm import CallFilter, Channel, Store
 from crm.records import CallPlace
-from crm.store import make_engine
+from crm.store.engine import make_engine
+from policies.access import hearing_verdict
 
 CALLER = "+74951234567"
 AUDIO = b"ID3" + bytes(range(256))
@@ -256,14 +256,14 @@ def test_an_employee_lists_exactly_the_calls_the_rights_table_lets_them_hear(
             for call_id in everyone
             if hearing_verdict(employee, _placed(place_of(call_id))).allowed
         }
-        listed = [listed.id for listed in store.list_calls(heard_by=employee)]
-        page, total = store.page_calls(heard_by=employee, limit=2)
+        listed = [listed.id for listed in store.list_calls(CallFilter(heard_by=employee))]
+        page, total = store.page_calls(CallFilter(heard_by=employee), limit=2)
         assert set(listed) == by_verdict == expected[employee.id], employee.name
         assert len(listed) == len(set(listed)) == total
-        assert store.count_calls(heard_by=employee) == total
+        assert store.count_calls(CallFilter(heard_by=employee)) == total
         assert [p.id for p in page] == listed[:2]
     # the other filters still apply on top of the rights
-    assert [x.id for x in store.list_calls(heard_by=vera, contact_id=b.id)] == [on_b]
+    assert [x.id for x in store.list_calls(CallFilter(heard_by=vera, contact_id=b.id))] == [on_b]
     assert len(store.list_calls()) == len(everyone)
 
 

@@ -1,6 +1,6 @@
 """What the channel's rules leave in the store, on SQLite and PostgreSQL alike: contacts made with
 fields and responsibles, call-back tasks closed whatever order calls come in, a call attached
-once, notifications once per call; and the rules' own matching (crm.call_rules)."""
+once, notifications once per call; and the rules' own matching (policies.call_rules)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from test_store_telephony import at_once
 
 from contracts.messages import CallRecord
 from crm import Channel, Store, Task
-from crm.call_rules import CallFacts, RuleError, TaskConditions, render, task_rules
+from policies.call_rules import CallFacts, RuleError, TaskConditions, render, task_rules
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CALLER = "+74951234567"
@@ -157,7 +157,7 @@ def test_each_employee_is_told_of_a_missed_call_once(store: Store, channel: Chan
     assert len(store.list_notifications(call_id=call_id)) == 2
 
 
-# -- crm.call_rules, pure ----------------------------------------------------------------------
+# -- policies.call_rules, pure -----------------------------------------------------------------
 
 
 FACTS = CallFacts(

@@ -13,8 +13,8 @@ import pytest
 from conftest import downgrade_to
 
 from contracts.messages import CallRecord
-from crm import Channel, Employee, EmployeeLink, Store
-from crm.working_hours import check_working_hours, is_working_at
+from crm import CallFilter, Channel, Employee, EmployeeLink, Store, check_working_hours
+from policies.working_hours import is_working_at
 
 T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -204,9 +204,9 @@ def test_threads_opening_one_call_leave_one_row(store: Store, channel: Channel) 
 def test_active_calls_are_neither_calls_nor_missed_calls(store: Store, channel: Channel) -> None:
     store.open_call(active_call(channel))
 
-    assert store.list_calls(kind="call") == []
-    assert store.list_calls(kind="missed") == []
-    assert store.count_calls(kind="active") == 1
+    assert store.list_calls(CallFilter(kind="call")) == []
+    assert store.list_calls(CallFilter(kind="missed")) == []
+    assert store.count_calls(CallFilter(kind="active")) == 1
 
 
 # -- tasks and comments ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from api.routes.contact_writes import (
     write_new_contact,
 )
 from api.routes.recordings import RecordingKey, get_call_recording, get_recording
-from crm import Comment, Contact, Employee, Store
+from crm import CallFilter, Comment, Contact, Employee, Store
 from web.page_route import page_router
 from web.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from web.templates import page
@@ -80,13 +80,8 @@ async def calls_page(
     number = normalize_phone_filter(phone.strip() or None, "RU")
 
     def read() -> tuple[list[ShownCall], int]:
-        calls, total = store.page_calls(
-            kind=kind or None,
-            phone=number,
-            limit=PAGE_SIZE,
-            offset=offset,
-            heard_by=viewer.employee,
-        )
+        where = CallFilter(kind=kind or None, phone=number, heard_by=viewer.employee)
+        calls, total = store.page_calls(where, limit=PAGE_SIZE, offset=offset)
         names = read_names(store, calls)
         return shown_calls([call_out(call, names) for call in calls], names), total
 
@@ -117,7 +112,8 @@ class ContactView:
 
 def read_contact(caller: Caller, store: Store, contact_id: int) -> ContactView:
     contact = contact_for(caller, store, contact_id)
-    calls = store.list_calls(contact_id=contact_id, heard_by=caller.employee, limit=PAGE_SIZE)
+    where = CallFilter(contact_id=contact_id, heard_by=caller.employee)
+    calls = store.list_calls(where, limit=PAGE_SIZE)
     call_names = read_names(store, calls)
     comments = contact_comments_for(caller, store, contact_id, include_hidden=True)
     people = [*contact.responsible_employee_ids]

@@ -1,11 +1,11 @@
 """Calls and missed calls, filterable by phone, employee, channel and time; as JSON pages with
 their reference analytics, or as CSV of those analytics. The admin sees every call; an employee
-(their token) the calls they may hear (`crm.access`), in lists, counts and exports alike."""
+(their token) the calls they may hear (`policies.access`), in lists, counts and exports alike."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query
@@ -22,12 +22,12 @@ from api.analytics import (
     virtual_number_display,
 )
 from api.bounds import Offset, PageLimit, StoredId
-from api.call_filters import CallFilter, CallFilterDep
+from api.call_filters import CallFilterDep
 from api.csv_export import CONTENT_TYPE, csv_chunks
 from api.deps import Caller, CallerDep, StoreDep
 from api.errors import AUTHENTICATED, errors
 from api.rest_models import AnalyticsFieldOut, CallOut, LineOut, Page
-from crm import Channel, Store, StoredCall
+from crm import CallFilter, Channel, Store, StoredCall
 
 router = APIRouter(prefix="/api/v1", tags=["calls"], responses=AUTHENTICATED)
 
@@ -86,9 +86,8 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
 def _page(
     caller: Caller, store: Store, kind: str, which: CallFilter, limit: int, offset: int
 ) -> Page[CallOut]:
-    calls, total = store.page_calls(
-        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
-    )
+    where = replace(which, kind=kind, heard_by=caller.employee)
+    calls, total = store.page_calls(where, limit=limit, offset=offset)
     names = read_names(store, calls)
     return Page[CallOut](
         items=[call_out(call, names) for call in calls], total=total, limit=limit, offset=offset
@@ -133,9 +132,8 @@ def _csv(
     custom fields' columns are those of the channels exported, in channel order."""
     standard = CALL_FIELDS if kind == "call" else MISSED_CALL_FIELDS
     # one query, so that calls written meanwhile neither repeat nor skip a row
-    calls = store.list_calls(
-        kind=kind, limit=limit, offset=offset, heard_by=caller.employee, **which.store_keywords()
-    )
+    where = replace(which, kind=kind, heard_by=caller.employee)
+    calls = store.list_calls(where, limit=limit, offset=offset)
     names = read_names(store, calls)
     custom = list(
         dict.fromkeys(

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import phonenumbers
 from fastapi import APIRouter, HTTPException, status
-from providers.phones import read_phone
 from pydantic import BaseModel, Field, field_validator
 
 from api.bounds import StoredId, StoredText
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.rest_models import ContactOut
+from contracts.phones import read_phone
 from crm import Contact, ContactPhone, Store
 from crm.contact_edits import ContactChange, PhoneTaken, UnknownEmployee
 

@@ -4,8 +4,9 @@ recordings fared, counted (admin only).
 
 Playing takes the admin key or an employee's token: an employee hears a call's recording when
 they see the contact or the task the call hangs on (and, hung as a hidden comment, when they
-also hear recordings): `crm.access`. No such recording or call is 404; one that is not theirs is
-403 saying where it hangs (`api.access`); that its file is missing is told only after that."""
+also hear recordings): `policies.access`. No such recording or call is 404; one that is not
+theirs is 403 saying where it hangs (`api.access`); that its file is missing is told only after
+that."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -19,7 +19,7 @@ from api.call_filters import (
 from api.deps import AdminDep, StoreDep
 from api.errors import AUTHENTICATED
 from api.rest_models import Page, SkippedCallOut
-from crm import SKIP_REASONS
+from crm import SKIP_REASONS, SkippedCallFilter
 
 router = APIRouter(
     prefix="/api/v1", tags=["calls"], dependencies=[AdminDep], responses=AUTHENTICATED
@@ -44,14 +44,14 @@ def list_skipped_calls(
         raise HTTPException(
             422, detail=f"reason: {reason!r} is not one of {', '.join(sorted(SKIP_REASONS))}"
         )
-    filters: dict[str, Any] = {
-        "channel_id": channel_id,
-        "reason": reason,
-        "phone": phone_filter(store, phone, country, channel_id=channel_id),
-        "since": aware("since", since),
-        "until": aware("until", until),
-    }
-    skipped = store.list_skipped_calls(limit=limit, offset=offset, **filters)
+    where = SkippedCallFilter(
+        channel_id=channel_id,
+        reason=reason,
+        phone=phone_filter(store, phone, country, channel_id=channel_id),
+        since=aware("since", since),
+        until=aware("until", until),
+    )
+    skipped = store.list_skipped_calls(where, limit=limit, offset=offset)
     items = [SkippedCallOut.model_validate(asdict(call)) for call in skipped]
-    total = store.count_skipped_calls(**filters)
+    total = store.count_skipped_calls(where)
     return Page[SkippedCallOut](items=items, total=total, limit=limit, offset=offset)

@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from crm.store import make_engine
+from crm.store.engine import make_engine
 from crm.tables import Base
 
 config = context.config

@@ -1,8 +1,6 @@
-"""Whom an inbound caller should be put through to: the caller's contact, its first responsible
-employee, and whether the channel's forwarding setting lets the call go to them now.
-
-Reads only; the PBX is waiting on the answer, so the caller runs `find_responsible` under a
-deadline. `forwarding_decision` is pure (the moment is given), so it is tested at fixed instants.
+"""Whether an inbound call is put through to the caller's responsible employee: the channel's
+forwarding setting, and the decision at a given moment (pure, so it is tested at fixed instants).
+Who the responsible is, the store answers (`crm.responsible_lookup`).
 """
 
 from __future__ import annotations
@@ -12,17 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from contracts.phones import is_e164
-from crm.records import Contact, Employee
-from crm.store import Store
-from crm.working_hours import is_working_at
+from crm.responsible_lookup import Responsible
+from policies.working_hours import is_working_at
 
 __all__ = [
     "FORWARDING_MODES",
     "FORWARDING_SETTING",
     "Forwarding",
-    "Responsible",
-    "find_responsible",
     "forwarding_decision",
     "forwarding_mode",
 ]
@@ -36,35 +30,12 @@ _DEFAULT_MODE: Final = "off"
 
 
 @dataclass(frozen=True)
-class Responsible:
-    """The contact owning a number and its first responsible employee (None: nobody is)."""
-
-    contact: Contact
-    employee: Employee | None
-
-
-@dataclass(frozen=True)
 class Forwarding:
     """Whether to forward the call to the responsible, and why (one of
-    providers.lookups.FORWARDING_REASONS, kept as plain text here: crm knows nothing above)."""
+    providers.lookups.FORWARDING_REASONS, kept as plain text here: policies know nothing above)."""
 
     forward: bool
     reason: str
-
-
-def find_responsible(store: Store, phone: str | None) -> Responsible | None:
-    """The contact owning `phone` (E.164) with its first responsible employee; None for a number
-    no contact has, or one that is not E.164 (nothing to look up: no read at all)."""
-    if not phone or not is_e164(phone):
-        return None
-    contact = store.find_contact_by_phone(phone)
-    if contact is None:
-        return None
-    employee = None
-    if contact.responsible_employee_ids:
-        # responsibles are kept in rule order: the first one is whom routing asks for
-        employee = store.get_employee(contact.responsible_employee_ids[0])
-    return Responsible(contact=contact, employee=employee)
 
 
 def forwarding_mode(settings: Mapping[str, Any]) -> str:
