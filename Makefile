@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := providers schemas api workflows activities crm pbxhub
+PACKAGES := providers schemas api workflows activities crm pbxhub recordings
 
 .PHONY: run test install install-test lint providers-check spec clean
 

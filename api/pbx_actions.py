@@ -16,10 +16,10 @@ from temporalio.service import RPCError
 from api.context import ApiContext
 from api.temporal import TemporalUnavailable
 from crm import Channel
-from crm.recording_files import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
 from providers.actions import RECORDING_LINK, ActionError, render_action
 from providers.engine import ChannelContext
 from providers.spec import ProviderSpec
+from recordings.policy import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
 from workflows.pbx_action import PbxActionInput, PbxActionResult, start_pbx_action
 
 log = logging.getLogger("pbxhub.pbx_actions")

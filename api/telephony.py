@@ -18,10 +18,10 @@ from typing import Any, Final
 
 from starlette.datastructures import UploadFile
 
-from api.audio import AudioUpload
 from api.bounds import MAX_ID
 from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem, text_problem
 from providers.events import CallEvent, Direction, EventKind
+from recordings.uploads import AudioUpload
 from workflows.telephony_api import ACTIONS, CALL_STATUSES, FINAL_STATUSES
 
 PROVIDER: Final = "telephony_api"

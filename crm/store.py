@@ -44,7 +44,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.phones import require_e164
-from crm.recording_files import RECORDING_STATUSES
 from crm.records import (
     CALL_KINDS,
     DIRECTIONS,
@@ -87,6 +86,7 @@ from crm.tables import (
     utcnow,
 )
 from crm.working_hours import check_working_hours
+from recordings.policy import RECORDING_STATUSES
 
 # A frozen record type that `_copied` fills from a row.
 _R = TypeVar("_R")

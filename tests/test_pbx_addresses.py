@@ -17,9 +17,9 @@ from test_planfix_calls import PBX_TOKEN, eventually, pbx_host_port, planfix_lin
 
 from activities.models import PbxActionInput
 from activities.pbx import send_action
-from activities.url_guard import LinkPolicy, LinkRefused, vet_link
 from crm import Channel, Store
 from providers.spec import load_specs
+from recordings.url_guard import LinkPolicy, LinkRefused, vet_link
 from workflows.pbx_action import ActionEmployee
 
 # What an internal service would answer: never to be shown back to whoever asked.

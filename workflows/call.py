@@ -98,7 +98,7 @@ LEGACY_ONE_TIME_LINK_FLAG = "is_temp"
 # A channel's own recording limits (attempts, back-off) are applied by the fetch itself, under
 # this bound; runs from before that leave the attempts to the retry policy alone.
 CHANNEL_RECORDING_LIMITS_PATCH = "channel-recording-limits"
-# The most attempts a channel may set (crm.recording_limits.MAX_FETCH_ATTEMPTS; a test holds
+# The most attempts a channel may set (recordings.limits.MAX_FETCH_ATTEMPTS; a test holds
 # them equal): the workflow imports no store code.
 FETCH_ATTEMPTS_CEILING = 50
 # Upper bound of one download attempt; the download's own size and time limits come first.
@@ -176,7 +176,7 @@ class CallResult:
     events: int = 0
     # for "skipped": one of crm.records.SKIP_REASONS ("unknown_employee", "internal", ...)
     reason_code: str | None = None
-    # What became of the recording (crm.recording_files.RECORDING_STATUSES), and why when it
+    # What became of the recording (recordings.policy.RECORDING_STATUSES), and why when it
     # was refused or failed.
     recording_status: str | None = None
     recording_error: str | None = None

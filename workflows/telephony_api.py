@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from activities.models import StoredAudio
+from activities.models import KeptFile
 from providers.events import CallEvent
 
 API_UPDATE: Final = "telephony_api_request"
@@ -37,7 +37,7 @@ class ApiCallRequest:
     employee_pbx_id: str | None = None
     target_employee_ids: list[int] = field(default_factory=list)
     comment: str | None = None
-    audio: StoredAudio | None = None
+    audio: KeptFile | None = None
 
 
 @dataclass(frozen=True)

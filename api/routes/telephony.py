@@ -23,8 +23,7 @@ from starlette.types import Message
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.models import StoredAudio
-from api.audio import AudioRejected, keep_audio
+from activities.models import KeptFile
 from api.context import ApiContext
 from api.deps import ContextDep
 from api.errors import errors
@@ -49,6 +48,8 @@ from providers.auth import AuthFailure, SourceIpAllowlist
 from providers.bodies import BodyError, BodyLimits, read_form, read_json
 from providers.engine import CHANNEL_SOURCES_SETTING
 from providers.phones import read_phone
+from recordings.storage import StorageUnavailable
+from recordings.uploads import AudioRejected, keep_upload
 from workflows.starter import send_api_request
 from workflows.telephony_api import ApiCallAnswer, ApiCallRequest
 
@@ -105,7 +106,7 @@ async def telephony_call(channel_key: str, request: Request, context: ContextDep
 
 
 class _Unavailable(Exception):
-    """The store or Temporal did not answer: the PBX should retry."""
+    """The store, the recording storage or Temporal did not answer: the PBX should retry."""
 
 
 # What a store that cannot be reached raises; anything else is a fault of ours, never "retry".
@@ -180,19 +181,19 @@ def _resolve(store: Store, channel: Channel, call: TelephonyRequest) -> _Target:
     return _Target(session_id, single, pbx_user_id, employee_ids)
 
 
-async def _keep_audio(context: ApiContext, call: TelephonyRequest) -> StoredAudio | None:
-    upload, folder = call.audio, context.recordings_dir
+async def _keep_audio(context: ApiContext, call: TelephonyRequest) -> KeptFile | None:
+    upload, storage = call.audio, context.recordings
     if upload is None:
         return None
-    if folder is None:
-        raise _Unavailable("no recordings folder is configured")
+    if storage is None:
+        raise _Unavailable("no recording storage is configured")
     try:
         return await anyio.to_thread.run_sync(
-            lambda: keep_audio(upload, folder, max_bytes=context.max_upload_bytes)
+            lambda: keep_upload(upload, storage, max_bytes=context.max_upload_bytes)
         )
     except AudioRejected as error:
         raise ApiRequestError.one(error.status, "audio_record", error.message) from error
-    except OSError as error:
+    except (StorageUnavailable, OSError) as error:
         raise _Unavailable(f"cannot store the recording: {error}") from error
 
 
@@ -201,7 +202,7 @@ async def _through_workflow(
     channel: Channel,
     call: TelephonyRequest,
     target: _Target,
-    audio: StoredAudio | None,
+    audio: KeptFile | None,
 ) -> ApiCallAnswer:
     key = request_key(call, target.session_id, audio.sha256 if audio else None)
     events = call_events(
