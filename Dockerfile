@@ -9,6 +9,7 @@ COPY workflows workflows
 COPY activities activities
 COPY crm crm
 COPY pbxhub pbxhub
+COPY recordings recordings
 RUN pip install --no-cache-dir .
 ENV PBXHUB_DATA_DIR=/data
 VOLUME /data
