@@ -134,6 +134,7 @@ class RecordingActivities:
                 return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
         url, asked = data.url, None
         spec = self._specs.get(channel.provider)
+        policy = recording_link_policy(channel.settings, spec)
         if mode == KEEP_FILE and spec is not None and spec.recording_files_from == "api":
             # the webhooks' link is a page for people (the PBX cabinet's): the file is the API's
             url = None
@@ -145,13 +146,26 @@ class RecordingActivities:
             if isinstance(answer, FetchedRecording):
                 return answer
             if mode == KEEP_LINK:
-                policy = recording_link_policy(channel.settings, spec)
                 return replace(_linked(answer, policy), link=answer)
             url = asked = answer
         elif mode == KEEP_LINK:
-            return _linked(url, recording_link_policy(channel.settings, spec))
+            return _linked(url, policy)
         elif mode != KEEP_FILE:
             return FetchedRecording(mode=mode)
+        return self._keep_file(url, policy, data, own, asked)
+
+    def _keep_file(
+        self,
+        url: str,
+        policy: LinkPolicy,
+        data: FetchRecordingInput,
+        own: ChannelRecordingLimits,
+        asked: str | None,
+    ) -> FetchedRecording:
+        """Download the file behind `url` (`asked` of the PBX's API, or None: the webhook's)
+        through the guard and keep it in storage, within the channel's (else the
+        installation's) size limit."""
+        mode = KEEP_FILE
         if self._storage is None:
             return FetchedRecording(
                 mode=mode,
@@ -159,7 +173,6 @@ class RecordingActivities:
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        policy = recording_link_policy(channel.settings, spec)
         storage = self._storage
         limits = self._limits
         if own.max_bytes is not None:
