@@ -12,6 +12,7 @@ COPY crm crm
 COPY policies policies
 COPY pbxhub pbxhub
 COPY web web
+COPY recordings recordings
 RUN pip install --no-cache-dir .
 ENV PBXHUB_DATA_DIR=/data
 VOLUME /data

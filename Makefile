@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := contracts providers schemas api workflows activities crm policies pbxhub web
+PACKAGES := contracts providers schemas api workflows activities crm policies pbxhub recordings web
 
 .PHONY: run test install install-test lint providers-check spec clean
 

@@ -1,6 +1,6 @@
 """PBX actions: the requests pbxhub sends to a channel's PBX (click-to-call, channel setup, a
 recording link), rendered from the provider spec's `actions` and sent over HTTP with a timeout
-to the address the channel keeps and nowhere else: an address the guard (activities.url_guard)
+to the address the channel keeps and nowhere else: an address the guard (recordings.url_guard)
 vetted, a public one unless the channel lists its exact host:port; a redirect is followed only
 where the action says so, each hop vetted alike."""
 
@@ -13,18 +13,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.url_guard import (
-    LinkPolicy,
-    LinkRefused,
-    LinkUnresolved,
-    Resolver,
-    VettedLink,
-    system_resolver,
-    vet_link,
-)
 from contracts.messages import PbxActionInput, PbxActionResult, RecordPbxActionInput
 from crm import Channel, Store
-from crm.pbx_hosts import allowed_pbx_hosts
 from providers.actions import (
     ANSWER_TEXT_LIMIT,
     ActionError,
@@ -36,6 +26,16 @@ from providers.actions import (
 )
 from providers.engine import ChannelContext
 from providers.spec import ProviderSpec
+from recordings.pbx_hosts import allowed_pbx_hosts
+from recordings.url_guard import (
+    LinkPolicy,
+    LinkRefused,
+    LinkUnresolved,
+    Resolver,
+    VettedLink,
+    system_resolver,
+    vet_link,
+)
 
 # The channel setting a refused channel_setup (or other recorded action) is kept in, for admins.
 LAST_ERROR_SETTING = "last_error"

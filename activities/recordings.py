@@ -1,6 +1,7 @@
-"""Recording custody: keep a call's recording as its channel says (the file, downloaded through
-the SSRF guard by `activities.recording_download`, or the PBX's link when it is one players may
-be sent to), and record on the call what became of it (kept, linked, refused, failed).
+"""Recording custody's Temporal activities: keep a call's recording as its channel says (the
+file, downloaded through the SSRF guard by `recordings.download` into the configured storage,
+or the PBX's link when it is one players may be sent to), and record on the call what became of
+it (kept, linked, refused, failed). The mechanisms are the `recordings` package's.
 
 A PBX that has no file yet or cannot be reached raises a retryable error, so the workflow's
 retry policy backs off and tries again, until the channel's (else the installation's) attempts
@@ -20,14 +21,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.pbx import send_action
-from activities.recording_download import (
-    NOT_READY_STATUSES,
-    Downloaded,
-    DownloadFailed,
-    DownloadLimits,
-    download,
-)
-from activities.url_guard import LinkPolicy, LinkRefused, Resolver, check_link, system_resolver
 from contracts.messages import (
     FetchedRecording,
     FetchRecordingInput,
@@ -37,34 +30,23 @@ from contracts.messages import (
     PbxActionInput,
 )
 from crm import Channel, Recording, Store
-from crm.pbx_hosts import allowed_pbx_hosts
-from crm.recording_files import (
-    AUDIO_FORMATS,
+from providers.actions import RECORDING_LINK
+from providers.spec import ProviderSpec
+from recordings.audio import AUDIO_FORMATS, sniff_audio
+from recordings.download import Downloaded, DownloadFailed, DownloadLimits, download
+from recordings.limits import ChannelRecordingLimits, recording_limits
+from recordings.policy import (
     KEEP_FILE,
     KEEP_LINK,
     KEEP_NOTHING,
     MODE_STATUS,
-    LocalFolder,
-    RecordingFiles,
-    audio_location,
-    recording_hosts,
+    recording_link_policy,
     recording_mode,
-    sniff_audio,
-    wav_duration,
 )
-from crm.recording_limits import ChannelRecordingLimits, recording_limits
-from providers.actions import RECORDING_LINK
-from providers.spec import ProviderSpec
+from recordings.storage import RecordingStorage, StorageUnavailable
+from recordings.url_guard import LinkPolicy, LinkRefused, Resolver, check_link, system_resolver
 
-__all__ = [
-    "DownloadFailed",
-    "DownloadLimits",
-    "Downloaded",
-    "NOT_READY_STATUSES",
-    "RecordingActivities",
-    "download",
-    "recording_link_policy",
-]
+__all__ = ["RecordingActivities"]
 
 # How long a link asked of the PBX's API should work: long enough to download it, or (a channel
 # that keeps the PBX's link) as long as the PBX allows (its spec holds it to the PBX's range).
@@ -82,17 +64,16 @@ _LONGEST_RETRY_SECONDS: Final = 5 * 60
 
 class RecordingActivities:
     """Download and keep recordings, bound to the store, the provider specs (their recording
-    hosts, their API's recording_link), one storage and the download limits (a channel's own
-    settings replace them). `resolve`, `transport` (downloads) and `pbx_transport` (the PBX's
-    API) are for tests."""
+    hosts, their API's recording_link), the recording storage (None: nowhere to keep files)
+    and the download limits (a channel's own settings replace them). `resolve`, `transport`
+    (downloads) and `pbx_transport` (the PBX's API) are for tests."""
 
     def __init__(
         self,
         store: Store,
         specs: Mapping[str, ProviderSpec],
         *,
-        files: RecordingFiles | None,
-        spool: Path | None,
+        storage: RecordingStorage | None,
         limits: DownloadLimits = DEFAULT_LIMITS,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
@@ -100,8 +81,7 @@ class RecordingActivities:
     ) -> None:
         self._store = store
         self._specs = specs
-        self._files = files
-        self._spool = spool
+        self._storage = storage
         self._limits = limits
         self._resolve = resolve
         self._transport = transport
@@ -112,8 +92,7 @@ class RecordingActivities:
         cls, store: Store, specs: Mapping[str, ProviderSpec], folder: Path, **options: Any
     ) -> RecordingActivities:
         """Recordings kept in a folder of this machine."""
-        files = LocalFolder(folder)
-        return cls(store, specs, files=files, spool=files.spool(), **options)
+        return cls(store, specs, storage=RecordingStorage.local(folder), **options)
 
     @activity.defn
     def fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
@@ -155,6 +134,7 @@ class RecordingActivities:
                 return FetchedRecording(mode=mode, status="kept", recording_id=kept.id)
         url, asked = data.url, None
         spec = self._specs.get(channel.provider)
+        policy = recording_link_policy(channel.settings, spec)
         if mode == KEEP_FILE and spec is not None and spec.recording_files_from == "api":
             # the webhooks' link is a page for people (the PBX cabinet's): the file is the API's
             url = None
@@ -166,21 +146,34 @@ class RecordingActivities:
             if isinstance(answer, FetchedRecording):
                 return answer
             if mode == KEEP_LINK:
-                return replace(_linked(answer, recording_link_policy(channel, spec)), link=answer)
+                return replace(_linked(answer, policy), link=answer)
             url = asked = answer
         elif mode == KEEP_LINK:
-            return _linked(url, recording_link_policy(channel, spec))
+            return _linked(url, policy)
         elif mode != KEEP_FILE:
             return FetchedRecording(mode=mode)
-        if self._files is None or self._spool is None:
+        return self._keep_file(url, policy, data, own, asked)
+
+    def _keep_file(
+        self,
+        url: str,
+        policy: LinkPolicy,
+        data: FetchRecordingInput,
+        own: ChannelRecordingLimits,
+        asked: str | None,
+    ) -> FetchedRecording:
+        """Download the file behind `url` (`asked` of the PBX's API, or None: the webhook's)
+        through the guard and keep it in storage, within the channel's (else the
+        installation's) size limit."""
+        mode = KEEP_FILE
+        if self._storage is None:
             return FetchedRecording(
                 mode=mode,
                 status="failed",
                 error_code="no_storage",
                 error="pbxhub has no recording storage configured",
             )
-        policy = recording_link_policy(channel, spec)
-        files, spool = self._files, self._spool
+        storage = self._storage
         limits = self._limits
         if own.max_bytes is not None:
             limits = replace(limits, max_bytes=own.max_bytes)
@@ -188,7 +181,7 @@ class RecordingActivities:
             got = download(
                 url,
                 policy,
-                spool=spool,
+                spool=storage.spool,
                 limits=limits,
                 resolve=self._resolve,
                 transport=self._transport,
@@ -221,7 +214,7 @@ class RecordingActivities:
                 mode=mode, status="failed", error_code="not_audio", error=reason, link=asked
             )
         return FetchedRecording(
-            mode=mode, status="kept", file=_keep(files, got, kind, data), link=asked
+            mode=mode, status="kept", file=_keep(storage, got, kind, data), link=asked
         )
 
     def _kept_already(self, call_id: int, url: str | None) -> Recording | None:
@@ -314,15 +307,6 @@ class RecordingActivities:
         return KeptRecording(status=status, recording_id=recording_id, error=fetched.error)
 
 
-def recording_link_policy(channel: Channel, spec: ProviderSpec | None) -> LinkPolicy:
-    """Where the channel's recording links may point (to be fetched, or for a player to be
-    sent to): its provider's and its own recording hosts, and its PBX's exact host:port."""
-    return LinkPolicy(
-        hosts=(*(spec.recording_hosts if spec else ()), *recording_hosts(channel.settings)),
-        private_hosts=allowed_pbx_hosts(channel.settings),
-    )
-
-
 def _linked(url: str, policy: LinkPolicy) -> FetchedRecording:
     """keep_link: the PBX's link is kept for players to be sent to, when it is a link they may
     be sent to (http(s), a recording host); otherwise it is refused, with why."""
@@ -361,25 +345,14 @@ def _retry_or_give_up(
     ) from None
 
 
-def _keep(files: RecordingFiles, got: Downloaded, kind: str, data: FetchRecordingInput) -> KeptFile:
-    """Put a downloaded file in storage under its checksum."""
-    content_type = AUDIO_FORMATS[kind]
-    location = audio_location(got.sha256, kind)
+def _keep(
+    storage: RecordingStorage, got: Downloaded, kind: str, data: FetchRecordingInput
+) -> KeptFile:
+    """Put a downloaded file in storage under its checksum; its length is the WAV header's,
+    else the PBX's."""
     try:
-        files.put(got.path, location, content_type)
-    except Exception as error:
-        got.path.unlink(missing_ok=True)
+        kept = storage.keep(got, kind)
+    except StorageUnavailable as error:
         # the storage may be down for a while: the retry policy tries again
-        raise ApplicationError(
-            f"the recording could not be stored: {type(error).__name__}: {error}",
-            "storage",
-            type=UNREACHABLE_ERROR,
-        ) from None
-    return KeptFile(
-        storage=files.name,
-        location=location,
-        content_type=content_type,
-        size=got.size,
-        sha256=got.sha256,
-        duration_seconds=wav_duration(got.head, got.size) or data.pbx_duration,
-    )
+        raise ApplicationError(str(error), "storage", type=UNREACHABLE_ERROR) from None
+    return replace(kept, duration_seconds=kept.duration_seconds or data.pbx_duration)

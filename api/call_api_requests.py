@@ -19,11 +19,11 @@ from typing import Any, Final
 
 from starlette.datastructures import UploadFile
 
-from api.audio import AudioUpload
 from api.bounds import MAX_ID
 from contracts.api_requests import ACTIONS, CALL_STATUSES, FINAL_STATUSES
 from contracts.events import CallEvent, Direction, EventKind
 from providers.canonical import MAX_SESSION_ID_BYTES, session_id_problem, text_problem
+from recordings.uploads import AudioUpload
 
 PROVIDER: Final = "telephony_api"
 PATH: Final = "/api/v2/telephony/calls/{channel_key}"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from anyio import CapacityLimiter
 
 from api.proxies import DEFAULT_TRUSTED_PROXIES, Network, parse_networks
 from api.temporal import TemporalGateway
 from crm import Store
-from crm.recording_files import LocalFolder, RecordingFiles
 from providers.spec import ProviderSpec
+from recordings.storage import RecordingFiles, RecordingStorage
 from workflows.starter import CallSettings
 
 
@@ -38,17 +37,11 @@ class ApiContext:
     # believed only from `trusted_proxies`; None: the TCP peer is the client.
     trusted_proxy_header: str | None = None
     trusted_proxies: tuple[Network, ...] = parse_networks(DEFAULT_TRUSTED_PROXIES)
-    # Where the telephony API keeps uploaded call audio (None: uploads are refused with 503).
-    recordings_dir: Path | None = None
+    # Where recordings are kept: uploaded call audio goes to its configured storage, and
+    # recordings are read from the storage their row names (None: uploads are refused with 503).
+    recordings: RecordingStorage | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
-    # Where recordings are read from, by storage name ("local", "s3"); None: the local folder
-    # `recordings_dir` only.
-    recording_stores: Mapping[str, RecordingFiles] | None = None
 
     def recording_store(self, name: str) -> RecordingFiles | None:
         """The storage a recording row names, or None when this process cannot read it."""
-        if self.recording_stores is not None:
-            return self.recording_stores.get(name)
-        if name == "local" and self.recordings_dir is not None:
-            return LocalFolder(self.recordings_dir)
-        return None
+        return self.recordings.reader(name) if self.recordings is not None else None

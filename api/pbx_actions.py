@@ -19,9 +19,9 @@ from api.ingress import channel_context
 from api.temporal import TemporalUnavailable
 from contracts.messages import PbxActionInput, PbxActionResult
 from crm import Channel
-from crm.recording_files import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
 from providers.actions import RECORDING_LINK, ActionError, render_action
 from providers.spec import ProviderSpec
+from recordings.policy import KEEP_AUTHORIZED_LINK, RECORDING_STORAGE_SETTING
 from workflows.pbx_action import start_pbx_action
 
 log = logging.getLogger("pbxhub.pbx_actions")

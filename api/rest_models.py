@@ -13,10 +13,10 @@ from api.analytics import check_analytics_settings
 from api.bounds import StoredId, StoredJson, StoredText
 from api.proxies import parse_networks
 from crm import check_working_hours
-from crm.recording_files import check_recording_settings
 from policies.call_rules import RULE_SETTINGS, check_rule_settings
 from policies.forwarding import FORWARDING_MODES, FORWARDING_SETTING
 from providers.engine import CHANNEL_SOURCES_SETTING
+from recordings.policy import check_recording_settings
 
 T = TypeVar("T")
 

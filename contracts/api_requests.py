@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from contracts.events import CallEvent
-from contracts.messages import StoredAudio
+from contracts.messages import KeptFile
 
 API_UPDATE: Final = "telephony_api_request"
 ACTIONS: Final = ("create_call", "update_call")
@@ -37,7 +37,7 @@ class ApiCallRequest:
     employee_pbx_id: str | None = None
     target_employee_ids: list[int] = field(default_factory=list)
     comment: str | None = None
-    audio: StoredAudio | None = None
+    audio: KeptFile | None = None
 
 
 @dataclass(frozen=True)

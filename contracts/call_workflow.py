@@ -43,7 +43,7 @@ class CallResult:
     events: int = 0
     # for "skipped": one of crm.records.SKIP_REASONS ("unknown_employee", "internal", ...)
     reason_code: str | None = None
-    # What became of the recording (crm.recording_files.RECORDING_STATUSES), and why when it
+    # What became of the recording (recordings.policy.RECORDING_STATUSES), and why when it
     # was refused or failed.
     recording_status: str | None = None
     recording_error: str | None = None

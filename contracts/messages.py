@@ -205,16 +205,6 @@ class AttachRecordingInput:
 
 
 @dataclass(frozen=True)
-class StoredAudio:
-    """An uploaded audio file the API has already written under the recordings folder."""
-
-    location: str
-    content_type: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
 class OpenApiCallInput:
     channel_id: int
     session_id: str
@@ -256,7 +246,7 @@ class ApplyApiRequestInput:
     employee_id: int | None = None
     employee_pbx_id: str | None = None
     comment: str | None = None
-    audio: StoredAudio | None = None
+    audio: KeptFile | None = None
 
 
 @dataclass(frozen=True)
@@ -379,13 +369,15 @@ class FetchRecordingInput:
 
 @dataclass(frozen=True)
 class KeptFile:
-    """A recording's audio as storage holds it."""
+    """A recording's audio as storage holds it: downloaded by the worker, or uploaded through
+    the telephony API and kept by the API process before the workflow hears of it."""
 
-    storage: str
     location: str
     content_type: str
     size: int
     sha256: str
+    # uploads recorded before they went to the configured storage were kept in the local folder
+    storage: str = "local"
     duration_seconds: int | None = None
 
 

@@ -97,7 +97,7 @@ class StoredCall(CallRecord):
     status: str | None = None
     # Where the call hangs (contact, task, hidden comment); None until that is decided.
     attachment: CallAttachment | None = None
-    # What became of its recording (crm.recording_files.RECORDING_STATUSES) and, refused or
+    # What became of its recording (recordings.policy.RECORDING_STATUSES) and, refused or
     # failed, why; None while nothing is known. `recordings`: the audio kept, oldest first.
     recording_status: str | None = None
     recording_error_code: str | None = None

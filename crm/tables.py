@@ -241,7 +241,7 @@ class CallRow(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # What became of the recording (crm.recording_files.RECORDING_STATUSES), and when it was
+    # What became of the recording (recordings.policy.RECORDING_STATUSES), and when it was
     # refused or failed, why: a short code to count by and the reason in words.
     recording_status: Mapped[str | None] = mapped_column(String(16))
     recording_error_code: Mapped[str | None] = mapped_column(String(32))
@@ -395,7 +395,7 @@ class RecordingRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     # "local": `location` is a path relative to the recordings folder; "s3": a key below the
-    # bucket's prefix (crm.recording_files).
+    # bucket's prefix (recordings.storage).
     storage: Mapped[str] = mapped_column(String(16))
     location: Mapped[str] = mapped_column(String(1024))
     content_type: Mapped[str] = mapped_column(String(64))

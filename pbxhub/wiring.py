@@ -8,17 +8,18 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.recordings import DownloadLimits, RecordingActivities
+from activities.recordings import RecordingActivities
 from api.context import ApiContext
 from api.proxies import parse_networks
 from api.temporal import TemporalGateway
 from crm import Store
-from crm.recording_files import LocalFolder, RecordingFiles, S3Bucket, S3Settings
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.worker import build_worker
 from providers.spec import ProviderSpec, SpecError
 from providers.spec_loader import load_specs
+from recordings.download import DownloadLimits
+from recordings.storage import LocalFolder, RecordingFiles, RecordingStorage, S3Bucket, S3Settings
 from workflows.starter import CallSettings
 
 
@@ -51,15 +52,15 @@ def call_settings(settings: Settings) -> CallSettings:
     )
 
 
-def recording_stores(settings: Settings) -> dict[str, RecordingFiles]:
-    """Every recording storage pbxhub reads from, by name; new files go to the configured one
-    (`recording_storage`). The local folder is always there: uploaded audio is kept in it."""
+def recording_storage(settings: Settings) -> RecordingStorage:
+    """Where recordings are kept: new files (downloaded or uploaded) in the configured storage
+    (`recording_storage`); the local folder is always read from and spools every file."""
     local = LocalFolder(private_folder(settings.data_dir / "recordings"))
-    stores: dict[str, RecordingFiles] = {"local": local}
+    current: RecordingFiles = local
     if settings.recording_storage == "s3":
         if not settings.recording_s3_bucket:
             raise SystemExit("pbxhub cannot start: PBXHUB_RECORDING_S3_BUCKET is not set")
-        stores["s3"] = S3Bucket(
+        current = S3Bucket(
             S3Settings(
                 bucket=settings.recording_s3_bucket,
                 prefix=settings.recording_s3_prefix,
@@ -69,21 +70,16 @@ def recording_stores(settings: Settings) -> dict[str, RecordingFiles]:
                 secret_access_key=settings.recording_s3_secret_access_key or None,
             )
         )
-    return stores
+    return RecordingStorage.keeping_in(current, local)
 
 
 def recording_activities(
     settings: Settings, store: Store, specs: Mapping[str, ProviderSpec]
 ) -> RecordingActivities:
-    stores = recording_stores(settings)
-    local = stores["local"]
-    assert isinstance(local, LocalFolder)
     return RecordingActivities(
         store,
         specs,
-        files=stores[settings.recording_storage],
-        # downloads land next to the local folder, so keeping one there is a rename
-        spool=local.spool(),
+        storage=recording_storage(settings),
         limits=DownloadLimits(
             max_bytes=settings.recording_max_bytes,
             connect_seconds=settings.recording_connect_timeout_seconds,
@@ -122,8 +118,7 @@ def api_context(
         call_settings=call_settings(settings),
         max_body_bytes=settings.max_body_bytes,
         temporal_rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
-        recordings_dir=settings.data_dir / "recordings",
-        recording_stores=recording_stores(settings),
+        recordings=recording_storage(settings),
         max_upload_bytes=settings.max_upload_bytes,
         routing_timeout=timedelta(seconds=settings.routing_timeout_seconds),
         trusted_proxy_header=settings.trusted_proxy_header.strip() or None,

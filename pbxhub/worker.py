@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.api_calls import ApiCallActivities
 from activities.calls import CallActivities
 from activities.follow_up import FollowUpActivities
 from activities.pbx import PbxActivities
 from activities.recordings import RecordingActivities
-from activities.telephony import TelephonyActivities
 from crm import Store
 from providers.spec import ProviderSpec
 from providers.spec_loader import load_specs
@@ -38,8 +38,8 @@ def build_worker(
     specs = load_specs() if specs is None else specs
     activities = CallActivities(store)
     pbx = PbxActivities(store, specs)
-    recordings = recordings or RecordingActivities(store, specs, files=None, spool=None)
-    telephony = TelephonyActivities(store)
+    recordings = recordings or RecordingActivities(store, specs, storage=None)
+    api_calls = ApiCallActivities(store)
     follow_up = FollowUpActivities(store)
     return Worker(
         client,
@@ -55,9 +55,9 @@ def build_worker(
             activities.save_skipped_call,
             activities.attach_recording,
             follow_up.apply_call_rules,
-            telephony.open_api_call,
-            telephony.open_ticket,
-            telephony.apply_api_request,
+            api_calls.open_api_call,
+            api_calls.open_ticket,
+            api_calls.apply_api_request,
             pbx.send_pbx_action,
             pbx.record_pbx_action,
             recordings.fetch_recording,

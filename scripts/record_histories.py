@@ -115,7 +115,7 @@ async def record_continued_as_new(env: WorkflowEnvironment, name: str) -> list[P
                 env,
                 tmp,
                 store_class=recordings.OutcomeHeldStore,
-                recordings=recordings.keeping(tmp),
+                recording_activities=recordings.keeping(tmp),
             ) as hub:
                 channel = await recordings.uis_line(hub, recording_hosts=["127.0.0.1"])
                 bodies = recordings.uis_call(recordings.SESSION, first)

@@ -43,6 +43,7 @@ from crm.store.engine import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
 from providers.spec_loader import load_specs
+from recordings.storage import RecordingStorage, S3Bucket, S3Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.starter import CallSettings, call_workflow_id
 
@@ -429,8 +430,10 @@ async def running_pbxhub(
 ) -> AsyncIterator[Pbxhub]:
     """The API (in-process ASGI) and a worker on a fresh task queue, on a fresh SQLite store
     (of `store_class`: a real Store that a test may make slow or failing); `settings` are
-    ApiContext fields, and `recordings`: a function of the store and the specs making the
-    worker's RecordingActivities (default: the local folder, loopback links refused)."""
+    ApiContext fields (`recordings`: where the API keeps uploads and reads recordings, by
+    default the local folder), and `recording_activities`: a function of the store and the
+    specs making the worker's RecordingActivities (default: the same storage, loopback links
+    refused)."""
     # given again by a test (or scripts/record_histories.py) that restarts pbxhub mid-call
     task_queue = settings.pop("task_queue", None) or f"calls-{uuid.uuid4().hex[:8]}"
     id_prefix = settings.pop("workflow_id_prefix", None) or f"test-{uuid.uuid4().hex[:8]}"
@@ -438,9 +441,9 @@ async def running_pbxhub(
     store.migrate()
     admin_key = "test-admin-key"
     specs = load_specs()
-    recordings_dir = settings.pop("recordings_dir", tmp_path / "recordings")
-    make_recordings = settings.pop("recordings", None) or (
-        lambda store, specs: RecordingActivities.local(store, specs, recordings_dir)
+    storage = settings.pop("recordings", None) or RecordingStorage.local(tmp_path / "recordings")
+    make_recordings = settings.pop("recording_activities", None) or (
+        lambda store, specs: RecordingActivities(store, specs, storage=storage)
     )
     context = ApiContext(
         store=store,
@@ -458,7 +461,7 @@ async def running_pbxhub(
             recording_fetch_attempts=settings.pop("recording_fetch_attempts", 4),
         ),
         temporal_rpc_timeout=settings.pop("temporal_rpc_timeout", timedelta(seconds=3)),
-        recordings_dir=recordings_dir,
+        recordings=storage,
         **settings,
     )
     transport = httpx.ASGITransport(app=create_app(context))
@@ -488,6 +491,32 @@ async def pbxhub_skipping_time(
 ) -> AsyncIterator[Pbxhub]:
     async with running_pbxhub(time_skipping_env, tmp_path) as hub:
         yield hub
+
+
+@pytest.fixture
+def s3_bucket() -> Iterator[S3Bucket]:
+    """A real S3-compatible server (moto's, in a thread) on 127.0.0.1, with a bucket. The keys
+    are given, so boto3 never looks for credentials anywhere else (no instance metadata)."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    settings = S3Settings(
+        bucket="pbxhub-recordings",
+        prefix="calls/",
+        endpoint_url=f"http://{host}:{port}",
+        region="us-east-1",
+        access_key_id="test",
+        secret_access_key="test",
+    )
+    bucket = S3Bucket(settings)
+    bucket._client.create_bucket(Bucket=settings.bucket)
+    try:
+        yield bucket
+    finally:
+        server.stop()
 
 
 # temporalio's Rust runtime may crash the interpreter while it exits (sdk-python#300), turning a
@@ -550,7 +579,7 @@ async def serving_pbxhub(store: Store, recordings_dir: Path | None = None) -> As
         public_base_url=url,
         task_queue="pages-no-temporal",
         call_settings=CallSettings(recording_wait_seconds=5, max_call_seconds=3600),
-        recordings_dir=recordings_dir,
+        recordings=RecordingStorage.local(recordings_dir) if recordings_dir else None,
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(context), log_level="warning", lifespan="off")

@@ -14,7 +14,7 @@ import pytest
 
 from crm import Store
 from pbxhub.settings import Settings
-from pbxhub.wiring import open_store, recording_stores
+from pbxhub.wiring import open_store, recording_storage
 
 
 def mode(path: Path) -> int:
@@ -38,7 +38,7 @@ def test_a_new_data_folder_and_its_files_are_its_owners_only(tmp_path: Path) -> 
     try:
         store.create_channel(provider="uis", name="line")  # a write: WAL and shared memory
         admin_key = settings.resolved_admin_key
-        recording_stores(settings)
+        recording_storage(settings)
 
         assert mode(data) == mode(data.parent) == 0o700
         assert mode(data / "recordings") == 0o700

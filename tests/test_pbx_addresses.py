@@ -16,10 +16,10 @@ from pbx_simulator import pbx_simulator
 from test_planfix_calls import PBX_TOKEN, eventually, pbx_host_port, planfix_line
 
 from activities.pbx import send_action
-from activities.url_guard import LinkPolicy, LinkRefused, vet_link
 from contracts.messages import ActionEmployee, PbxActionInput
 from crm import Channel, Store
 from providers.spec_loader import load_specs
+from recordings.url_guard import LinkPolicy, LinkRefused, vet_link
 
 # What an internal service would answer: never to be shown back to whoever asked.
 INTERNAL = '{"error": "denied", "internal": "db-password=hunter2 at 10.0.0.7"}'

@@ -18,7 +18,7 @@ from pbx_api_simulators import ZadarmaApi, serving
 from temporalio.testing import WorkflowEnvironment
 from test_recordings import MP3, custody, deliver, outcomes, the_call, uis_call, uis_line, wav
 
-from crm.recording_limits import MAX_FETCH_ATTEMPTS
+from recordings.limits import MAX_FETCH_ATTEMPTS
 from workflows.custody import FETCH_ATTEMPTS_CEILING
 
 SESSION = 3410000401

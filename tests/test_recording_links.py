@@ -54,7 +54,7 @@ async def keeping_files(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterat
         return RecordingActivities.local(store, specs, tmp_path / "recordings")
 
     async with running_pbxhub(
-        env, tmp_path, recordings=recordings, recording_fetch_attempts=4
+        env, tmp_path, recording_activities=recordings, recording_fetch_attempts=4
     ) as hub:
         yield hub
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,11 +22,12 @@ from conftest import Gate, Pbxhub, running_pbxhub, scenario
 from file_host import Reply, file_host
 from temporalio.testing import WorkflowEnvironment
 
-from activities.recordings import DownloadLimits, RecordingActivities
+from activities.recordings import RecordingActivities
 from contracts.messages import CallRecord
 from crm import Store, StoredCall
-from crm.recording_files import LocalFolder, S3Bucket, S3Settings, audio_location
 from providers.spec import ProviderSpec
+from recordings.download import DownloadLimits
+from recordings.storage import LocalFolder, RecordingStorage, S3Bucket, audio_location
 from workflows.call import CallWorkflow
 
 SESSION = 3410000101
@@ -60,17 +60,19 @@ def keeping(
 async def custody(
     env: WorkflowEnvironment, tmp_path: Path, **options: Any
 ) -> AsyncIterator[Pbxhub]:
+    """pbxhub keeping recordings in `recordings` (default: the local folder); `options` are
+    the worker's RecordingActivities' (limits, resolve, transport)."""
     settings = {
         key: options.pop(key)
-        for key in ("recording_fetch_attempts", "recording_stores")
+        for key in ("recording_fetch_attempts", "recordings", "recording_activities")
         if key in options
     }
-    async with running_pbxhub(
-        env,
-        tmp_path,
-        recordings=options.pop("recordings", None) or keeping(tmp_path, **options),
-        **settings,
-    ) as hub:
+    storage = settings.setdefault("recordings", RecordingStorage.local(tmp_path / "recordings"))
+    settings.setdefault(
+        "recording_activities",
+        lambda store, specs: RecordingActivities(store, specs, storage=storage, **options),
+    )
+    async with running_pbxhub(env, tmp_path, **settings) as hub:
         yield hub
 
 
@@ -278,7 +280,10 @@ async def test_a_second_recording_that_comes_while_the_first_is_kept_is_kept_too
             first = host.serve("/records/1.mp3", Reply(200, MP3))
             second = host.serve("/records/1-again.wav", Reply(200, second_audio))
             async with running_pbxhub(
-                temporal_env, tmp_path, store_class=OutcomeHeldStore, recordings=keeping(tmp_path)
+                temporal_env,
+                tmp_path,
+                store_class=OutcomeHeldStore,
+                recording_activities=keeping(tmp_path),
             ) as hub:
                 channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
                 bodies = uis_call(SESSION, first)
@@ -427,7 +432,7 @@ async def test_a_redirect_to_loopback_is_refused_end_to_end(
             resolve=lambda host_name, port: {"files.pbx.example": [PUBLIC]}[host_name],
             transport=httpx.MockTransport(public_file_host),
         )
-        async with custody(temporal_env, tmp_path, recordings=recordings) as hub:
+        async with custody(temporal_env, tmp_path, recording_activities=recordings) as hub:
             channel = await uis_line(hub, recording_hosts=["files.pbx.example", "127.0.0.1"])
 
             await deliver(hub, channel, uis_call(SESSION, "https://files.pbx.example/r.mp3"))
@@ -455,7 +460,7 @@ async def test_a_host_outside_the_allow_list_is_refused(
         raise AssertionError(f"a connection to {request.url} was attempted")
 
     recordings = keeping(tmp_path, resolve=resolve, transport=httpx.MockTransport(no_connection))
-    async with custody(temporal_env, tmp_path, recordings=recordings) as hub:
+    async with custody(temporal_env, tmp_path, recording_activities=recordings) as hub:
         channel = await uis_line(hub)  # UIS's own hosts only
 
         await deliver(hub, channel, uis_call(SESSION, "https://files.elsewhere.example/r.mp3"))
@@ -690,32 +695,6 @@ async def test_recordings_need_the_admin_key_and_a_known_id(pbxhub: Pbxhub, tmp_
 # -- S3-compatible storage: moto's server on 127.0.0.1 -----------------------------------------
 
 
-@pytest.fixture
-def s3_bucket() -> Any:
-    """A real S3-compatible server (moto's, in a thread) on 127.0.0.1, with a bucket. The keys
-    are given, so boto3 never looks for credentials anywhere else (no instance metadata)."""
-    from moto.server import ThreadedMotoServer
-
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    settings = S3Settings(
-        bucket="pbxhub-recordings",
-        prefix="calls/",
-        endpoint_url=f"http://{host}:{port}",
-        region="us-east-1",
-        access_key_id="test",
-        secret_access_key="test",
-    )
-    bucket = S3Bucket(settings)
-    bucket._client.create_bucket(Bucket=settings.bucket)
-    try:
-        yield bucket
-    finally:
-        server.stop()
-
-
 def test_s3_round_trip(s3_bucket: S3Bucket, tmp_path: Path) -> None:
     source = tmp_path / "r.part"
     source.write_bytes(MP3)
@@ -737,14 +716,8 @@ async def test_a_recording_kept_in_s3_is_served_with_ranges(
     with file_host() as host:
         link = host.serve("/records/1.mp3", Reply(200, MP3))
 
-        def to_s3(store: Store, specs: dict[str, ProviderSpec]) -> RecordingActivities:
-            spool = LocalFolder(tmp_path / "recordings").spool()
-            return RecordingActivities(store, specs, files=s3_bucket, spool=spool)
-
-        stores = {"local": LocalFolder(tmp_path / "recordings"), "s3": s3_bucket}
-        async with custody(
-            temporal_env, tmp_path, recordings=to_s3, recording_stores=stores
-        ) as hub:
+        to_s3 = RecordingStorage.keeping_in(s3_bucket, LocalFolder(tmp_path / "recordings"))
+        async with custody(temporal_env, tmp_path, recordings=to_s3) as hub:
             channel = await uis_line(hub, allowed_pbx_hosts=[f"127.0.0.1:{host.port}"])
 
             await deliver(hub, channel, uis_call(SESSION, link))
@@ -763,33 +736,6 @@ async def test_a_recording_kept_in_s3_is_served_with_ranges(
                 answer.headers["content-range"]
                 == f"bytes {len(MP3) - 10}-{len(MP3) - 1}/{len(MP3)}"
             )
-
-
-async def test_audio_uploaded_through_the_telephony_api_is_not_fetched_again(
-    pbxhub: Pbxhub,
-) -> None:
-    from test_telephony_api import MP3 as UPLOADED
-    from test_telephony_api import api_line, create_call, post
-
-    channel = await api_line(pbxhub)
-    created = await create_call(pbxhub, channel, pbx_call_id="up-1")
-    response = await post(
-        pbxhub,
-        channel,
-        {"action": "update_call", "pbx_call_id": "up-1", "call_status": "answered"},
-        audio=("call.mp3", UPLOADED, "audio/mpeg"),
-    )
-    assert response.status_code == 200, response.text
-
-    result = await pbxhub.call_result(channel, "up-1")
-
-    # its link is pbxhub's own: already in custody, neither downloaded nor refused
-    assert result.recording_status is None
-    assert await outcomes(pbxhub) == {}
-    call = await pbxhub.get(f"/api/v1/calls/{created['call_id']}")
-    assert call["recording"]["status"] == "kept"
-    played = await pbxhub.http.get(call["recording"]["url"], headers=pbxhub.admin)
-    assert played.content == UPLOADED
 
 
 def test_the_store_keeps_recording_outcomes_and_counts_them(store: Store) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from activities.recordings import DownloadFailed, DownloadLimits, download
-from activities.url_guard import (
+from recordings.download import DownloadFailed, DownloadLimits, download
+from recordings.url_guard import (
     LinkPolicy,
     LinkRefused,
     address_problem,

@@ -9,7 +9,7 @@ from dataclasses import replace
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.telephony import TelephonyActivities
+    from activities.api_calls import ApiCallActivities
     from contracts.api_requests import ApiCallAnswer, ApiCallRequest, next_status
     from contracts.call_workflow import CallInput
     from contracts.messages import ApplyApiRequestInput, OpenApiCallInput, OpenTicketInput
@@ -22,7 +22,7 @@ async def open_api_call(
 ) -> ApiCallAnswer:
     """The call row (new, or as an earlier run left it) and its ticket."""
     opened = await store_activity(
-        TelephonyActivities.open_api_call,
+        ApiCallActivities.open_api_call,
         OpenApiCallInput(
             data.channel_id,
             data.session_id,
@@ -34,7 +34,7 @@ async def open_api_call(
         ),
     )
     ticket_id = await store_activity(
-        TelephonyActivities.open_ticket,
+        ApiCallActivities.open_ticket,
         OpenTicketInput(opened.call_id, request.department, request.employee_id),
     )
     return ApiCallAnswer(
@@ -51,7 +51,7 @@ async def apply_api_request(request: ApiCallRequest, current: ApiCallAnswer) -> 
     """One request applied to the call and its ticket (applying it twice repeats nothing)."""
     status = next_status(current.call_status, request.call_status)
     await store_activity(
-        TelephonyActivities.apply_api_request,
+        ApiCallActivities.apply_api_request,
         ApplyApiRequestInput(
             call_id=current.call_id,
             ticket_id=current.ticket_id,

@@ -41,7 +41,7 @@ ONE_TIME_LINK_PATCH = "recording-link-once-field"
 CHANNEL_RECORDING_LIMITS_PATCH = "channel-recording-limits"
 # The key a link asked of the PBX's API is fetched under (webhook links are keyed by themselves).
 ASKED_LINK = "pbx-api:recording_link"
-# The most attempts a channel may set (crm.recording_limits.MAX_FETCH_ATTEMPTS; a test holds
+# The most attempts a channel may set (recordings.limits.MAX_FETCH_ATTEMPTS; a test holds
 # them equal): the workflow imports no store code.
 FETCH_ATTEMPTS_CEILING = 50
 # Upper bound of one download attempt; the download's own size and time limits come first.

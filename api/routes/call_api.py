@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api.audio import AudioRejected, keep_audio
 from api.call_api_requests import (
     PATH,
     PROVIDER,
@@ -51,11 +50,13 @@ from api.ingress import (
 from api.rest_models import TelephonyAnswerOut
 from api.temporal import TemporalUnavailable
 from contracts.api_requests import ApiCallAnswer, ApiCallRequest
-from contracts.messages import StoredAudio
+from contracts.messages import KeptFile
 from contracts.phones import read_phone
 from crm import Channel, Store
 from providers.bodies import BodyError, BodyLimits, read_form, read_json
 from providers.rejections import RequestRejected
+from recordings.storage import StorageUnavailable
+from recordings.uploads import AudioRejected, keep_upload
 from workflows.starter import send_api_request
 
 log = logging.getLogger("pbxhub.telephony_api")
@@ -165,19 +166,19 @@ def _resolve(store: Store, channel: Channel, call: TelephonyRequest) -> _Target:
     return _Target(session_id, single, pbx_user_id, employee_ids)
 
 
-async def _keep_audio(context: ApiContext, call: TelephonyRequest) -> StoredAudio | None:
-    upload, folder = call.audio, context.recordings_dir
+async def _keep_audio(context: ApiContext, call: TelephonyRequest) -> KeptFile | None:
+    upload, storage = call.audio, context.recordings
     if upload is None:
         return None
-    if folder is None:
-        raise _Unavailable("no recordings folder is configured")
+    if storage is None:
+        raise _Unavailable("no recording storage is configured")
     try:
         return await anyio.to_thread.run_sync(
-            lambda: keep_audio(upload, folder, max_bytes=context.max_upload_bytes)
+            lambda: keep_upload(upload, storage, max_bytes=context.max_upload_bytes)
         )
     except AudioRejected as error:
         raise ApiRequestError.one(error.status, "audio_record", error.message) from error
-    except OSError as error:
+    except (StorageUnavailable, OSError) as error:
         raise _Unavailable(f"cannot store the recording: {error}") from error
 
 
@@ -186,7 +187,7 @@ async def _through_workflow(
     channel: Channel,
     call: TelephonyRequest,
     target: _Target,
-    audio: StoredAudio | None,
+    audio: KeptFile | None,
 ) -> ApiCallAnswer:
     key = request_key(call, target.session_id, audio.sha256 if audio else None)
     events = call_events(

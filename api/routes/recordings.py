@@ -18,8 +18,6 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from activities.recordings import recording_link_policy
-from activities.url_guard import LinkRefused, check_link
 from api.access import call_for, recording_for
 from api.bounds import MAX_ID, StoredId
 from api.context import ApiContext
@@ -29,8 +27,10 @@ from api.pbx_actions import ask_pbx, gives_fresh_links
 from api.ranges import ByteRange, RangeNotSatisfiable, requested_range
 from contracts.messages import ActionCall, PbxActionInput
 from crm import Recording, StoredCall
-from crm.recording_files import RecordingFiles
 from providers.actions import RECORDING_LINK
+from recordings.policy import recording_link_policy
+from recordings.storage import RecordingFiles
+from recordings.url_guard import LinkRefused, check_link
 
 # Each route says who may ask: the admin only, or an employee too (CallerDep).
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=AUTHENTICATED)
@@ -145,8 +145,9 @@ async def _pbx_link(context: ApiContext, call: StoredCall, link: str) -> Respons
     channel = await anyio.to_thread.run_sync(context.store.get_channel, call.channel_id)
     if channel is None:
         raise HTTPException(404, detail="the call's channel no longer exists")
+    spec = context.specs.get(channel.provider)
     try:
-        check_link(link, recording_link_policy(channel, context.specs.get(channel.provider)))
+        check_link(link, recording_link_policy(channel.settings, spec))
     except LinkRefused as refused:
         raise HTTPException(
             409, detail=f"the recording's link is not one players are sent to: {refused.reason}"
@@ -185,7 +186,7 @@ async def _fresh_link(context: ApiContext, call: StoredCall, caller: Caller) -> 
     if result.ok and result.link:
         try:
             # the PBX's API, like its webhooks, sends players only to its recording hosts
-            check_link(result.link, recording_link_policy(channel, spec))
+            check_link(result.link, recording_link_policy(channel.settings, spec))
         except LinkRefused as refused:
             raise HTTPException(
                 502, detail=f"the PBX gave a link players are not sent to: {refused.reason}"

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.recording_files import RECORDING_STATUSES
 from crm.records import Recording, StoredCall
 from crm.store.engine import StoreCore, write_changes
 from crm.store.mapping import recording_of, stored_call_of
 from crm.tables import CallRow, RecordingRow, utcnow
+from recordings.policy import RECORDING_STATUSES
 
 
 class RecordingStore(StoreCore):

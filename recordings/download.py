@@ -1,15 +1,14 @@
 """Downloading one recording link through the SSRF guard: each address (the link's, every
-redirect's) vetted and pinned by `activities.url_guard`, at most so many bytes and seconds. A PBX
+redirect's) vetted and pinned by `recordings.url_guard`, at most so many bytes and seconds. A PBX
 that says "not ready yet" (404, 409, 425, 429, 503) or cannot be reached is a retryable failure;
 anything else that cannot succeed is final.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -17,7 +16,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from activities.url_guard import LinkPolicy, LinkUnresolved, Resolver, system_resolver, vet_link
+from recordings.spool import Received, TooLarge, receive
+from recordings.url_guard import LinkPolicy, LinkUnresolved, Resolver, system_resolver, vet_link
 
 __all__ = [
     "NOT_READY_STATUSES",
@@ -30,8 +30,6 @@ __all__ = [
 # What PBXs answer while a recording is still being saved (Zadarma: ~40 s after the event).
 NOT_READY_STATUSES: Final = frozenset({404, 409, 425, 429, 503})
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-# Enough for the audio signature and a WAV header.
-_HEAD_BYTES: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -56,13 +54,9 @@ class DownloadFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Downloaded:
-    """A file fully received into the spool folder (the caller moves or deletes it)."""
+class Downloaded(Received):
+    """A recording received into the spool folder, and the link it came from at last."""
 
-    path: Path
-    size: int
-    sha256: str
-    head: bytes
     final_url: str
 
 
@@ -107,18 +101,10 @@ def download(
                 # TLS: the name's certificate, sent and checked under the name, not the address
                 extensions={"sni_hostname": link.host},
             )
-            try:
+            with _connection_failures(
+                f"{link.host} did not answer in time", f"{link.host} could not be reached"
+            ):
                 response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{link.host} did not answer in time", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{link.host} could not be reached: {type(error).__name__}",
-                    retryable=True,
-                ) from None
             try:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
@@ -165,48 +151,48 @@ def _receive(
             "too_large",
             f"the recording is {int(declared)} bytes, over the {limits.max_bytes}-byte limit",
         )
-    spool.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=spool, prefix=".download-", suffix=".part")
-    path = Path(name)
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
     try:
-        with os.fdopen(descriptor, "wb") as out:
-            try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limits.max_bytes:
-                        raise DownloadFailed(
-                            "too_large",
-                            f"the recording is over the {limits.max_bytes}-byte limit",
-                        )
-                    if time.monotonic() > deadline:
-                        raise DownloadFailed(
-                            "timeout",
-                            f"{host} took over {limits.total_seconds:g} s to send the recording",
-                            retryable=True,
-                        )
-                    if len(head) < _HEAD_BYTES:
-                        head += chunk[: _HEAD_BYTES - len(head)]
-                    digest.update(chunk)
-                    out.write(chunk)
-            except httpx.TimeoutException:
-                raise DownloadFailed(
-                    "timeout", f"{host} stopped sending the recording", retryable=True
-                ) from None
-            except httpx.TransportError as error:
-                raise DownloadFailed(
-                    "unreachable",
-                    f"{host} broke off the download: {type(error).__name__}",
-                    retryable=True,
-                ) from None
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
+        got = receive(
+            _answer_chunks(response, host, limits, deadline),
+            spool,
+            max_bytes=limits.max_bytes,
+            prefix=".download-",
+        )
+    except TooLarge:
+        raise DownloadFailed(
+            "too_large", f"the recording is over the {limits.max_bytes}-byte limit"
+        ) from None
+    if got.size == 0:
+        got.path.unlink(missing_ok=True)
         raise DownloadFailed("empty", f"{host} sent an empty file", retryable=True)
-    return Downloaded(path, size, digest.hexdigest(), head, url)
+    return Downloaded(got.path, got.size, got.sha256, got.head, url)
+
+
+def _answer_chunks(
+    response: httpx.Response, host: str, limits: DownloadLimits, deadline: float
+) -> Iterator[bytes]:
+    """The answer's body, as long as the whole download's time lasts."""
+    with _connection_failures(
+        f"{host} stopped sending the recording", f"{host} broke off the download"
+    ):
+        for chunk in response.iter_bytes():
+            if time.monotonic() > deadline:
+                raise DownloadFailed(
+                    "timeout",
+                    f"{host} took over {limits.total_seconds:g} s to send the recording",
+                    retryable=True,
+                )
+            yield chunk
+
+
+@contextmanager
+def _connection_failures(timed_out: str, broken: str) -> Iterator[None]:
+    """A connection that stalls or breaks: a retryable failure, said in these words."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise DownloadFailed("timeout", timed_out, retryable=True) from None
+    except httpx.TransportError as error:
+        raise DownloadFailed(
+            "unreachable", f"{broken}: {type(error).__name__}", retryable=True
+        ) from None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from crm.pbx_hosts import ALLOWED_PBX_HOSTS_SETTING, HostPort
+from recordings.pbx_hosts import ALLOWED_PBX_HOSTS_SETTING, HostPort
 
 __all__ = [
     "LinkPolicy",

@@ -1,4 +1,5 @@
-"""Activities of the generic telephony API: open a call and its ticket, apply each request."""
+"""Activities of calls the generic telephony API drives (`workflows.api_requests`): open a call
+and its ticket, apply each request (status, employee, comment, uploaded audio) to the store."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from crm import Store, StoredCall
 DIRECTION_WORDS = {"in": "Incoming call from", "out": "Outgoing call to"}
 
 
-class TelephonyActivities:
+class ApiCallActivities:
     """Store-facing activities of API-driven calls, bound to one `Store` (sync, thread pool)."""
 
     def __init__(self, store: Store) -> None:
@@ -93,13 +94,15 @@ class TelephonyActivities:
                 idempotency_key=f"api-comment:{data.call_id}:{data.request_key}",
             )
         if data.audio is not None:
+            # kept by the API process, in the storage it names
             self._store.add_recording(
                 call_id=data.call_id,
-                storage="local",
+                storage=data.audio.storage,
                 location=data.audio.location,
                 content_type=data.audio.content_type,
                 size=data.audio.size,
                 sha256=data.audio.sha256,
+                duration_seconds=data.audio.duration_seconds,
             )
 
 
