@@ -70,7 +70,9 @@ def _webhooks(module: Any, provider: str) -> Callable[..., Awaitable[None]]:
 PROVIDERS = {
     "uis": Provider(uis.uis_line, _webhooks(uis, "uis"), "scenario_name"),
     "binotel": Provider(binotel.binotel_line, _webhooks(binotel, "binotel"), "utm_source"),
-    "zadarma": Provider(zadarma.zadarma_line, _webhooks(zadarma, "zadarma"), "disposition"),
+    "zadarma": Provider(
+        zadarma.zadarma_line_taking_fixture_times, _webhooks(zadarma, "zadarma"), "disposition"
+    ),
     "callgear": Provider(callgear.callgear_line, _webhooks(callgear, "callgear"), "scenario_name"),
     "planfix_api": Provider(_planfix_line, _planfix_deliver, "utm_source"),
 }

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from conftest import BIN, Pbxhub, running_pbxhub
 from temporalio.testing import WorkflowEnvironment
-from test_zadarma_calls import post, zadarma_line
+from test_zadarma_calls import post, zadarma_line_taking_fixture_times
 
 from pbxhub.logging_setup import LOG_FORMAT, SingleLineFormatter
 
@@ -102,7 +102,7 @@ async def test_a_webhook_whose_session_id_holds_a_forged_line_is_logged_on_one_l
     hub: Pbxhub, written: tuple[io.StringIO, Records]
 ) -> None:
     stream, records = written
-    channel, _, _ = await zadarma_line(hub)
+    channel, _, _ = await zadarma_line_taking_fixture_times(hub)
     body = (
         "event=NOTIFY_START&call_start=2024-03-12+10%3A15%3A00"
         f"&pbx_call_id={quote('in_forged' + FORGED)}&caller_id=380671234567"

@@ -69,7 +69,7 @@ async def zadarma_line(
 ) -> dict[str, Any]:
     """The Zadarma test line (Anna at 101, Boris at 102: the fixtures' transfer) keeping
     recordings by `mode`, its API at the simulator (and its files at `files`)."""
-    channel, _, _ = await zadarma.zadarma_line(
+    channel, _, _ = await zadarma.zadarma_line_taking_fixture_times(
         hub,
         secrets={"api_key": api.key, "api_secret": api.secret, **secrets},
         api_url=api.url,

@@ -173,7 +173,7 @@ async def test_an_outbound_call_to_a_colleagues_extension_is_internal(hub: Pbxhu
 
 
 async def test_an_internal_zadarma_call_between_101_and_102_is_internal(hub: Pbxhub) -> None:
-    channel, _, _ = await zadarma.zadarma_line(hub)
+    channel, _, _ = await zadarma.zadarma_line_taking_fixture_times(hub)
     bodies = [
         (name, body.replace(b"destination=380671234567", b"destination=102"))
         for name, body in scenario("zadarma", "outbound_answered")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from conftest import BIN, Pbxhub, running_pbxhub, scenario, unreachable_temporal
 from temporalio.testing import WorkflowEnvironment
-from test_zadarma_calls import CALLER, TRANSFER, post, signed, zadarma_line
+from test_zadarma_calls import CALLER, TRANSFER, post, signed, zadarma_line_taking_fixture_times
 
 from api.temporal import TemporalGateway
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -49,7 +49,7 @@ async def dev_server(port: int) -> WorkflowEnvironment:
 
 async def routed_zadarma_line(hub: Pbxhub) -> dict[str, Any]:
     """A Zadarma line whose known caller is routed to Boris at 102."""
-    channel, _, boris = await zadarma_line(hub, forward_to_responsible="on")
+    channel, _, boris = await zadarma_line_taking_fixture_times(hub, forward_to_responsible="on")
     contact, _ = hub.store.find_or_create_contact(phone=CALLER, phone_raw="380671234567")
     hub.store.set_contact_responsibles(contact.id, [boris["id"]])
     return channel

@@ -234,6 +234,15 @@ async def zadarma_line(
     return channel, anna, boris
 
 
+async def zadarma_line_taking_fixture_times(
+    hub: Pbxhub, **settings: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """`zadarma_line` for tests that read the fixtures' own March 2024 times back: its
+    signatures are not checked for freshness (`signature_max_age_seconds: 0`, a channel's own
+    setting), which test_signature_freshness.py and the `live` calls above cover."""
+    return await zadarma_line(hub, signature_max_age_seconds=0, **settings)
+
+
 async def post(hub: Pbxhub, channel: dict[str, Any], body: bytes, **headers: str) -> Any:
     sent = {**signed(body), **headers}
     return await hub.post_hook(channel, "notify", body, content_type=FORM, headers=sent)
