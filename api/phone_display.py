@@ -19,6 +19,8 @@ from typing import Any, Final
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from contracts.phones import read_extension
+
 # Per country: type → mask; `type/N` is for a national destination code of N digits.
 DEFAULT_MASKS: Final[Mapping[str, Mapping[str, str]]] = {
     # +7 916 123-45-67, +7 495 123-45-67: phonenumbers gives every Russian code three digits
@@ -95,7 +97,7 @@ def display_phone(
         ),
         None,
     ) or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    extension = _extension(raw, country)
+    extension = read_extension(raw, country)
     return f"{shown},{extension}" if extension else shown
 
 
@@ -116,15 +118,6 @@ def _candidate_masks(
             mask = table.get(key)
             if isinstance(mask, str):
                 yield mask
-
-
-def _extension(raw: str | None, country: str) -> str | None:
-    if not raw:
-        return None
-    try:
-        return phonenumbers.parse(raw, country.upper()).extension or None
-    except phonenumbers.NumberParseException:
-        return None
 
 
 def check_phone_masks(value: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, ValidationResult
 
-__all__ = ["MAX_PHONE_TEXT", "is_e164", "read_phone", "require_e164"]
+__all__ = ["MAX_PHONE_TEXT", "is_e164", "read_extension", "read_phone", "require_e164"]
 
 # The longest text read as a number: 15 digits, separators and an extension ("доб. 12345") fit
 # well within it; anything longer is not a phone number, and is refused before any parsing.
@@ -69,6 +69,17 @@ def read_phone(raw: str | None, country: str | None) -> str | None:
         text = sip["user"]
     region = country.strip().upper() if country else None
     return _read(text, region if region in phonenumbers.SUPPORTED_REGIONS else None)
+
+
+def read_extension(raw: str | None, country: str) -> str | None:
+    """The extension `raw` writes after its number ("+7 495 123-45-67 доб. 12" → "12"), read
+    with `country`'s dialling rules; None when it writes none or is no number."""
+    if not raw or len(raw) > MAX_PHONE_TEXT:
+        return None
+    try:
+        return phonenumbers.parse(raw, country.upper()).extension or None
+    except NumberParseException:
+        return None
 
 
 @lru_cache(maxsize=8192)

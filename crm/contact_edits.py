@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.phones import require_e164
 from crm.records import Contact, ContactPhone
+from crm.store.contacts import new_contact_row
 from crm.tables import (
     ContactPhoneRow,
     ContactResponsibleRow,
@@ -65,17 +66,8 @@ class ContactEdits:
         with self._writing(numbers) as session:
             _check_phones_free(session, numbers, contact_id=None)
             _check_employees(session, responsibles)
-            now = utcnow()
-            row = ContactRow(
-                name=name or None,
-                created_at=now,
-                updated_at=now,
-                phones=[ContactPhoneRow(phone=p.phone, raw=p.raw) for p in numbers],
-                responsibles=[
-                    ContactResponsibleRow(employee_id=employee_id, position=position)
-                    for position, employee_id in enumerate(responsibles)
-                ],
-                fields=dict(fields) if fields else None,
+            row = new_contact_row(
+                name or None, [(p.phone, p.raw) for p in numbers], fields, responsibles
             )
             session.add(row)
             session.flush()

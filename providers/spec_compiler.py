@@ -4,7 +4,7 @@ schema checked, every cross-reference (events, lookups, vars, actions) resolved,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -79,23 +79,19 @@ def compile_spec(file: Path, document: dict[str, Any]) -> ProviderSpec:
         name: _compile_endpoint(c, name, ep, spec_auth)
         for name, ep in document["endpoints"].items()
     }
-    examples = []
-    for i, ex in enumerate(document.get("examples", [])):
-        path = f"examples[{i}]"
-        if ex["endpoint"] not in document["endpoints"]:
-            c.problem(f"{path}.endpoint", f"no endpoint named {ex['endpoint']!r}")
-        examples.append(
-            ExampleSpec(
-                name=ex["name"],
-                path=path,
-                endpoint=ex["endpoint"],
-                channel=MappingProxyType(dict(ex.get("channel", {}))),
-                lookups=MappingProxyType(dict(ex.get("lookups", {}))),
-                request=MappingProxyType(dict(ex["request"])),
-                expect=MappingProxyType(dict(ex["expect"])),
-                fallback=bool(ex.get("fallback", False)),
-            )
+    examples = [
+        ExampleSpec(
+            name=ex["name"],
+            path=path,
+            endpoint=ex["endpoint"],
+            channel=_frozen(ex, "channel"),
+            lookups=_frozen(ex, "lookups"),
+            request=_frozen(ex, "request"),
+            expect=_frozen(ex, "expect"),
+            fallback=bool(ex.get("fallback", False)),
         )
+        for path, ex in _examples(c, document, "examples", "endpoint", document["endpoints"])
+    ]
     actions = {}
     for name, action in document.get("actions", {}).items():
         compiled = compile_action(name, action, f"actions.{name}", c.problem)
@@ -104,22 +100,20 @@ def compile_spec(file: Path, document: dict[str, Any]) -> ProviderSpec:
     recordings = document.get("recordings", {})
     if recordings.get("files_from") == "api" and RECORDING_LINK not in document.get("actions", {}):
         c.problem("recordings.files_from", "api needs an actions.recording_link to ask with")
-    action_examples = []
-    for i, ex in enumerate(document.get("action_examples", [])):
-        path = f"action_examples[{i}]"
-        if ex["action"] not in document.get("actions", {}):
-            c.problem(f"{path}.action", f"no action named {ex['action']!r}")
-        action_examples.append(
-            ActionExampleSpec(
-                name=ex["name"],
-                path=path,
-                action=ex["action"],
-                channel=MappingProxyType(dict(ex.get("channel", {}))),
-                args=MappingProxyType(dict(ex.get("args", {}))),
-                expect=MappingProxyType(dict(ex.get("expect", {}))),
-                answers=tuple(MappingProxyType(dict(a)) for a in ex.get("answers", [])),
-            )
+    action_examples = [
+        ActionExampleSpec(
+            name=ex["name"],
+            path=path,
+            action=ex["action"],
+            channel=_frozen(ex, "channel"),
+            args=_frozen(ex, "args"),
+            expect=_frozen(ex, "expect"),
+            answers=tuple(MappingProxyType(dict(a)) for a in ex.get("answers", [])),
         )
+        for path, ex in _examples(
+            c, document, "action_examples", "action", document.get("actions", {})
+        )
+    ]
     secrets = document.get("channel", {}).get("secrets", {})
     if c.problems:
         raise SpecError(c.problems)
@@ -143,6 +137,22 @@ def compile_spec(file: Path, document: dict[str, Any]) -> ProviderSpec:
         ),
         recording_files_from=str(recordings.get("files_from", "link")),
     )
+
+
+def _examples(
+    c: _Compiler, document: Mapping[str, Any], key: str, names: str, named: Mapping[str, Any]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each example under `key` with its path; one whose `names` (the endpoint or action it
+    runs) is not in `named` is a problem."""
+    for i, ex in enumerate(document.get(key, [])):
+        path = f"{key}[{i}]"
+        if ex[names] not in named:
+            c.problem(f"{path}.{names}", f"no {names} named {ex[names]!r}")
+        yield path, ex
+
+
+def _frozen(example: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return MappingProxyType(dict(example.get(key, {})))
 
 
 def _compile_auth(

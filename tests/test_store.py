@@ -9,48 +9,24 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from threads import at_once
 
 from contracts.messages import CallLeg, CallRecord
 from crm import CallFilter, Channel, ConflictError, EmployeeLink, Store
 from crm.store.engine import make_engine, use_wal
 from crm.tables import Base
 
-T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CALLER = "+74951234567"
 OTHER_CALLER = "+79161234567"
-
-
-def at_once(count: int, action: Callable[[int], T]) -> list[T]:
-    """Run `action(i)` in `count` threads released together; their results, in order."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = action(index)
-        except BaseException as error:  # noqa: BLE001 - reported by the test below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture

@@ -4,48 +4,23 @@ recordings and calls opened before they end; on SQLite and on PostgreSQL alike."
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from conftest import downgrade_to
+from threads import at_once
 
 from contracts.messages import CallRecord
 from crm import CallFilter, Channel, Employee, EmployeeLink, Store, check_working_hours
 from policies.working_hours import is_working_at
 
-T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CALLER = "+74951234567"
 OFFICE_HOURS = {
     "timezone": "Europe/Moscow",
     "days": {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
 }
-
-
-def at_once(count: int, action: Callable[[int], T]) -> list[T]:
-    """Run `action(i)` in `count` threads released together; their results, in order."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = action(index)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture

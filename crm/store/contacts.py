@@ -69,18 +69,7 @@ class ContactStore(StoreCore):
             if row is not None:
                 return contact_of(row), False
             check_employees_exist(session, responsible_employee_ids)
-            now = utcnow()
-            row = ContactRow(
-                name=name,
-                created_at=now,
-                updated_at=now,
-                phones=[ContactPhoneRow(phone=phone, raw=phone_raw)],
-                responsibles=[
-                    ContactResponsibleRow(employee_id=employee_id, position=position)
-                    for position, employee_id in enumerate(responsible_employee_ids)
-                ],
-                fields=dict(fields) if fields else None,
-            )
+            row = new_contact_row(name, [(phone, phone_raw)], fields, responsible_employee_ids)
             session.add(row)
             session.flush()
             return contact_of(row), True
@@ -144,3 +133,25 @@ def contact_by_id(session: Session, contact_id: int | None) -> Contact | None:
 
 def _contact_by_phone(phone: str) -> Select[ContactRow]:
     return select(ContactRow).join(ContactRow.phones).where(ContactPhoneRow.phone == phone)
+
+
+def new_contact_row(
+    name: str | None,
+    phones: Sequence[tuple[str, str | None]],
+    fields: Mapping[str, str] | None,
+    responsible_employee_ids: Sequence[int],
+) -> ContactRow:
+    """A contact's new row: its numbers (E.164, raw) in order, the first its main one, and its
+    responsibles in order."""
+    now = utcnow()
+    return ContactRow(
+        name=name,
+        created_at=now,
+        updated_at=now,
+        phones=[ContactPhoneRow(phone=phone, raw=raw) for phone, raw in phones],
+        responsibles=[
+            ContactResponsibleRow(employee_id=employee_id, position=position)
+            for position, employee_id in enumerate(responsible_employee_ids)
+        ],
+        fields=dict(fields) if fields else None,
+    )
