@@ -18,6 +18,7 @@ from api.routes import (
     employee_sign_in,
     employees,
     groups,
+    health,
     hooks,
     metrics,
     notifications,
@@ -44,6 +45,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(call_comments.router)
     app.include_router(skipped_calls.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)
     app.include_router(contacts.router)
     app.include_router(contacts.comments_router)
     app.include_router(call_api.router)
@@ -66,9 +68,5 @@ def create_app(context: ApiContext) -> FastAPI:
             for item in error.errors()
         ]
         return JSONResponse({"detail": problems}, status_code=422)
-
-    @app.get("/healthz", tags=["ops"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from anyio import CapacityLimiter
 
+from api.metrics import ApiMetrics
 from api.proxies import DEFAULT_TRUSTED_PROXIES, Network, parse_networks
 from api.temporal import TemporalGateway
 from crm import Store
@@ -41,6 +42,8 @@ class ApiContext:
     # recordings are read from the storage their row names (None: uploads are refused with 503).
     recordings: RecordingStorage | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
+    # this process's Prometheus metrics (/metrics); the worker in `pbxhub dev` adds to them
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
 
     def recording_store(self, name: str) -> RecordingFiles | None:
         """The storage a recording row names, or None when this process cannot read it."""

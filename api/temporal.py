@@ -119,6 +119,17 @@ class TemporalGateway:
         finally:
             running.cancel()  # a no-op once it is done
 
+    async def health_problem(self) -> str | None:
+        """None when Temporal answers its health check now; else why not (for /readyz)."""
+        try:
+            client = await self.client()
+        except TemporalUnavailable as error:
+            return str(error)
+        problem = await self._health_problem(client)
+        if problem is not None:
+            self._open(problem)
+        return problem
+
     async def aclose(self) -> None:
         """Stop checking in the background (the app is shutting down)."""
         if self._recovery is not None:

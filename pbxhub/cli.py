@@ -31,7 +31,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         }.items()
         if value is not None
     }
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    configure_logging(
+        settings.log_level, settings.log_format, workflow_id_prefix=settings.workflow_id_prefix
+    )
+    return settings
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +77,14 @@ def _run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_temporal_setup(args: argparse.Namespace) -> int:
+    from pbxhub.services import setup_temporal
+
+    added = asyncio.run(setup_temporal(_settings(args)))
+    print(f"search attributes added: {', '.join(added)}" if added else "search attributes: all set")
+    return 0
+
+
 def _run_db_upgrade(args: argparse.Namespace) -> int:
     from pbxhub.wiring import open_store
 
@@ -104,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a Temporal worker only")
     _add_runtime_options(worker)
     worker.set_defaults(run=_run_worker)
+
+    temporal = commands.add_parser(
+        "temporal-setup", help="register pbxhub's search attributes in the Temporal namespace"
+    )
+    _add_runtime_options(temporal)
+    temporal.set_defaults(run=_run_temporal_setup)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

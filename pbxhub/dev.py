@@ -21,6 +21,7 @@ from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
+from pbxhub.worker_metrics import WorkerMetrics
 
 
 def temporal_binary() -> str:
@@ -166,7 +167,9 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
             )
         )
         print_banner(settings, specs=sorted(specs), embedded_temporal=process is not None)
-        async with call_worker(settings, client, store, specs):
+        # one process: the worker counts into the API's registry, so /metrics shows both
+        metrics = WorkerMetrics(context.metrics.registry)
+        async with call_worker(settings, client, store, specs, metrics):
             await server.serve()
     finally:
         if process is not None:

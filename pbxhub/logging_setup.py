@@ -12,6 +12,7 @@ import logging
 import os
 
 from api.log_text import escape_controls
+from pbxhub.log_records import JsonFormatter, mask_phones
 
 __all__ = [
     "LOG_FORMAT",
@@ -29,11 +30,17 @@ class SingleLineFormatter(logging.Formatter):
 
     A traceback or stack still follows on its own lines (readable), each indented, with its
     control characters escaped too: an exception message from a request cannot start a line that
-    looks like a record.
+    looks like a record. Phone numbers are masked unless `show_phones` (DEBUG).
     """
+
+    def __init__(self, fmt: str | None = None, *, show_phones: bool = True) -> None:
+        super().__init__(fmt)
+        self._show_phones = show_phones
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
+        if not self._show_phones:
+            record.message = mask_phones(record.message)
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
         line = escape_controls(self.formatMessage(record))
@@ -48,14 +55,23 @@ class SingleLineFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Lines with time, level and logger, at `level` or PBXHUB_LOG_LEVEL (INFO), every record
-    through `SingleLineFormatter`."""
+def configure_logging(
+    level: str | None = None, log_format: str | None = None, *, workflow_id_prefix: str = "call"
+) -> None:
+    """Lines at `level` or PBXHUB_LOG_LEVEL (INFO), as `log_format` or PBXHUB_LOG_FORMAT says:
+    "text" (`SingleLineFormatter`: time, level, logger, message) or "json" (`JsonFormatter`:
+    one object a line, with the call's channel, session and workflow id). Phone numbers are
+    shown whole only at DEBUG."""
+    level = (level or os.environ.get("PBXHUB_LOG_LEVEL") or "INFO").upper()
+    log_format = log_format or os.environ.get("PBXHUB_LOG_FORMAT") or "text"
+    show_phones = level == "DEBUG"
     handler = logging.StreamHandler()
-    handler.setFormatter(SingleLineFormatter(LOG_FORMAT))
-    logging.basicConfig(
-        level=level or os.environ.get("PBXHUB_LOG_LEVEL", "INFO"), handlers=[handler], force=True
+    handler.setFormatter(
+        JsonFormatter(workflow_id_prefix=workflow_id_prefix, show_phones=show_phones)
+        if log_format == "json"
+        else SingleLineFormatter(LOG_FORMAT, show_phones=show_phones)
     )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # uvicorn's records reach the handler above: pbxhub starts it with log_config=None, so it
     # installs no handlers (and formatters) of its own.
     # Migrations narrate every plugin they load; only their problems are worth a line.

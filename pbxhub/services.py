@@ -13,6 +13,7 @@ from api.temporal import TemporalGateway
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
+from pbxhub.worker_metrics import serve_worker_metrics
 
 
 async def serve_api(settings: Settings) -> None:
@@ -44,11 +45,18 @@ async def run_worker(settings: Settings) -> None:
     store = open_store(settings)
     client = await _connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    port = settings.worker_metrics_port
+    metrics = serve_worker_metrics(settings.worker_metrics_host, port) if port else None
     try:
-        async with call_worker(settings, client, store, specs):
+        async with call_worker(settings, client, store, specs, metrics):
             await asyncio.Event().wait()
     finally:
         store.close()
+
+
+async def setup_temporal(settings: Settings) -> list[str]:
+    """The search attributes registered in the namespace; the names that were missing."""
+    return await ensure_search_attributes(await _connect(settings), settings.temporal_namespace)
 
 
 async def _connect(settings: Settings) -> Client:

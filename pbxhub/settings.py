@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     workflow_id_prefix: str = "call"
     temporal_ui_port: int = 8233
 
+    # Where a separate worker (`pbxhub worker`) serves its Prometheus metrics at /metrics; 0:
+    # not served. `pbxhub dev`'s worker counts into the API's /metrics instead.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Log lines as "text" (one readable line each) or "json" (one object each, for collectors);
+    # DEBUG shows full phone numbers, other levels mask them.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # What PBXs must call: the address they reach us at (behind a proxy, the proxy's).
@@ -83,6 +92,11 @@ class Settings(BaseSettings):
     # The proxies whose header is believed (CIDRs, comma-separated or a JSON list); in an
     # X-Forwarded-For chain the client is the right-most address outside them.
     trusted_proxies: Annotated[list[str], NoDecode] = list(DEFAULT_TRUSTED_PROXIES)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from crm import Store
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.worker import build_worker
+from pbxhub.worker_metrics import WorkerMetrics
 from providers.spec import ProviderSpec, SpecError
 from providers.spec_loader import load_specs
 from recordings.download import DownloadLimits
@@ -90,7 +91,11 @@ def recording_activities(
 
 
 def call_worker(
-    settings: Settings, client: Client, store: Store, specs: Mapping[str, ProviderSpec]
+    settings: Settings,
+    client: Client,
+    store: Store,
+    specs: Mapping[str, ProviderSpec],
+    metrics: WorkerMetrics | None = None,
 ) -> Worker:
     """The worker of calls and PBX actions as the settings configure it (`async with` it)."""
     return build_worker(
@@ -99,6 +104,7 @@ def call_worker(
         task_queue=settings.task_queue,
         specs=specs,
         recordings=recording_activities(settings, store, specs),
+        metrics=metrics,
     )
 
 

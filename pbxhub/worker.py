@@ -14,6 +14,7 @@ from activities.follow_up import FollowUpActivities
 from activities.pbx import PbxActivities
 from activities.recordings import RecordingActivities
 from crm import Store
+from pbxhub.worker_metrics import WorkerMetrics
 from providers.spec import ProviderSpec
 from providers.spec_loader import load_specs
 from workflows.call import CallWorkflow
@@ -31,10 +32,12 @@ def build_worker(
     threads: int = 16,
     specs: Mapping[str, ProviderSpec] | None = None,
     recordings: RecordingActivities | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> Worker:
     """`specs`: the provider specs PBX actions are rendered from (default: providers/);
     `recordings`: where recordings are kept and how they are downloaded (default: nowhere, so
-    a channel that keeps files records its recordings as failed)."""
+    a channel that keeps files records its recordings as failed); `metrics`: where activity
+    outcomes are counted (default: not counted)."""
     specs = load_specs() if specs is None else specs
     activities = CallActivities(store)
     pbx = PbxActivities(store, specs)
@@ -66,4 +69,5 @@ def build_worker(
         # Store activities are synchronous: they run in these threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=threads),
         max_concurrent_activities=threads,
+        interceptors=[metrics] if metrics is not None else [],
     )

@@ -42,6 +42,7 @@ from crm.passwords import hash_password
 from crm.store.engine import MIGRATIONS_DIR, make_engine
 from pbxhub.temporal_setup import ensure_search_attributes
 from pbxhub.worker import build_worker
+from pbxhub.worker_metrics import WorkerMetrics
 from providers.spec_loader import load_specs
 from recordings.storage import RecordingStorage, S3Bucket, S3Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -473,6 +474,7 @@ async def running_pbxhub(
             task_queue=task_queue,
             specs=specs,
             recordings=make_recordings(store, specs),
+            metrics=WorkerMetrics(context.metrics.registry),  # as `pbxhub dev` counts
         ),
     ):
         yield Pbxhub(http, store, env.client, admin_key, task_queue, id_prefix)

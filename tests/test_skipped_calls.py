@@ -48,7 +48,8 @@ async def metrics(hub: Pbxhub) -> dict[str, int]:
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     counters = {}
     for line in response.text.splitlines():
-        found = re.fullmatch(r"pbxhub_skipped_calls_total\{(.*)\} (\d+)", line)
+        # prometheus-client writes counts as floats ("1.0")
+        found = re.fullmatch(r"pbxhub_skipped_calls_total\{(.*)\} (\d+)\.0", line)
         if found:
             counters[found[1].replace('"', "")] = int(found[2])
     return counters

@@ -8,6 +8,7 @@ Knows no provider by name: the provider's spec says everything.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -29,11 +30,14 @@ from api.ingress import (
     read_body,
     read_store,
 )
+from api.log_context import bind_call, call_scope
 from api.log_text import printable
+from api.metrics import UNKNOWN, webhook_outcome
 from api.temporal import TemporalUnavailable
 from providers.endpoint_paths import HOOKS_PREFIX
 from providers.engine import IncomingRequest, prepare_request
 from providers.rejections import EndpointNotFound, MappingError, RequestRejected
+from workflows.starter import call_workflow_id
 
 log = logging.getLogger("pbxhub.ingress")
 router = APIRouter(tags=["webhooks"])
@@ -88,7 +92,31 @@ _METHODS = ["GET", "POST", "PUT"]
 _OTHER_METHODS = ["DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
+class _DeclaredRejection(Response):
+    """A refusal in the endpoint's own words (its spec's `rejections`), whatever its status."""
+
+
 async def receive_webhook(
+    provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
+) -> Response:
+    started = time.perf_counter()
+    with call_scope():
+        response = await _receive(provider, channel_key, endpoint, request, context)
+    # labels only from the specs: a URL cannot add label values (Prometheus' memory)
+    spec = context.specs.get(provider)
+    ep = spec.endpoint_at(endpoint) if spec is not None else None
+    status = response.status_code
+    context.metrics.webhook_answered(
+        spec.id if spec is not None else UNKNOWN,
+        ep.name if ep is not None else UNKNOWN,
+        webhook_outcome(status, refused=isinstance(response, _DeclaredRejection)),
+        status,
+        time.perf_counter() - started,
+    )
+    return response
+
+
+async def _receive(
     provider: str, channel_key: str, endpoint: str, request: Request, context: ContextDep
 ) -> Response:
     where = f"{printable(provider)}/{mask_key(channel_key)}/{printable(endpoint)}"
@@ -110,6 +138,7 @@ async def receive_webhook(
     # A key of another provider's channel is as unknown as no key at all.
     if channel is None or channel.provider != provider:
         return _not_found(where, "unknown channel key")
+    bind_call(channel_id=channel.id)
     try:
         body = await read_body(request, context.max_body_bytes)
     except BodyTooLarge:
@@ -140,6 +169,9 @@ async def receive_webhook(
         return _refused(where, rejected)
     except MappingError as error:
         return _spec_error(where, error)
+    prefix = context.call_settings.workflow_id_prefix
+    workflow_id = call_workflow_id(channel.id, prepared.session_id, prefix=prefix)
+    bind_call(session_id=prepared.session_id, workflow_id=workflow_id)
 
     try:
         # events durable first; a routing reply reads the CRM under its deadline
@@ -205,7 +237,7 @@ def _refused(where: str, rejected: RequestRejected, *, delivered: int = 0) -> Re
     if rejected.reply is not None:  # the endpoint's own wording (its spec's `rejections`)
         log.warning("rejected %s with %d: %s", where, rejected.status, printable(reason, 1000))
         declared = rejected.reply
-        return Response(declared.body, declared.status, media_type=declared.content_type)
+        return _DeclaredRejection(declared.body, declared.status, media_type=declared.content_type)
     content = {"error": rejected.message, "field": rejected.field}
     return _reject(rejected.status, content, where, reason)
 

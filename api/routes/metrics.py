@@ -1,59 +1,36 @@
-"""Counters for Prometheus (text exposition format 0.0.4): calls recorded and calls skipped,
-per channel and kind or reason, read from the store so every API replica tells the same.
+"""`/metrics` for Prometheus (prometheus-client's text exposition): this API process's webhook
+counters and ingress latency, and the calls the store holds by outcome (`api/metrics.py`).
 
 A rise of `pbxhub_skipped_calls_total{reason="unknown_employee"}` is the alert that an
 extension is missing or mistyped. The admin key is needed (Prometheus sends it as
-`authorization: {credentials: <key>}`, a Bearer token).
+`authorization: {credentials: <key>}`, a Bearer token). The worker's own metrics (activities,
+recording downloads, PBX actions) are served by the worker process (PBXHUB_WORKER_METRICS_PORT).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from api.deps import AdminDep, StoreDep
+from api.deps import AdminDep, ContextDep
 from api.errors import AUTHENTICATED
-from crm import Store
+from api.metrics import StoreCounts
 
+# the text format every Prometheus reads (names here need no escaping of the 1.0.0 format)
 router = APIRouter(tags=["ops"], dependencies=[AdminDep], responses=AUTHENTICATED)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _counter(
-    name: str, help_text: str, label: str, counts: Iterable[tuple[int, str, str, int]]
-) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-    for channel_id, provider, value, count in counts:
-        labels = f'channel_id="{channel_id}",provider="{_label(provider)}"'
-        labels += f',{label}="{_label(value)}"'
-        lines.append(f"{name}{{{labels}}} {count}")
-    return lines
-
-
-def render_metrics(store: Store) -> str:
-    lines = _counter(
-        "pbxhub_calls_total",
-        "Calls recorded, by channel and kind (call, missed).",
-        "kind",
-        store.call_counts(),
-    )
-    lines += _counter(
-        "pbxhub_skipped_calls_total",
-        "Calls not recorded on purpose, by channel and reason (see /api/v1/skipped-calls).",
-        "reason",
-        store.skipped_call_counts(),
-    )
-    return "\n".join(lines) + "\n"
-
-
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus counters")
-def metrics(store: StoreDep) -> PlainTextResponse:
-    text = render_metrics(store)
-    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}}},
+)
+def metrics(context: ContextDep) -> Response:
+    # the store is read at scrape time, on this worker thread (a sync route)
+    store_counts = CollectorRegistry(auto_describe=True)
+    store_counts.register(StoreCounts(context.store))
+    text = generate_latest(context.metrics.registry) + generate_latest(store_counts)
+    return Response(text, media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -230,6 +230,17 @@ class CallStore(StoreCore):
         with self._reads() as session:
             return [(c, p, k, n) for c, p, k, n in session.execute(query)]
 
+    def incomplete_call_counts(self) -> list[tuple[int, str, int]]:
+        """(channel id, provider, how many) of the calls kept incomplete, per channel."""
+        query = (
+            select(CallRow.channel_id, CallRow.provider, func.count())
+            .where(CallRow.incomplete.is_(True))
+            .group_by(CallRow.channel_id, CallRow.provider)
+            .order_by(CallRow.channel_id, CallRow.provider)
+        )
+        with self._reads() as session:
+            return [(c, p, n) for c, p, n in session.execute(query)]
+
 
 class SkippedCallStore(StoreCore):
     """Skipped calls: sessions that are not recorded as calls, each kept once with its reason."""
