@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from contracts.events import CallEvent
 from providers.engine import ChannelContext, IncomingRequest, handle_request
 from providers.spec import ProviderSpec
 
@@ -222,6 +223,16 @@ def _request(line: PbxLine, path: Path) -> Request:
 
 
 def _session_ids(spec: ProviderSpec, line: PbxLine, requests: Iterable[Request]) -> tuple[str, ...]:
+    ids: dict[str, None] = {}
+    for request in requests:
+        for event in mapped_events(spec, line, request):
+            ids.setdefault(event.session_id)
+    return tuple(ids)
+
+
+def mapped_events(spec: ProviderSpec, line: PbxLine, request: Request) -> list[CallEvent]:
+    """The canonical events the provider's spec makes of `request` (none for a request the
+    bench's context cannot map: a routing question that needs the store)."""
     settings = dict(line.channel.get("settings", {}))
     settings["secrets"] = {**settings.get("secrets", {}), "webhook_token": "t"}
     context = ChannelContext.from_stored(
@@ -230,25 +241,16 @@ def _session_ids(spec: ProviderSpec, line: PbxLine, requests: Iterable[Request])
         country=line.channel.get("default_country", "RU"),
         settings=settings,
     )
-    ids: dict[str, None] = {}
-    for request in requests:
-        body = line.live(request.body) if line.live else request.body
-        headers = {"content-type": request.content_type}
-        if line.sign is not None:
-            signed = line.sign(body, {"settings": {"secrets": {"webhook_token": "t"}}})
-            headers |= {k.lower(): v for k, v in signed.items()}
-        try:
-            outcome = handle_request(
-                spec,
-                request.endpoint,
-                IncomingRequest("POST", headers, {}, body, "127.0.0.1", datetime.now(UTC)),
-                context,
-            )
-        except Exception:  # a request the bench context cannot map (routing that needs lookups)
-            continue
-        for event in outcome.events:
-            ids.setdefault(event.session_id)
-    return tuple(ids)
+    body = line.live(request.body) if line.live else request.body
+    headers = {"content-type": request.content_type}
+    if line.sign is not None:
+        signed = line.sign(body, {"settings": {"secrets": {"webhook_token": "t"}}})
+        headers |= {k.lower(): v for k, v in signed.items()}
+    received = IncomingRequest("POST", headers, {}, body, "127.0.0.1", datetime.now(UTC))
+    try:
+        return list(handle_request(spec, request.endpoint, received, context).events)
+    except Exception:
+        return []
 
 
 _counter = itertools.count(1)
