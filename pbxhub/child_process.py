@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,9 +79,12 @@ class ChildRecord:
         return _command_line(self.pid) == self.command
 
 
-def start_child(command: Sequence[str], *, log: Path, record: Path) -> subprocess.Popen[bytes]:
+def start_child(
+    command: Sequence[str], *, log: Path, record: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start `command` in its own session (Ctrl-C reaches only us: we stop it after the worker
-    has drained), dying with us on Linux; its output appended to `log`, its record to `record`.
+    has drained), dying with us on Linux; its output appended to `log`, its record to `record`;
+    `env` replaces our environment when given.
 
     Call it from the main thread: the kernel's death signal follows the thread that forked."""
     descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -91,6 +94,7 @@ def start_child(command: Sequence[str], *, log: Path, record: Path) -> subproces
             stdout=output,
             stderr=output,
             start_new_session=True,
+            env=None if env is None else dict(env),
             preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
         )
     ChildRecord.of(process.pid, command).write(record)

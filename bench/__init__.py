@@ -1,0 +1,1 @@
+"""Benchmarks and the fault run: each a script printing one JSON line (see the README)."""
