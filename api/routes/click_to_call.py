@@ -69,8 +69,8 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
     employee = await anyio.to_thread.run_sync(store.get_employee, body.employee_id)
     if employee is None:
         raise HTTPException(404, detail="employee_id: no such employee")
-    extension = employee.extension_on(channel.id)
-    if not extension:
+    link = next((link for link in employee.links if link.channel_id == channel.id), None)
+    if link is None or not (link.extension or link.pbx_user_id):
         raise HTTPException(
             422, detail=f"employee_id: {employee.name} has no short number in this channel"
         )
@@ -81,7 +81,7 @@ async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCall
     data = PbxActionInput(
         channel_id=channel.id,
         action="click_to_call",
-        employee=ActionEmployee(employee.id, employee.name, extension),
+        employee=ActionEmployee(employee.id, employee.name, link.extension, link.pbx_user_id),
         phone=phone,
     )
     result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
