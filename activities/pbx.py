@@ -290,6 +290,7 @@ def _args(data: PbxActionInput) -> dict[str, Any]:
             "id": data.employee.id,
             "name": data.employee.name,
             "extension": data.employee.extension,
+            "pbx_user_id": data.employee.pbx_user_id,
         }
     if data.phone is not None:
         args["phone"] = data.phone

@@ -256,6 +256,8 @@ class ActionEmployee:
     id: int
     name: str
     extension: str | None = None
+    # the PBX's own id of them (UIS's employee id), when its API names people that way
+    pbx_user_id: str | None = None
 
 
 @dataclass(frozen=True)

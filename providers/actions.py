@@ -51,7 +51,7 @@ ACTION_ROLES: Final[Mapping[str, str]] = {
     "click_to_call": (
         "an employee asks the PBX to call a number: the PBX rings the employee, then dials the "
         "number and connects them. args: employee {id, name, extension (their short number in "
-        "this channel)}, phone (E.164)"
+        "this channel), pbx_user_id (the PBX's own id of them in this channel)}, phone (E.164)"
     ),
     "channel_setup": (
         "tells the PBX how to reach pbxhub, when the channel is created and whenever what this "
@@ -397,7 +397,14 @@ def _check_requires(action: ActionSpec, *, channel: Any, provider: str, args: An
         except EvaluationError as exc:
             raise ActionError(f"{exc.path}: {exc.message}", spec_bug=True) from exc
         if is_blank(value):
-            shown = expression.source.strip().removeprefix("channel.")
+            source = expression.source.strip()
+            if source.startswith("args.employee."):
+                # what the employee lacks is set on the employee, not on the channel
+                shown = source.removeprefix("args.employee.")
+                raise ActionError(
+                    f"the employee has no {shown} in this channel: set it on the employee"
+                )
+            shown = source.removeprefix("channel.")
             raise ActionError(f"the channel has no {shown}: set it in the channel's settings")
 
 

@@ -101,6 +101,8 @@ class ZadarmaApi(ApiSimulator):
         expected = f"{self.key}:{zadarma_signature(request.path, request.query, self.secret)}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return 401, {"status": "error", "message": "Not authorized"}
+        if request.method == "GET" and request.path == "/v1/request/callback/":
+            return self._callback(request)
         if request.method != "GET" or request.path != "/v1/pbx/record/request/":
             return 404, {"status": "error", "message": "Method not found"}
         if request.query.get("format") != "json":
@@ -110,6 +112,19 @@ class ZadarmaApi(ApiSimulator):
             return 400, {"status": "error", "message": "Wrong parameter lifetime"}
         key = request.query.get("call_id") or request.query.get("pbx_call_id") or ""
         return self.next_answer(key, (200, {"status": "error", "message": "Record not found"}))
+
+    def _callback(self, request: ApiRequest) -> Answer:
+        """GET /v1/request/callback/ (protocols-3.2): `from` and `to` required; answers queued
+        by "callback:<from>", by default the success Zadarma documents."""
+        given = request.query
+        if given.get("format") != "json":
+            return 400, {"status": "error", "message": "Wrong parameter format"}
+        if not given.get("from"):
+            return 400, {"status": "error", "message": "Wrong parameter from"}
+        if not given.get("to", "").isdigit():
+            return 400, {"status": "error", "message": "Wrong parameter to"}
+        done = {"status": "success", "from": given["from"], "to": given["to"], "time": 1710231300}
+        return self.next_answer(f"callback:{given['from']}", (200, done))
 
 
 # -- Binotel -------------------------------------------------------------------------------------
@@ -130,7 +145,8 @@ class BinotelApi(ApiSimulator):
         return 200, {"status": "error", "code": code, "message": message}
 
     def handle(self, request: ApiRequest) -> Answer:
-        if request.method != "POST" or request.path != "/api/4.0/stats/call-record.json":
+        known = ("/api/4.0/stats/call-record.json", _BINOTEL_CALL)
+        if request.method != "POST" or request.path not in known:
             return 404, {"status": "error", "code": 404, "message": "Method not found"}
         try:
             body = json.loads(request.body)
@@ -140,10 +156,28 @@ class BinotelApi(ApiSimulator):
             return self.error(1, "Request is not JSON")
         if not (_same(body.get("key"), self.key) and _same(body.get("secret"), self.secret)):
             return self.error(100, "Wrong key or secret")
+        if request.path == _BINOTEL_CALL:
+            return self._call(body)
         call_id = str(body.get("generalCallID") or "").strip()
         if not call_id.isdigit():
             return self.error(101, "Wrong parameter generalCallID")
         return self.next_answer(call_id, self.error(201, "Call record not found"))
+
+    def _call(self, body: dict[str, Any]) -> Answer:
+        """calls/internal-number-to-external-number (protocols-2.2): internalNumber and a
+        10-character externalNumber required; answers queued by "call:<internalNumber>", by
+        default a success naming the new call's generalCallID."""
+        internal = str(body.get("internalNumber") or "")
+        external = str(body.get("externalNumber") or "")
+        if not internal.isdigit():
+            return self.error(110, "Wrong parameter internalNumber")
+        if not (external.isdigit() and len(external) == 10):
+            return self.error(111, "Wrong parameter externalNumber")
+        done: Answer = (200, {"status": "success", "generalCallID": "4510000777"})
+        return self.next_answer(f"call:{internal}", done)
+
+
+_BINOTEL_CALL = "/api/4.0/calls/internal-number-to-external-number.json"
 
 
 def _same(given: Any, expected: str) -> bool:
@@ -223,6 +257,52 @@ class UisDataApi(ApiSimulator):
             return 200, {"error": _rpc(-32602, text, "invalid_parameter_value", "fields")}
         empty: Answer = (200, {"result": {"data": [], "metadata": {"total_items": 0}}})
         return self.next_answer(str(wanted["value"]), empty)
+
+
+@dataclass
+class UisCallApi(ApiSimulator):
+    """The UIS / CallGear Call API: JSON-RPC 2.0 by POST to /v4.0, start.employee_call with the
+    access_token, first_call, virtual_phone_number, contact and employee {id} (protocols-1.3).
+    Answers (a `result` or an `error`) are queued by "employee:<id>"; by default the call
+    starts. -32001 for the token as the platform's Data API; other codes and mnemonics are
+    stand-ins."""
+
+    access_token: str = "uis-call-token"
+
+    def handle(self, request: ApiRequest) -> Answer:
+        if request.method != "POST" or request.path != "/v4.0":
+            return 404, {"jsonrpc": "2.0", "id": None, "error": _rpc(-32600, "Invalid Request")}
+        try:
+            call = json.loads(request.body)
+        except ValueError:
+            return 200, {"jsonrpc": "2.0", "id": None, "error": _rpc(-32700, "Parse error")}
+        if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or "method" not in call:
+            return 200, {"jsonrpc": "2.0", "id": None, "error": _rpc(-32600, "Invalid Request")}
+        status, body = self._start(call)
+        return status, {"jsonrpc": "2.0", "id": call.get("id"), **body}
+
+    def _start(self, call: dict[str, Any]) -> Answer:
+        if call["method"] != "start.employee_call":
+            return 200, {"error": _rpc(-32601, "Method not found", "method_not_found")}
+        params = call.get("params")
+        if not isinstance(params, dict):
+            return 200, {"error": _rpc(-32602, "Invalid params", "invalid_parameter_value")}
+        if not _same(params.get("access_token"), self.access_token):
+            return 200, {"error": _rpc(-32001, "Access token is invalid", "access_token_invalid")}
+        if params.get("first_call") not in ("employee", "contact"):
+            text = "Invalid value of the parameter first_call"
+            return 200, {"error": _rpc(-32602, text, "invalid_parameter_value", "first_call")}
+        for name in ("virtual_phone_number", "contact"):
+            value = params.get(name)
+            if not (isinstance(value, str) and value.isdigit()):
+                text = f"Invalid value of the parameter {name}"
+                return 200, {"error": _rpc(-32602, text, "invalid_parameter_value", name)}
+        employee = params.get("employee")
+        if not (isinstance(employee, dict) and isinstance(employee.get("id"), int)):
+            text = "Invalid value of the parameter employee"
+            return 200, {"error": _rpc(-32602, text, "invalid_parameter_value", "employee")}
+        started: Answer = (200, {"result": {"data": {"call_session_id": 3401000777}}})
+        return self.next_answer(f"employee:{employee['id']}", started)
 
 
 def _rpc(

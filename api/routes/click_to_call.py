@@ -1,24 +1,18 @@
 """Click-to-call: an employee asks the channel's PBX to connect them with a number, through the
-provider's `click_to_call` action; the answer says what the PBX said."""
+provider's `click_to_call` action (api.placing_calls); the answer says what the PBX said."""
 
 from __future__ import annotations
 
-import anyio
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.bounds import StoredId
 from api.deps import AdminDep, ContextDep
 from api.errors import AUTHENTICATED, WITH_BODY, ErrorOut, errors
-from api.pbx_actions import ask_pbx
-from contracts.messages import ActionEmployee, PbxActionInput
-from contracts.phones import read_phone
+from api.placing_calls import place_call
 
 router = APIRouter(tags=["click-to-call"], dependencies=[AdminDep], responses=AUTHENTICATED)
-
-# The PBX rings the employee first; its answer comes before that call is picked up.
-_ANSWER_TIMEOUT_SECONDS = 45.0
 
 
 class ClickToCallIn(BaseModel):
@@ -57,48 +51,20 @@ class ClickToCallOut(BaseModel):
 async def click_to_call(body: ClickToCallIn, context: ContextDep) -> ClickToCallOut | JSONResponse:
     """200 when the PBX took the request; 422 when the channel, the employee or the number
     cannot make one; 502 when the PBX refused it or could not be reached (with what it said)."""
-    store = context.store
-    channel = await anyio.to_thread.run_sync(store.get_channel, body.channel_id)
-    if channel is None:
-        raise HTTPException(404, detail="channel_id: no such channel")
-    spec = context.specs.get(channel.provider)
-    if spec is None or "click_to_call" not in spec.actions:
-        raise HTTPException(
-            422, detail=f"channel_id: provider {channel.provider} has no click-to-call"
-        )
-    employee = await anyio.to_thread.run_sync(store.get_employee, body.employee_id)
-    if employee is None:
-        raise HTTPException(404, detail="employee_id: no such employee")
-    extension = employee.extension_on(channel.id)
-    if not extension:
-        raise HTTPException(
-            422, detail=f"employee_id: {employee.name} has no short number in this channel"
-        )
-    phone = read_phone(body.phone, channel.default_country)
-    if phone is None:
-        raise HTTPException(422, detail=f"phone: {body.phone!r} is not a phone number")
-
-    data = PbxActionInput(
-        channel_id=channel.id,
-        action="click_to_call",
-        employee=ActionEmployee(employee.id, employee.name, extension),
-        phone=phone,
+    placed = await place_call(
+        context, channel_id=body.channel_id, employee_id=body.employee_id, phone=body.phone
     )
-    result = await ask_pbx(context, data, timeout=_ANSWER_TIMEOUT_SECONDS)
-    if result.ok:
+    if placed.ok:
         return ClickToCallOut(
-            ok=True, phone=phone, pbx_status=result.status, pbx_answer=result.answer
+            ok=True, phone=placed.phone, pbx_status=placed.pbx_status, pbx_answer=placed.pbx_answer
         )
-    if not result.sent:
-        # the channel lacks what the request needs (the PBX's address): the admin's to fix
-        raise HTTPException(422, detail=result.message or "the request cannot be made")
     return JSONResponse(
         {
-            "detail": result.message or "the PBX refused the call",
+            "detail": placed.message,
             "ok": False,
-            "phone": phone,
-            "pbx_status": result.status,
-            "pbx_answer": result.answer,
+            "phone": placed.phone,
+            "pbx_status": placed.pbx_status,
+            "pbx_answer": placed.pbx_answer,
         },
         status_code=502,
     )
