@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.bounds import StoredId, StoredText
 from api.call_time_rights import CallParty, check_may_act, parties_of
 from api.context import ApiContext
-from api.deps import CallerDep, ContextDep
+from api.deps import Caller, CallerDep, ContextDep
 from api.errors import AUTHENTICATED, WITH_BODY, errors
 from api.temporal import TemporalUnavailable
 from contracts.call_time import CallTimeAction, CallTimeAnswer
@@ -109,7 +109,9 @@ async def comment_during_call(
 ) -> CallTimeOut:
     """A comment on the call (and where it hangs), written once the call is."""
     action = partial(CallTimeAction, kind="comment", text=body.text)
-    return await _act(context, caller, response, channel_id, session_id, body.key, action)
+    return _out(
+        response, await act_during_call(context, caller, channel_id, session_id, body.key, action)
+    )
 
 
 @router.post("/tasks", response_model=CallTimeOut, status_code=201, responses=_ANSWERS)
@@ -128,7 +130,9 @@ async def task_during_call(
         action = partial(
             CallTimeAction, kind="create_task", title=body.title, text=body.description
         )
-    return await _act(context, caller, response, channel_id, session_id, body.key, action)
+    return _out(
+        response, await act_during_call(context, caller, channel_id, session_id, body.key, action)
+    )
 
 
 @router.post("/contact", response_model=CallTimeOut, status_code=201, responses=_ANSWERS)
@@ -143,18 +147,27 @@ async def contact_during_call(
     """The caller's contact given this name and these fields (added to its own), or made for
     the caller's number, with the employee acting responsible for it."""
     action = partial(CallTimeAction, kind="contact", name=body.name, fields=dict(body.fields))
-    return await _act(context, caller, response, channel_id, session_id, body.key, action)
+    return _out(
+        response, await act_during_call(context, caller, channel_id, session_id, body.key, action)
+    )
 
 
-async def _act(
+def _out(response: Response, answer: CallTimeAnswer) -> CallTimeOut:
+    if answer.pending:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return CallTimeOut.model_validate(asdict(answer))
+
+
+async def act_during_call(
     context: ApiContext,
-    caller: CallerDep,
-    response: Response,
+    caller: Caller,
     channel_id: int,
     session_id: str,
     key: str | None,
     make: Callable[..., CallTimeAction],
-) -> CallTimeOut:
+) -> CallTimeAnswer:
+    """The action `make` builds, checked against the caller's rights and handed to the call's
+    workflow (also for the pages); the HTTP error to answer otherwise."""
     channel, call = await anyio.to_thread.run_sync(_find, context, channel_id, session_id)
     parties: list[CallParty] = parties_of(call) if call is not None else []
     contact_phone = call.contact_phone if call is not None else None
@@ -180,10 +193,7 @@ async def _act(
         employee_id=caller.employee.id if caller.employee else None,
         call_written=call is not None,
     )
-    answer = await _send(context, channel, session_id, action, written=call is not None)
-    if answer.pending:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return CallTimeOut.model_validate(asdict(answer))
+    return await _send(context, channel, session_id, action, written=call is not None)
 
 
 def _find(
