@@ -10,6 +10,7 @@ from api.context import ApiContext
 from api.routes import (
     call_api,
     call_comments,
+    call_time,
     calls,
     channels,
     click_to_call,
@@ -43,6 +44,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(employees.router)
     app.include_router(calls.router)
     app.include_router(call_comments.router)
+    app.include_router(call_time.router)
     app.include_router(skipped_calls.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.api_calls import ApiCallActivities
+from activities.call_time import CallTimeActivities
 from activities.calls import CallActivities
 from activities.follow_up import FollowUpActivities
 from activities.pbx import PbxActivities
@@ -44,6 +45,7 @@ def build_worker(
     recordings = recordings or RecordingActivities(store, specs, storage=None)
     api_calls = ApiCallActivities(store)
     follow_up = FollowUpActivities(store)
+    call_time = CallTimeActivities(store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -58,6 +60,7 @@ def build_worker(
             activities.save_skipped_call,
             activities.attach_recording,
             follow_up.apply_call_rules,
+            call_time.apply_call_time_action,
             api_calls.open_api_call,
             api_calls.open_ticket,
             api_calls.apply_api_request,

@@ -6,13 +6,12 @@ the store's `heard_by`), read in a worker thread."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Final
 from urllib.parse import urlencode
 
 import anyio
 from fastapi import Form, Header, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from api.access import call_comments_for, call_for, contact_comments_for, contact_for
 from api.bounds import Offset, StoredId
@@ -27,14 +26,15 @@ from api.routes.contact_writes import (
     write_new_contact,
 )
 from api.routes.recordings import RecordingKey, get_call_recording, get_recording
-from crm import CallFilter, Comment, Contact, Employee, Store
+from crm import CallFilter, Comment, Contact, Employee, Store, Task
+from web.call_time_pages import CallTimeForms, forms_for_call
+from web.call_timeline import read_timeline
+from web.forms import lines, read_fields, validated
 from web.page_route import page_router
 from web.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from web.templates import page
 
 router = page_router()
-
-_Body = TypeVar("_Body", bound=BaseModel)
 
 PAGE_SIZE: Final = 50
 # What the contact form's textareas may hold (a person types them).
@@ -155,12 +155,12 @@ async def create_contact(
     responsible: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     _require_admin(viewer)
-    body = _validated(
+    body = validated(
         ContactCreate,
         name=name.strip() or None,
-        phones=_lines(phones),
+        phones=lines(phones),
         country=country,
-        fields=_read_fields(fields),
+        fields=read_fields(fields),
         responsible_employee_ids=responsible or [],
     )
     contact = await anyio.to_thread.run_sync(write_new_contact, context.store, body)
@@ -179,12 +179,12 @@ async def change_contact(
     responsible: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     _require_admin(viewer)
-    body = _validated(
+    body = validated(
         ContactPatch,
         name=name.strip(),
-        phones=_lines(phones),
+        phones=lines(phones),
         country=country,
-        fields=_read_fields(fields),
+        fields=read_fields(fields),
         responsible_employee_ids=responsible or [],
     )
     await anyio.to_thread.run_sync(write_contact_change, context.store, contact_id, body)
@@ -196,6 +196,9 @@ class CallView:
     shown: ShownCall
     comments: list[Comment]
     names: dict[int, str]
+    call_time: CallTimeForms
+    # the task the call hangs on, if it does
+    task: Task | None = None
 
 
 def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
@@ -207,6 +210,10 @@ def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
         shown=shown_calls([call_out(call, names)], names)[0],
         comments=comments,
         names=store.employee_names(authors),
+        call_time=forms_for_call(store, call, back=f"/calls/{call.id}"),
+        task=store.get_task(call.attachment.task_id)
+        if call.attachment and call.attachment.task_id
+        else None,
     )
 
 
@@ -215,7 +222,9 @@ async def call_page(call_id: StoredId, context: ContextDep, viewer: ViewerDep) -
     """A call the signed-in person may hear (as GET /api/v1/calls/{id}): its analytics, its
     legs (who it rang, who answered), its recording, where it hangs and its comments."""
     view = await anyio.to_thread.run_sync(read_call, viewer.caller, context.store, call_id)
-    return page("call.html", viewer=viewer, view=view)
+    call = view.shown.call
+    timeline = await read_timeline(context, call.channel_id, call.session_id)
+    return page("call.html", viewer=viewer, view=view, call_time=view.call_time, timeline=timeline)
 
 
 @router.get("/recordings/{key}")
@@ -247,31 +256,6 @@ def _require_admin(viewer: Viewer) -> None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail="only an admin makes and changes contacts"
         )
-
-
-def _validated(model: type[_Body], **values: Any) -> _Body:
-    """A form's values checked as the API checks its body; 422 naming the first field wrong."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise HTTPException(422, detail=f"{where}: {problem['msg']}") from None
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _read_fields(text: str) -> dict[str, str]:
-    """`name: value` a line → the contact's fields; 422 naming a line without its colon."""
-    values = {}
-    for number, line in enumerate(_lines(text), start=1):
-        field, colon, value = line.partition(":")
-        if not colon or not field.strip():
-            raise HTTPException(422, detail=f"fields: line {number} is not 'name: value'")
-        values[field.strip()] = value.strip()
-    return values
 
 
 def _fields_text(contact: Contact) -> str:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
@@ -23,11 +24,13 @@ with workflow.unsafe.imports_passed_through():
         ApiCallAnswer,
         ApiCallRequest,
     )
+    from contracts.call_time import CALL_TIME_UPDATE, KINDS, CallTimeAction, CallTimeAnswer
     from contracts.call_workflow import EVENT_SIGNAL, CallInput, CallResult, CallState
     from contracts.events import CallEvent, EventKind
     from contracts.messages import LookupRecordedCallInput, SkipReason
     from workflows.api_requests import apply_api_request, open_api_call
     from workflows.call_events import CallEvents
+    from workflows.call_time import CallTimeDesk
     from workflows.call_writing import CallWriter
     from workflows.custody import (
         LATE_RECORDING_PATCH,
@@ -62,6 +65,8 @@ class CallWorkflow:
         # The telephony API's view of the call; requests are applied one at a time.
         self._api: ApiCallAnswer | None = None
         self._api_lock = asyncio.Lock()
+        # What employees do with the call meanwhile, applied once it is written.
+        self._desk = CallTimeDesk(self._events)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def call_event(self, event: CallEvent) -> None:
@@ -94,6 +99,26 @@ class CallWorkflow:
         started = any(event.kind == EventKind.CALL_STARTED for event in request.events)
         if request.action == "create_call" and not started:
             raise ValueError("create_call must carry the call_started event")
+
+    @workflow.update(name=CALL_TIME_UPDATE)
+    async def call_time_action(self, action: CallTimeAction) -> CallTimeAnswer:
+        """An employee's comment, task or contact: applied now, or once the call is written."""
+        if action.call_written:
+            await workflow.wait_condition(
+                lambda: self._writer.call_id is not None or self._result is not None
+            )
+        if self._writer.call_id is None and self._result is not None:
+            raise ApplicationError(
+                f"the call was not recorded ({self._result.reason or self._result.outcome})",
+                type="CallNotRecorded",
+                non_retryable=True,
+            )
+        return await self._desk.take(action, self._writer.call_id)
+
+    @call_time_action.validator
+    def _check_call_time_action(self, action: CallTimeAction) -> None:
+        if action.kind not in KINDS:
+            raise ValueError(f"kind {action.kind!r} is not one of {', '.join(KINDS)}")
 
     @workflow.query
     def state(self) -> CallState:
@@ -152,6 +177,7 @@ class CallWorkflow:
         if recorded is not None:
             self._writer.call_id = recorded.call_id
             self._result = await self._writer.amend(recorded.recording_url)
+            await self._desk.apply_waiting(self._writer.call_id)
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._result
 
@@ -172,11 +198,14 @@ class CallWorkflow:
                     reason_code=skipped.code,
                     events=len(self._events),
                 )
+                await self._desk.apply_waiting(None)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._result
         if over_in_time:
             await self._settle(data)
         self._result = await self._writer.record(self._events.summary, incomplete=not over_in_time)
+        # before the channel's rules: a task the employee chose is where the call hangs
+        await self._desk.apply_waiting(self._writer.call_id)
         await self._writer.apply_rules(self._result)
         if over_in_time:
             self._result = await self._follow_up(data, self._result)

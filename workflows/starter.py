@@ -11,6 +11,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.api_requests import API_UPDATE, ApiCallAnswer, ApiCallRequest
+from contracts.call_time import CALL_TIME_UPDATE, CallTimeAction, CallTimeAnswer
 from contracts.call_workflow import EVENT_SIGNAL, CallInput
 from contracts.events import CallEvent
 from workflows.call import CallWorkflow
@@ -103,6 +104,51 @@ async def send_api_request(
         id=request.key,
         start_workflow_operation=start,
         result_type=ApiCallAnswer,
+        rpc_timeout=rpc_timeout,
+    )
+    return answer
+
+
+async def send_call_time_action(
+    client: Client,
+    action: CallTimeAction,
+    *,
+    channel_id: int,
+    provider: str,
+    session_id: str,
+    written: bool,
+    task_queue: str,
+    call_settings: CallSettings,
+    rpc_timeout: timedelta = timedelta(seconds=10),
+) -> CallTimeAnswer:
+    """Hand an employee's action to the call's workflow and wait for its answer (pending until
+    the call is written). A call already `written` whose workflow has closed gets a new run,
+    which amends it; a call not written has to have its workflow running (else RPCError
+    NOT_FOUND: no such call in progress)."""
+    workflow_id = call_workflow_id(channel_id, session_id, prefix=call_settings.workflow_id_prefix)
+    if not written:
+        handle = client.get_workflow_handle(workflow_id)
+        answer: CallTimeAnswer = await handle.execute_update(
+            CALL_TIME_UPDATE,
+            action,
+            id=action.key,
+            result_type=CallTimeAnswer,
+            rpc_timeout=rpc_timeout,
+        )
+        return answer
+    start = WithStartWorkflowOperation(
+        CallWorkflow.run,
+        _call_input(channel_id, provider, session_id, call_settings),
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    answer = await client.execute_update_with_start_workflow(
+        CALL_TIME_UPDATE,
+        action,
+        id=action.key,
+        start_workflow_operation=start,
+        result_type=CallTimeAnswer,
         rpc_timeout=rpc_timeout,
     )
     return answer
