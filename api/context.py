@@ -41,6 +41,8 @@ class ApiContext:
     # recordings are read from the storage their row names (None: uploads are refused with 503).
     recordings: RecordingStorage | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
+    # How often a call card stream with nothing to say sends a comment, to keep proxies open.
+    card_keepalive_seconds: float = 15.0
 
     def recording_store(self, name: str) -> RecordingFiles | None:
         """The storage a recording row names, or None when this process cannot read it."""

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from activities.api_calls import ApiCallActivities
 from activities.calls import CallActivities
+from activities.cards import CardActivities
 from activities.follow_up import FollowUpActivities
 from activities.pbx import PbxActivities
 from activities.recordings import RecordingActivities
@@ -41,6 +42,7 @@ def build_worker(
     recordings = recordings or RecordingActivities(store, specs, storage=None)
     api_calls = ApiCallActivities(store)
     follow_up = FollowUpActivities(store)
+    cards = CardActivities(store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -62,6 +64,7 @@ def build_worker(
             pbx.record_pbx_action,
             recordings.fetch_recording,
             recordings.keep_recording,
+            cards.publish_card,
         ],
         # Store activities are synchronous: they run in these threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=threads),
