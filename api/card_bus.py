@@ -86,6 +86,17 @@ class CardBus:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 
+    def disconnect_all(self) -> None:
+        """End every stream (a replica going away): browsers resume from their last id."""
+        for subscription in list(self._subscriptions):
+            self._end(subscription)
+
+    def _end(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        while not subscription.queue.empty():
+            subscription.queue.get_nowait()
+        subscription.queue.put_nowait(None)
+
     async def backlog(self, employee_id: int, after_id: int | None) -> list[SentCard]:
         """What a connection catches up on: every update for the employee after `after_id`
         (a resumed connection), or with none given, the latest of each card still open."""
@@ -136,9 +147,7 @@ class CardBus:
                 subscription.queue.put_nowait(card)
             except asyncio.QueueFull:
                 # too slow a reader: end its stream, its browser resumes from its last id
-                self._subscriptions.discard(subscription)
-                subscription.queue.get_nowait()
-                subscription.queue.put_nowait(None)
+                self._end(subscription)
 
     async def _listen(self, wake: asyncio.Event) -> None:
         """LISTEN for NOTIFY on PostgreSQL, reconnecting after a failure (polls fill the gap)."""

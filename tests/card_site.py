@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 from conftest import Pbxhub
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.card_bus import CardBus
 from api.context import ApiContext
 from api.temporal import TemporalGateway
 from crm import Store
@@ -29,14 +31,14 @@ ADMIN_KEY = "test-admin-key"
 
 
 @asynccontextmanager
-async def serve(context: ApiContext) -> AsyncIterator[str]:
+async def serve(context: ApiContext, app: FastAPI | None = None) -> AsyncIterator[str]:
     """The app on 127.0.0.1 (a free port) in this event loop; its base URL."""
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
+        uvicorn.Config(app or create_app(context), log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -67,18 +69,29 @@ def context_for(store: Store, env: WorkflowEnvironment, task_queue: str, prefix:
     )
 
 
+@dataclass
+class LiveHub(Pbxhub):
+    """pbxhub over real HTTP: its URL and its card bus too."""
+
+    url: str = ""
+    bus: CardBus | None = None
+
+
 @asynccontextmanager
-async def live_pbxhub(env: WorkflowEnvironment, store: Store) -> AsyncIterator[Pbxhub]:
+async def live_pbxhub(env: WorkflowEnvironment, store: Store) -> AsyncIterator[LiveHub]:
     """The API over real HTTP and a worker on a fresh task queue, on `store`."""
     task_queue = f"cards-{uuid.uuid4().hex[:8]}"
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     context = context_for(store, env, task_queue, prefix)
+    app = create_app(context)
     async with (
-        serve(context) as url,
+        serve(context, app) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as http,
         build_worker(env.client, store, task_queue=task_queue, specs=context.specs),
     ):
-        yield Pbxhub(http, store, env.client, ADMIN_KEY, task_queue, prefix)
+        yield LiveHub(
+            http, store, env.client, ADMIN_KEY, task_queue, prefix, url, app.state.card_bus
+        )
 
 
 @dataclass
