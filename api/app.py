@@ -6,12 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.card_bus import CardBus
 from api.context import ApiContext
 from api.routes import (
     call_api,
     call_comments,
     call_time,
     calls,
+    cards,
     channels,
     click_to_call,
     contact_writes,
@@ -38,6 +40,7 @@ def create_app(context: ApiContext) -> FastAPI:
         version="0.1.0",
     )
     app.state.context = context
+    app.state.card_bus = CardBus(context.store)
     app.include_router(hooks.router)
     app.include_router(channels.router)
     app.include_router(click_to_call.router)
@@ -60,6 +63,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(contact_writes.router)
     app.include_router(employee_sign_in.router)
+    app.include_router(cards.router)
     add_pages(app)
 
     @app.exception_handler(RequestValidationError)

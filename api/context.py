@@ -44,6 +44,8 @@ class ApiContext:
     max_upload_bytes: int = 100 * 1024 * 1024
     # this process's Prometheus metrics (/metrics); the worker in `pbxhub dev` adds to them
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    # How often a call card stream with nothing to say sends a comment, to keep proxies open.
+    card_keepalive_seconds: float = 15.0
 
     def recording_store(self, name: str) -> RecordingFiles | None:
         """The storage a recording row names, or None when this process cannot read it."""

@@ -470,3 +470,15 @@ class WebSessionRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CardEventRow(Base):
+    """One live call card update, kept a short while so a dropped connection can catch up
+    (`Last-Event-ID`); `audience` are the employee ids it is for."""
+
+    __tablename__ = "card_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card: Mapped[dict[str, Any]] = mapped_column(json_type())
+    audience: Mapped[list[int]] = mapped_column(json_type())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from activities.api_calls import ApiCallActivities
 from activities.call_time import CallTimeActivities
 from activities.calls import CallActivities
+from activities.cards import CardActivities
 from activities.follow_up import FollowUpActivities
 from activities.pbx import PbxActivities
 from activities.recordings import RecordingActivities
@@ -46,6 +47,7 @@ def build_worker(
     api_calls = ApiCallActivities(store)
     follow_up = FollowUpActivities(store)
     call_time = CallTimeActivities(store)
+    cards = CardActivities(store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -68,6 +70,7 @@ def build_worker(
             pbx.record_pbx_action,
             recordings.fetch_recording,
             recordings.keep_recording,
+            cards.publish_card,
         ],
         # Store activities are synchronous: they run in these threads, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=threads),

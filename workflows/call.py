@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.call_events import CallEvents
     from workflows.call_time import CallTimeDesk
     from workflows.call_writing import CallWriter
+    from workflows.cards import LIVE_CARDS_PATCH, CardPublisher
     from workflows.custody import (
         LATE_RECORDING_PATCH,
         ONE_TIME_LINK_PATCH,
@@ -62,6 +63,7 @@ class CallWorkflow:
         self._result: CallResult | None = None
         self._writer = CallWriter(data, self._events)
         self._custody = RecordingCustody(data, self._events)
+        self._cards = CardPublisher(data, self._events)
         # The telephony API's view of the call; requests are applied one at a time.
         self._api: ApiCallAnswer | None = None
         self._api_lock = asyncio.Lock()
@@ -78,6 +80,8 @@ class CallWorkflow:
         """A telephony API request: its events join the others; the call and its ticket are
         opened once; a repeated request changes nothing and gets the same answer."""
         repeated = not self._events.remember(request.key)
+        if request.action == "create_call":
+            self._cards.target(request.target_employee_ids)
         for event in request.events:
             self.call_event(event)
             if request.audio is not None and event.recording_url:
@@ -180,7 +184,24 @@ class CallWorkflow:
             await self._desk.apply_waiting(self._writer.call_id)
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._result
+        cards = (
+            asyncio.create_task(self._cards.run()) if workflow.patched(LIVE_CARDS_PATCH) else None
+        )
+        try:
+            return await self._collect_and_write(data)
+        finally:
+            if cards is not None:
+                await self._close_card(cards)
 
+    async def _close_card(self, cards: asyncio.Task[None]) -> None:
+        """The final card published (when the call ended), or its publishing given up."""
+        if self._events.summary.over and not cards.done():
+            await cards
+        elif not cards.done():
+            cards.cancel()
+
+    async def _collect_and_write(self, data: CallInput) -> CallResult:
+        """A new call: its events collected until it is over, then written and followed up."""
         over_in_time = True
         try:
             await workflow.wait_condition(

@@ -15,6 +15,7 @@ from crm.accounts import Accounts
 from crm.contact_edits import ContactEdits
 from crm.reports import ReportQueries
 from crm.store.calls import CallStore, SkippedCallStore
+from crm.store.cards import CardStore
 from crm.store.contacts import ContactStore
 from crm.store.people import ChannelStore, ConflictError, EmployeeStore, GroupStore
 from crm.store.recordings import RecordingStore
@@ -36,6 +37,7 @@ class Store(
     ReportQueries,
     Accounts,
     ContactEdits,
+    CardStore,
 ):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
