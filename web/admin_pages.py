@@ -16,11 +16,11 @@ from api.deps import ContextDep
 from api.rest_models import ChannelOut
 from api.routes.channels import channel_out
 from api.routes.employee_sign_in import set_sign_in
+from api.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from crm import Channel, Employee, Group, SkippedCall
 from crm.accounts import MAX_LOGIN_LENGTH, Account
 from crm.passwords import MAX_PASSWORD_LENGTH
 from web.page_route import page_router
-from web.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from web.templates import page
 
 router = page_router()

@@ -22,11 +22,11 @@ from api.routes.call_time import (
     TaskIn,
     act_during_call,
 )
+from api.sessions import CsrfCheckedDep
 from contracts.call_time import CallTimeAction, CallTimeAnswer
 from crm import Store, StoredCall, Task
 from web.forms import read_fields, validated
 from web.page_route import page_router
-from web.sessions import CsrfCheckedDep
 
 router = page_router()
 _MAX_TEXT: Final = 10_000

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from web.sessions import SignInNeeded, signin_url
+from api.sessions import SignInNeeded, signin_url
 from web.templates import page
 
 # The most a page's form may send: the contact form's three textareas and a little more.

@@ -26,12 +26,12 @@ from api.routes.contact_writes import (
     write_new_contact,
 )
 from api.routes.recordings import RecordingKey, get_call_recording, get_recording
+from api.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from crm import CallFilter, Comment, Contact, Employee, Store, Task
 from web.call_time_pages import CallTimeForms, forms_for_call
 from web.call_timeline import read_timeline
 from web.forms import lines, read_fields, validated
 from web.page_route import page_router
-from web.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from web.templates import page
 
 router = page_router()

@@ -30,12 +30,12 @@ from api.report_views import (
     missed_report_out,
 )
 from api.routes.click_to_call import ClickToCallIn, click_to_call
+from api.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from crm import Store
 from crm.report_periods import Period
 from crm.reports import INCOMING, MISSED, NOT_REACHED, OUTGOING
 from web.charts import DayChart, DayCount, day_chart, long_day
 from web.page_route import page_router
-from web.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from web.templates import page
 
 router = page_router()

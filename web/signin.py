@@ -18,10 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.deps import ContextDep
 from api.routes.employee_sign_in import PASSWORD_WORK
-from crm.accounts import MAX_LOGIN_LENGTH
-from crm.passwords import MAX_PASSWORD_LENGTH, password_matches
-from web.page_route import page_router
-from web.sessions import (
+from api.sessions import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SESSION_LIFETIME,
@@ -39,6 +36,9 @@ from web.sessions import (
     signing_key,
     unsigned,
 )
+from crm.accounts import MAX_LOGIN_LENGTH
+from crm.passwords import MAX_PASSWORD_LENGTH, password_matches
+from web.page_route import page_router
 from web.templates import page
 
 router = page_router()

@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.api_requests import API_UPDATE, ApiCallAnswer, ApiCallRequest
 from contracts.call_time import CALL_TIME_UPDATE, CallTimeAction, CallTimeAnswer
-from contracts.call_workflow import EVENT_SIGNAL, CallInput
+from contracts.call_workflow import EVENT_SIGNAL, CallInput, CallState
 from contracts.events import CallEvent
 from workflows.call import CallWorkflow
 
@@ -152,6 +152,12 @@ async def send_call_time_action(
         rpc_timeout=rpc_timeout,
     )
     return answer
+
+
+async def call_state(client: Client, workflow_id: str) -> CallState:
+    """The call as its workflow sees it now (RPCError NOT_FOUND: no workflow with that id)."""
+    state: CallState = await client.get_workflow_handle(workflow_id).query(CallWorkflow.state)
+    return state
 
 
 def _call_input(

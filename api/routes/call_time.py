@@ -20,7 +20,6 @@ import anyio
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, Field, model_validator
 from temporalio.client import (
-    Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -36,8 +35,7 @@ from api.temporal import TemporalUnavailable
 from contracts.call_time import CallTimeAction, CallTimeAnswer
 from contracts.call_workflow import CallState
 from crm import Channel, StoredCall
-from workflows.call import CallWorkflow
-from workflows.starter import call_workflow_id, send_call_time_action
+from workflows.starter import call_state, call_workflow_id, send_call_time_action
 
 router = APIRouter(
     prefix="/api/v1/channels/{channel_id}/sessions/{session_id}",
@@ -211,12 +209,8 @@ async def _live_state(context: ApiContext, channel_id: int, session_id: str) -> 
         channel_id, session_id, prefix=context.call_settings.workflow_id_prefix
     )
 
-    async def ask(client: Client) -> CallState:
-        handle = client.get_workflow_handle(workflow_id)
-        return await handle.query(CallWorkflow.state)
-
     try:
-        return await context.temporal.call(ask)
+        return await context.temporal.call(lambda client: call_state(client, workflow_id))
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, detail="no call in progress with this session") from None

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.card_bus import CardBus, Subscription
 from api.deps import ContextDep
+from api.sessions import find_viewer
 from crm import Employee
-from web.sessions import find_viewer
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
 
