@@ -7,8 +7,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from pbxhub.logging_setup import configure_logging, forward_temporal_core_logs
 from pbxhub.private_files import use_private_umask
@@ -51,6 +52,24 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(private_files=True)
 
 
+def _run_until_stopped(service: Coroutine[Any, Any, None]) -> int:
+    """Runs a service until it ends, Ctrl-C or SIGTERM; its `finally`s run either way."""
+
+    async def until_stopped() -> None:
+        # SIGTERM cancels the service on the loop: a KeyboardInterrupt raised by a signal
+        # handler can land in a gc callback ("Exception ignored in") and be lost.
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+        await service
+
+    try:
+        asyncio.run(until_stopped())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    return 0
+
+
 def _run_dev(args: argparse.Namespace) -> int:
     from pbxhub import dev
 
@@ -60,21 +79,13 @@ def _run_dev(args: argparse.Namespace) -> int:
 def _run_api(args: argparse.Namespace) -> int:
     from pbxhub.services import serve_api
 
-    try:
-        asyncio.run(serve_api(_settings(args)))
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _run_until_stopped(serve_api(_settings(args)))
 
 
 def _run_worker(args: argparse.Namespace) -> int:
     from pbxhub.services import run_worker
 
-    try:
-        asyncio.run(run_worker(_settings(args)))
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _run_until_stopped(run_worker(_settings(args)))
 
 
 def _run_temporal_setup(args: argparse.Namespace) -> int:
