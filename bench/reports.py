@@ -5,7 +5,7 @@ The store is filled by bulk inserts with `--calls` calls spread over a year (def
 million), `--employees` employees (default 200) in two channels of two time zones, and a
 contact for every 20 calls. Each report (and the weekly one by contact too) is read as the API
 reads it for the admin (store query and shaping, without HTTP), `--repeat` times; the median
-counts. Prints one JSON line.
+and the p95 count. Prints one JSON line.
 Run: .venv/bin/python bench/reports.py [--calls N] [--employees N] [--repeat N] [--backends ...]
 PostgreSQL: PBXHUB_TEST_POSTGRES_URL (default the tests' database), in a schema dropped after.
 """
