@@ -5,7 +5,7 @@ The store is filled by bulk inserts with `--calls` calls spread over a year (def
 million), `--employees` employees (default 200) in two channels of two time zones, and a
 contact for every 20 calls. Each report (and the weekly one by contact too) is read as the API
 reads it for the admin (store query and shaping, without HTTP), `--repeat` times; the median
-counts. Prints one JSON line.
+and the p95 count. Prints one JSON line.
 Run: .venv/bin/python bench/reports.py [--calls N] [--employees N] [--repeat N] [--backends ...]
 PostgreSQL: PBXHUB_TEST_POSTGRES_URL (default the tests' database), in a schema dropped after.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -151,14 +152,17 @@ def _call(
     }
 
 
-def median_ms(action: Callable[[], object], repeat: int) -> float:
+def timed_ms(action: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """The median and the 95th percentile (nearest rank) of `repeat` reads, in ms."""
     action()  # warm: the first read pays for caches the others share
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
         action()
         times.append((time.perf_counter() - began) * 1000)
-    return round(statistics.median(times), 1)
+    times.sort()
+    p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+    return round(statistics.median(times), 1), round(p95, 1)
 
 
 def measure(backend: str, calls: int, employees: int, repeat: int) -> dict[str, Any]:
@@ -195,18 +199,23 @@ def measure(backend: str, calls: int, employees: int, repeat: int) -> dict[str, 
             days, rows = store.missed_report(request.scope, limit=500, offset=0)
             return missed_report_out(request, days, rows, limit=500, offset=0)
 
-        baseline = median_ms(count, repeat)
-        by_employee = median_ms(weekly("employee"), repeat)
-        by_contact = median_ms(weekly("contact"), repeat)
-        missed_ms = median_ms(missed, repeat)
+        baseline, baseline_p95 = timed_ms(count, repeat)
+        by_employee, by_employee_p95 = timed_ms(weekly("employee"), repeat)
+        by_contact, by_contact_p95 = timed_ms(weekly("contact"), repeat)
+        missed_ms, missed_p95 = timed_ms(missed, repeat)
         result = {
             "fill_seconds": round(filled, 1),
             "week_calls": count(),
             "count_ms": baseline,
+            "count_p95_ms": baseline_p95,
             "weekly_by_employee_ms": by_employee,
+            "weekly_by_employee_p95_ms": by_employee_p95,
             "weekly_by_contact_ms": by_contact,
+            "weekly_by_contact_p95_ms": by_contact_p95,
             "missed_ms": missed_ms,
+            "missed_p95_ms": missed_p95,
             "weekly_ratio": round(by_employee / baseline, 1) if baseline else None,
+            "by_contact_ratio": round(by_contact / baseline, 1) if baseline else None,
             "missed_ratio": round(missed_ms / baseline, 1) if baseline else None,
         }
         store.close()

@@ -206,6 +206,9 @@ class CallRow(Base):
         Index("ix_calls_contact_phone_occurred_at", "contact_phone", "occurred_at"),
         Index("ix_calls_contact_id_occurred_at", "contact_id", "occurred_at"),
         Index("ix_calls_employee_id_occurred_at", "employee_id", "occurred_at"),
+        # The missed-calls report's "called back": the first answered call after a missed one.
+        Index("ix_calls_contact_id_kind_occurred_at", "contact_id", "kind", "occurred_at"),
+        Index("ix_calls_contact_phone_kind_occurred_at", "contact_phone", "kind", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -182,6 +182,7 @@ async def calls_report_page(
         groups=groups,
         type_names=TYPE_NAMES,
         switch_to=_link(path, {**same_period, "by": other}),
+        csv=_link("/api/v1/reports/calls.csv", same_period),
         fewer=_link(path, {**same_period, "offset": max(offset - GROUPS_PER_PAGE, 0)})
         if offset
         else None,
@@ -225,6 +226,7 @@ async def missed_report_page(
         type_names=TYPE_NAMES,
         long_day=long_day,
         tz=asked.tz or "",
+        csv=_link("/api/v1/reports/missed-calls.csv", same_period),
         fewer=_link(path, {**same_period, "offset": max(offset - MISSED_PER_PAGE, 0)})
         if offset
         else None,

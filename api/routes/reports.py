@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request, Security
 from fastapi.responses import StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.bounds import Offset
 from api.csv_export import CONTENT_TYPE, csv_chunks
-from api.deps import Caller, CallerDep, ContextDep
+from api.deps import Caller, CallerDep, ContextDep, get_caller
 from api.errors import AUTHENTICATED, errors
 from api.report_csv import MISSED_HEADER, calls_header, calls_rows, missed_rows
 from api.report_scope import PeriodQuery, ReportRequest, period_query, report_request
@@ -23,6 +24,7 @@ from api.report_views import (
     calls_report_out,
     missed_report_out,
 )
+from api.sessions import find_viewer
 from crm import Store
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=AUTHENTICATED)
@@ -51,6 +53,29 @@ Delimiter = Annotated[
 ]
 Period = Annotated[PeriodQuery, Depends(period_query)]
 Accept = Annotated[str | None, Header(include_in_schema=False)]
+
+
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The admin key")
+_BEARER = HTTPBearer(auto_error=False, description="The admin key, or an employee's token")
+
+
+def csv_caller(
+    request: Request,
+    context: ContextDep,
+    x_api_key: Annotated[str | None, Security(_API_KEY)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+) -> Caller:
+    """Whom a CSV is for: the API's key or token, or else the signed-in browser's session (the
+    report pages link here; a download is read-only, the same rights as the page). Sync:
+    FastAPI runs it in a worker thread."""
+    if x_api_key is None and credentials is None:
+        viewer = find_viewer(request, context)
+        if viewer is not None:
+            return viewer.caller
+    return get_caller(context, x_api_key, credentials)
+
+
+CsvCallerDep = Annotated[Caller, Depends(csv_caller)]
 
 
 def wants_csv(accept: str | None) -> bool:
@@ -117,7 +142,7 @@ async def calls_report(
 )
 async def calls_report_csv(
     context: ContextDep,
-    caller: CallerDep,
+    caller: CsvCallerDep,
     asked: Period,
     by: By = "employee",
     delimiter: Delimiter = ",",
@@ -183,7 +208,7 @@ async def missed_calls_report(
     responses=CSV_ANSWER,
 )
 async def missed_calls_report_csv(
-    context: ContextDep, caller: CallerDep, asked: Period, delimiter: Delimiter = ","
+    context: ContextDep, caller: CsvCallerDep, asked: Period, delimiter: Delimiter = ","
 ) -> StreamingResponse:
     return await _missed_csv(context.store, caller, asked, delimiter)
 
