@@ -145,6 +145,7 @@ async def test_each_filter_narrows_the_calls_page(calls: Calls) -> None:
         assert await shown(kind="call", direction="in") == [calls.answered]
         # the admin's days are the first line's (Moscow): 00:30 on the 4th there
         assert await shown(**{"from": "2026-12-04", "to": "2026-12-04"}) == [calls.kyiv_missed]
+        assert "2026-12-04 00:30:00 MSK" in (await http.get("/calls")).text
         assert await shown(**{"from": "2026-12-02", "to": "2026-12-03"}) == [
             calls.call_back,
             calls.missed,

@@ -216,6 +216,7 @@ async def calls_page(
         viewer=viewer,
         listed=listed,
         calls=listed.calls,
+        zone=listed.shown.zone,
         total=total,
         asked=asked,
         outcomes=OUTCOMES,
