@@ -214,6 +214,9 @@ async def test_the_csv_has_the_viewer_s_rights_and_needs_a_sign_in(calls: Calls)
     # Anna answers for Ivan, not for Olga
     assert [int(row["id"]) for row in rows] == listed(page.text)
     assert calls.kyiv_missed not in listed(page.text) and len(rows) == 3
+    # the employees' list is the admin's (as GET /api/v1/employees): Anna picks only herself
+    assert f'<option value="{calls.people["anna"]}">Anna</option>' in page.text
+    assert ">Boris</option>" not in page.text
 
 
 @pytest.mark.parametrize(

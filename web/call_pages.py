@@ -201,7 +201,12 @@ async def calls_page(
             calls=read_shown_calls(store, calls),
             total=total,
             shown=shown,
-            employees=store.list_employees(),
+            # as the API: only the admin lists the employees; an employee picks themselves
+            employees=store.list_employees()
+            if viewer.is_admin
+            else [viewer.employee]
+            if viewer.employee
+            else [],
             contact_name=store.contact_names([contact_id]).get(contact_id)
             or f"Contact {contact_id}"
             if contact_id
