@@ -217,6 +217,10 @@ async def test_the_csv_has_the_viewer_s_rights_and_needs_a_sign_in(calls: Calls)
     # the employees' list is the admin's (as GET /api/v1/employees): Anna picks only herself
     assert f'<option value="{calls.people["anna"]}">Anna</option>' in page.text
     assert ">Boris</option>" not in page.text
+    # a contact she does not see is not named to her, nor are its calls listed
+    async with signed_in(calls, "anna") as http:
+        olgas = await http.get("/calls", params={"contact_id": calls.people["olga"]})
+    assert listed(olgas.text) == [] and "Olga" not in olgas.text
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import anyio
 from fastapi import Depends, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
 
+from api.access import contact_for
 from api.bounds import MAX_ID, Offset
 from api.call_filters import DEFAULT_COUNTRY, call_filter
 from api.deps import ContextDep
@@ -207,10 +208,7 @@ async def calls_page(
             else [viewer.employee]
             if viewer.employee
             else [],
-            contact_name=store.contact_names([contact_id]).get(contact_id)
-            or f"Contact {contact_id}"
-            if contact_id
-            else None,
+            contact_name=_contact_name(viewer, store, contact_id) if contact_id else None,
         )
 
     listed = await anyio.to_thread.run_sync(read)
@@ -234,6 +232,15 @@ async def calls_page(
         if offset + PAGE_SIZE < total
         else None,
     )
+
+
+def _contact_name(viewer: Viewer, store: Store, contact_id: int) -> str:
+    """The filtered contact's name, for whom sees the contact (`api.access`); else its id."""
+    try:
+        contact = contact_for(viewer.caller, store, contact_id)
+    except HTTPException:
+        return f"contact {contact_id}"
+    return contact.name or f"contact {contact_id}"
 
 
 @router.get("/calls.csv")
