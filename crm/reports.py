@@ -368,6 +368,19 @@ class ReportQueries:
             ]
         return days, rows
 
+    def call_backs(self, call_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each of these missed calls was called back, as the missed-calls report reads it
+        (the first later answered call with its contact, either way); others are left out."""
+        if not call_ids:
+            return {}
+        callback = _called_back_at().label("called_back_at")
+        query = select(CallRow.id, callback).where(
+            CallRow.id.in_(call_ids), CallRow.kind == "missed"
+        )
+        with self._reads() as session:
+            rows = session.execute(query).all()
+        return {row.id: row.called_back_at for row in rows if row.called_back_at is not None}
+
 
 def _group_page(
     session: Session, facts: Any, by: GroupBy, limit: int, offset: int

@@ -1,24 +1,20 @@
-"""The pages every signed-in person has: the calls they may hear (with their recordings), a
-call's own page, a contact they see (the page PBXs link to: `{public_base_url}/contacts/{id}`)
-and, for the admin, a contact's edit and a new contact. Rights are the API's own (`api.access`,
-the store's `heard_by`), read in a worker thread."""
+"""The pages every signed-in person has: a call's own page (the list: web.call_pages), a
+contact they see (the page PBXs link to: `{public_base_url}/contacts/{id}`) with its calls,
+missed calls, tasks and comments, and, for the admin, a contact's edit and a new contact. Rights
+are the API's own (`api.access`, the store's `heard_by`), read in a worker thread."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Final
-from urllib.parse import urlencode
 
 import anyio
-from fastapi import Form, Header, HTTPException, Query, Request, status
+from fastapi import Form, Header, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from api.access import call_comments_for, call_for, contact_comments_for, contact_for
-from api.bounds import Offset, StoredId
-from api.call_filters import normalize_phone_filter
+from api.bounds import StoredId
 from api.deps import Caller, ContextDep
-from api.rest_models import CallOut
-from api.routes.calls import Names, call_out, read_names
 from api.routes.contact_writes import (
     ContactCreate,
     ContactPatch,
@@ -32,6 +28,7 @@ from web.call_time_pages import CallTimeForms, forms_for_call
 from web.call_timeline import read_timeline
 from web.forms import lines, read_fields, validated
 from web.page_route import page_router
+from web.shown_calls import ShownCall, read_shown_calls
 from web.templates import page
 
 router = page_router()
@@ -42,69 +39,14 @@ _MAX_FORM_TEXT: Final = 20_000
 
 
 @dataclass(frozen=True)
-class ShownCall:
-    """A call as a page lists it: the API's view of it, and where its recording plays."""
-
-    call: CallOut
-    employee_name: str | None
-    contact_name: str | None
-    player_url: str | None
-
-
-def shown_calls(calls: list[CallOut], names: Names) -> list[ShownCall]:
-    return [
-        ShownCall(
-            call=call,
-            employee_name=names.employees.get(call.employee_id) if call.employee_id else None,
-            contact_name=names.contacts.get(call.contact_id) if call.contact_id else None,
-            # the API's playback paths, served to a signed-in browser without `/api/v1`
-            player_url=call.recording.url.removeprefix("/api/v1")
-            if call.recording is not None and call.recording.url
-            else None,
-        )
-        for call in calls
-    ]
-
-
-@router.get("/calls")
-async def calls_page(
-    context: ContextDep,
-    viewer: ViewerDep,
-    kind: Annotated[str, Query(pattern="^(call|missed|)$")] = "",
-    phone: Annotated[str, Query(max_length=64)] = "",
-    offset: Offset = 0,
-) -> Response:
-    """The filter form sends its empty fields too: "" is no filter."""
-    store = context.store
-    # read as the API's `phone` filter is (any format, 422 naming what cannot be read)
-    number = normalize_phone_filter(phone.strip() or None, "RU")
-
-    def read() -> tuple[list[ShownCall], int]:
-        where = CallFilter(kind=kind or None, phone=number, heard_by=viewer.employee)
-        calls, total = store.page_calls(where, limit=PAGE_SIZE, offset=offset)
-        names = read_names(store, calls)
-        return shown_calls([call_out(call, names) for call in calls], names), total
-
-    calls, total = await anyio.to_thread.run_sync(read)
-    kept = {name: value for name, value in (("kind", kind), ("phone", phone)) if value}
-    return page(
-        "calls.html",
-        viewer=viewer,
-        calls=calls,
-        total=total,
-        kind=kind,
-        phone=phone,
-        newer=urlencode({**kept, "offset": max(offset - PAGE_SIZE, 0)}) if offset else None,
-        older=urlencode({**kept, "offset": offset + PAGE_SIZE})
-        if offset + PAGE_SIZE < total
-        else None,
-    )
-
-
-@dataclass(frozen=True)
 class ContactView:
     contact: Contact
     calls: list[ShownCall]
+    # every call of theirs the viewer may hear, and their missed calls (with call-backs)
+    total_calls: int
+    missed: list[ShownCall]
+    total_missed: int
+    tasks: list[Task]
     comments: list[Comment]
     names: dict[int, str]
     employees: list[Employee]
@@ -113,14 +55,22 @@ class ContactView:
 def read_contact(caller: Caller, store: Store, contact_id: int) -> ContactView:
     contact = contact_for(caller, store, contact_id)
     where = CallFilter(contact_id=contact_id, heard_by=caller.employee)
-    calls = store.list_calls(where, limit=PAGE_SIZE)
-    call_names = read_names(store, calls)
+    calls, total = store.page_calls(where, limit=PAGE_SIZE, offset=0)
+    missed, total_missed = store.page_calls(
+        replace(where, kind="missed"), limit=PAGE_SIZE, offset=0
+    )
+    tasks = store.list_tasks(contact_id=contact_id, limit=PAGE_SIZE)
     comments = contact_comments_for(caller, store, contact_id, include_hidden=True)
     people = [*contact.responsible_employee_ids]
     people += [c.author_employee_id for c in comments if c.author_employee_id is not None]
+    people += [t.assignee_employee_id for t in tasks if t.assignee_employee_id is not None]
     return ContactView(
         contact=contact,
-        calls=shown_calls([call_out(call, call_names) for call in calls], call_names),
+        calls=read_shown_calls(store, calls),
+        total_calls=total,
+        missed=read_shown_calls(store, missed),
+        total_missed=total_missed,
+        tasks=tasks,
         comments=comments,
         names=store.employee_names(people),
         # the admin's form lists everyone who may be made responsible
@@ -203,11 +153,10 @@ class CallView:
 
 def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
     call = call_for(caller, store, call_id)
-    names = read_names(store, [call])
     comments = call_comments_for(caller, store, call_id)
     authors = [c.author_employee_id for c in comments if c.author_employee_id is not None]
     return CallView(
-        shown=shown_calls([call_out(call, names)], names)[0],
+        shown=read_shown_calls(store, [call])[0],
         comments=comments,
         names=store.employee_names(authors),
         call_time=forms_for_call(store, call, back=f"/calls/{call.id}"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
@@ -26,8 +27,13 @@ _PAGE_HEADERS: Final = {
 }
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
+def _when(value: datetime | None, zone: str | None = None) -> str:
+    """An instant in UTC, or in `zone` (an IANA name the page has checked) with its offset."""
+    if value is None:
+        return ""
+    if zone is None or zone == "UTC":
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _duration(seconds: int | None) -> str:

@@ -116,23 +116,34 @@ Delimiter = Annotated[
     Literal[",", ";"],
     Query(description="';' for a spreadsheet in a locale whose decimal mark is a comma"),
 ]
+# The column a list of every kind of call says each row's kind in ("call", "missed").
+KIND_COLUMN: Final = "kind"
 CsvLimit = Annotated[int, Query(ge=1, le=CSV_MAX_ROWS, description="At most this many rows")]
 
 
-def _csv(
+def calls_csv(
     caller: Caller,
     store: Store,
-    kind: str,
     which: CallFilter,
+    *,
     limit: int,
     offset: int,
     delimiter: str,
+    filename: str,
 ) -> StreamingResponse:
     """The calls' analytics, one row each in the reference order, then the call's id. The
-    custom fields' columns are those of the channels exported, in channel order."""
-    standard = CALL_FIELDS if kind == "call" else MISSED_CALL_FIELDS
+    custom fields' columns are those of the channels exported, in channel order. Calls of one
+    kind have that kind's columns; a list of every kind has both kinds' (and the kind first)."""
+    standard: tuple[str, ...]
+    if which.kind == "call":
+        standard = CALL_FIELDS
+    elif which.kind is not None:
+        standard = MISSED_CALL_FIELDS
+    else:
+        standard = (KIND_COLUMN, *dict.fromkeys((*MISSED_CALL_FIELDS[:1], *CALL_FIELDS)))
+        standard += tuple(name for name in MISSED_CALL_FIELDS if name not in standard)
     # one query, so that calls written meanwhile neither repeat nor skip a row
-    where = replace(which, kind=kind, heard_by=caller.employee)
+    where = replace(which, heard_by=caller.employee)
     calls = store.list_calls(where, limit=limit, offset=offset)
     names = read_names(store, calls)
     custom = list(
@@ -147,10 +158,12 @@ def _csv(
 
     def rows() -> Iterator[list[object]]:
         for call in calls:
-            values = {item.name: item.value for item in call_out(call, names).analytics}
+            values: dict[str, object] = {
+                item.name: item.value for item in call_out(call, names).analytics
+            }
+            values[KIND_COLUMN] = call.kind
             yield [*(values.get(name) for name in columns), call.id]
 
-    filename = "calls.csv" if kind == "call" else "missed-calls.csv"
     return StreamingResponse(
         csv_chunks([*columns, "id"], rows(), delimiter=delimiter),
         media_type=CONTENT_TYPE,
@@ -167,7 +180,17 @@ def _exporter(kind: str) -> Callable[..., StreamingResponse]:
         offset: Offset = 0,
         delimiter: Delimiter = ",",
     ) -> StreamingResponse:
-        return _csv(caller, store, kind, which, limit, offset, delimiter)
+        filename = "calls.csv" if kind == "call" else "missed-calls.csv"
+        where = replace(which, kind=kind)
+        return calls_csv(
+            caller,
+            store,
+            where,
+            limit=limit,
+            offset=offset,
+            delimiter=delimiter,
+            filename=filename,
+        )
 
     return export_route
 

@@ -53,6 +53,8 @@ class CallFilter:
     """
 
     kind: str | None = None
+    # "in" or "out" (DIRECTIONS)
+    direction: str | None = None
     channel_id: int | None = None
     phone: str | None = None
     employee_id: int | None = None
@@ -347,6 +349,7 @@ def _newest_first(
 def _call_conditions(where: CallFilter) -> list[ColumnElement[bool]]:
     equal_to = [
         (CallRow.kind, where.kind),
+        (CallRow.direction, where.direction),
         (CallRow.channel_id, where.channel_id),
         (CallRow.contact_phone, where.phone),
         (CallRow.employee_id, where.employee_id),
