@@ -6,12 +6,14 @@ missed-calls report's "Call back" answers through `calling_page` too. A GET neve
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated, Final
 
 import anyio
 from fastapi import Form, HTTPException, status
 from fastapi.responses import Response
 
+from api.bounds import StoredId
 from api.context import ApiContext
 from api.deps import ContextDep
 from api.placing_calls import calling_channel, place_call
@@ -40,10 +42,20 @@ def _back_link(back: str) -> str:
 
 
 async def calling_page(
-    context: ApiContext, viewer: Viewer, *, channel_id: int, employee_id: int, phone: str, back: str
+    context: ApiContext,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    employee_id: int,
+    phone: str,
+    back: str,
+    contact_id: int | None = None,
+    task_id: int | None = None,
 ) -> Response:
     """Ask the PBX, then say what came of it: "ringing" or pbxhub's sentence of the refusal
-    (502); the PBX's own answer is logged for the admin, never shown."""
+    (502); the PBX's own answer is logged for the admin, never shown. A call the PBX took is
+    noted with the contact or task it was placed from (the call it becomes hangs there); a
+    refused one leaves nothing."""
     placed = await place_call(context, channel_id=channel_id, employee_id=employee_id, phone=phone)
     if not placed.ok:
         log.warning(
@@ -59,6 +71,16 @@ async def calling_page(
             placed=placed,
             back=_back_link(back),
         )
+    await anyio.to_thread.run_sync(
+        partial(
+            context.store.record_placed_call,
+            channel_id=channel_id,
+            employee_id=employee_id,
+            phone=placed.phone,
+            contact_id=contact_id,
+            task_id=task_id,
+        )
+    )
     return page("calling.html", viewer=viewer, placed=placed, back=_back_link(back))
 
 
@@ -68,16 +90,34 @@ async def click_to_call_page(
     viewer: CsrfCheckedDep,
     phone: Annotated[str, Form(min_length=1, max_length=_MAX_PHONE)],
     back: Annotated[str, Form(max_length=_MAX_BACK)] = "/calls",
+    contact_id: Annotated[StoredId | None, Form()] = None,
+    task_id: Annotated[StoredId | None, Form()] = None,
 ) -> Response:
-    """The signed-in employee's PBX rings them, then `phone`; the admin is told why not."""
+    """The signed-in employee's PBX rings them, then `phone`; the admin is told why not.
+    `contact_id` / `task_id`: the contact or task the number was shown on."""
     employee = viewer.employee
     if employee is None:
         raise HTTPException(422, detail=ADMIN_HAS_NO_PHONE)
+    store = context.store
+    if task_id is not None and await anyio.to_thread.run_sync(store.get_task, task_id) is None:
+        raise HTTPException(422, detail="task_id: no such task")
+    if (
+        contact_id is not None
+        and await anyio.to_thread.run_sync(store.get_contact, contact_id) is None
+    ):
+        raise HTTPException(422, detail="contact_id: no such contact")
     channel_id = await anyio.to_thread.run_sync(
         calling_channel, context.store, context.specs, employee
     )
     if channel_id is None:
         raise HTTPException(422, detail=NO_CALLING_CHANNEL)
     return await calling_page(
-        context, viewer, channel_id=channel_id, employee_id=employee.id, phone=phone, back=back
+        context,
+        viewer,
+        channel_id=channel_id,
+        employee_id=employee.id,
+        phone=phone,
+        back=back,
+        contact_id=contact_id,
+        task_id=task_id,
     )
