@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,6 +96,7 @@ class FollowUpActivities:
             task.id
             for task in self._tasks_by_rule(call, contact, channel, values, data.new_contact)
         ]
+        self._link_to_where_placed(call)
         attachment = self._attach(call, contact, channel, values)
         closed = self._store.close_reached_tasks(contact.id) if contact is not None else []
         for task in closed:
@@ -175,6 +176,21 @@ class FollowUpActivities:
             rule=rule.name,
             closes_on_contact=rule.closes_on_contact,
         )
+
+    def _link_to_where_placed(self, call: StoredCall) -> None:
+        """An outbound call placed from a page with a task (click-to-call) hangs on that task,
+        as a call made from a task through the telephony API does."""
+        if call.direction != "out" or call.employee_id is None or not call.contact_phone:
+            return
+        placed = self._store.claim_placed_call(
+            call_id=call.id,
+            channel_id=call.channel_id,
+            employee_id=call.employee_id,
+            phone=call.contact_phone,
+            at=call.started_at or call.ended_at or datetime.now(UTC),
+        )
+        if placed is not None and placed.task_id is not None:
+            self._store.set_call_origin_task(call.id, placed.task_id)
 
     def _attach(
         self, call: StoredCall, contact: Contact | None, channel: Channel, values: Mapping[str, Any]

@@ -485,3 +485,26 @@ class CardEventRow(Base):
     card: Mapped[dict[str, Any]] = mapped_column(json_type())
     audience: Mapped[list[int]] = mapped_column(json_type())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PlacedCallRow(Base):
+    """A call an employee placed from a page (click-to-call), and where from: the outbound call
+    the PBX then reports (same line, employee, number, soon after) is hung on that task or
+    contact (activities.follow_up); `call_id` is that call once found."""
+
+    __tablename__ = "placed_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), unique=True
+    )
+
+    __table_args__ = (
+        Index("ix_placed_calls_channel_id_employee_id_phone", "channel_id", "employee_id", "phone"),
+    )

@@ -63,7 +63,7 @@ async def test_an_open_missed_call_is_called_back_through_the_pbx(pbxhub: Pbxhub
         answer = await pbxhub.http.post(call_back, data={"csrf_token": token})
 
         assert answer.status_code == 200, answer.text
-        assert "The PBX rings you first, then +79161234567" in answer.text
+        assert "Ringing: the PBX rings you first, then +79161234567" in answer.text
         assert pbx.commands("makeCall") == [
             {"cmd": "makeCall", "from": "101", "to": "79161234567", "token": PBX_TOKEN}
         ]

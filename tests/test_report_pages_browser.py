@@ -142,7 +142,7 @@ async def test_an_employee_sees_her_missed_calls_and_calls_back_the_open_one(
     assert await page.locator(f"#missed-{ids['m_lost']}").count() == 0
     called_back = page.locator(f"#missed-{ids['b_missed']}")
     assert "after 30.0 min" in await called_back.inner_text()
-    assert await called_back.get_by_role("button").count() == 0
+    assert await called_back.get_by_role("button", name="Call back").count() == 0
     still_open = page.locator(f"#missed-{ids['m_not_reached']}")
     assert "Open" in await still_open.inner_text()
     assert await still_open.get_by_role("button", name="Call back Dmitri").is_visible()

@@ -6,7 +6,6 @@ with the viewer's rights: an employee sees their own calls and their contacts', 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,7 +14,7 @@ from urllib.parse import urlencode
 
 import anyio
 from fastapi import Depends, HTTPException, Query, status
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.bounds import Offset, StoredId
 from api.deps import ContextDep
@@ -29,12 +28,13 @@ from api.report_views import (
     calls_report_out,
     missed_report_out,
 )
-from api.routes.click_to_call import ClickToCallIn, click_to_call
+from api.routes.click_to_call import ClickToCallIn
 from api.sessions import CsrfCheckedDep, Viewer, ViewerDep
 from crm import Store
 from crm.report_periods import Period
 from crm.reports import INCOMING, MISSED, NOT_REACHED, OUTGOING
 from web.charts import DayChart, DayCount, day_chart, long_day
+from web.click_to_call_pages import calling_page
 from web.page_route import page_router
 from web.templates import page
 
@@ -238,16 +238,19 @@ async def missed_report_page(
 
 @router.post("/reports/missed-calls/{call_id}/call-back")
 async def call_back(call_id: StoredId, context: ContextDep, viewer: CsrfCheckedDep) -> Response:
-    """Ask the call's PBX to ring the employee, then the contact (`POST /api/v1/click-to-call`):
-    the employee signed in, or for the admin the employee the missed call was for."""
+    """Ask the call's PBX to ring the employee, then the contact (as any number's "Call",
+    `web.click_to_call_pages`): the employee signed in, or for the admin the employee the
+    missed call was for."""
     store = context.store
     body = await anyio.to_thread.run_sync(_call_back_request, viewer, store, call_id)
-    answer = await click_to_call(body, context)
-    if isinstance(answer, JSONResponse):  # the PBX refused, or could not be reached
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, detail=str(json.loads(bytes(answer.body))["detail"])
-        )
-    return page("report_call_back.html", viewer=viewer, answer=answer, call_id=call_id)
+    return await calling_page(
+        context,
+        viewer,
+        channel_id=body.channel_id,
+        employee_id=body.employee_id,
+        phone=body.phone,
+        back="/reports/missed-calls",
+    )
 
 
 def _call_back_request(viewer: Viewer, store: Store, call_id: int) -> ClickToCallIn:

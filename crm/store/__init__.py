@@ -18,6 +18,7 @@ from crm.store.calls import CallStore, SkippedCallStore
 from crm.store.cards import CardStore
 from crm.store.contacts import ContactStore
 from crm.store.people import ChannelStore, ConflictError, EmployeeStore, GroupStore
+from crm.store.placed_calls import PlacedCallStore
 from crm.store.recordings import RecordingStore
 from crm.store.tasks import FollowUpStore, TaskStore
 
@@ -38,6 +39,7 @@ class Store(
     Accounts,
     ContactEdits,
     CardStore,
+    PlacedCallStore,
 ):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
