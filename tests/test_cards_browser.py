@@ -168,3 +168,25 @@ async def test_create_contact_from_the_card_of_an_unknown_caller(
     (anna,) = [e for e in hub.store.list_employees() if e.name == "Anna Smirnova"]
     assert contact.responsible_employee_ids == [anna.id]
     assert call["contact_id"] == contact.id
+
+
+async def test_a_finished_card_with_a_comment_being_typed_stays_until_it_is_sent(
+    hub: LiveHub, annas_page: tuple[Any, dict[str, Any]]
+) -> None:
+    page, channel = annas_page
+    bodies = scenario("uis", "inbound_answered")
+    await hub.deliver(channel, bodies[:3])
+    await stage_within(page, "talking", 1.0)
+    card = page.locator(".call-card")
+    await card.get_by_label("Comment on the call").fill("Call back on Monday")
+
+    await hub.deliver(channel, bodies[3:])
+    await stage_within(page, "finished", 2.0)
+    await page.wait_for_timeout(5_000)  # past the time a finished card closes
+    assert await card.count() == 1
+    await card.get_by_role("button", name="Add comment").click()
+    await card.locator(".call-card-comment-form .call-card-status", has_text="Saved").wait_for()
+    session_id = (await card.get_attribute("data-key") or "").split(":", 1)[1]
+    call = await the_written_call(hub, session_id)
+    await page.goto(f"/calls/{call['id']}")
+    await page.locator("#call-comments").get_by_text("Call back on Monday").wait_for()

@@ -132,6 +132,12 @@
       actionForm(card, "contact", "Create contact", [name]));
   }
 
+  // A card someone is typing in stays until they send it or close it.
+  function busy(section) {
+    if (section.contains(document.activeElement)) return true;
+    return Array.from(section.querySelectorAll("textarea")).some((text) => text.value.trim());
+  }
+
   function cardFor(box, card) {
     const id = "call-card-" + card.key.replace(/[^A-Za-z0-9_-]/g, "_");
     let section = document.getElementById(id);
@@ -169,7 +175,7 @@
       section.querySelector(".call-card-contact-form").hidden = Boolean(card.contact);
       section.dispatchEvent(new CustomEvent("pbxhub:card", { detail: card, bubbles: true }));
       if (card.stage === "finished") {
-        setTimeout(() => { if (section.dataset.stage === "finished") section.remove(); }, CLOSE_AFTER_MS);
+        setTimeout(() => { if (section.dataset.stage === "finished" && !busy(section)) section.remove(); }, CLOSE_AFTER_MS);
       }
     });
     window.pbxhubCards = stream;  // for tests and the card actions: the live stream
