@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,7 +156,14 @@ class CardBus:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True
+                    self._dsn,
+                    autocommit=True,
+                    application_name=f"pbxhub-cards-{os.getpid()}",  # for the admin (and tests)
+                    # a connection gone silent (no reset) is found dead within ~25 s
+                    keepalives=1,
+                    keepalives_idle=10,
+                    keepalives_interval=5,
+                    keepalives_count=3,
                 ) as connection:
                     await connection.execute(f"LISTEN {CARD_CHANNEL}")
                     wake.set()  # anything written while we were not listening

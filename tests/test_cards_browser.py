@@ -1,9 +1,11 @@
 """Live call cards in Debian's Chromium: an employee signed in on any page sees a UIS call's card
 within a second of its webhook, follows it to its end, and loses no card across a dropped
-stream."""
+stream; a comment typed in the card while the call rings, and a contact made there for an unknown
+caller, end up on the call."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from crm import Store
 from crm.passwords import hash_password
 
 PASSWORD = "correct horse battery"
+CALLER = "+79161234567"
 STAFF = {"Anna Smirnova": {"extension": "101", "pbx_user_id": "28511"}}
 
 
@@ -104,3 +107,86 @@ async def test_a_dropped_stream_resumes_without_losing_a_card(
 
     await page.context.set_offline(False)
     await stage_within(page, "talking", 5.0)  # caught up from Last-Event-ID
+
+
+async def the_written_call(hub: LiveHub, session_id: str) -> dict[str, Any]:
+    """The call record, once the workflow has written it."""
+    for _ in range(100):
+        calls = (await hub.http.get("/api/v1/calls", headers=hub.admin)).json()["items"]
+        mine = [call for call in calls if call["session_id"] == session_id]
+        if mine:
+            return mine[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no call {session_id} written")
+
+
+async def test_a_comment_typed_in_the_card_while_the_call_rings_ends_up_on_the_call(
+    hub: LiveHub, annas_page: tuple[Any, dict[str, Any]]
+) -> None:
+    page, channel = annas_page
+    bodies = scenario("uis", "inbound_answered")
+    await hub.deliver(channel, bodies[:2])
+    await stage_within(page, "ringing", 1.0)
+
+    card = page.locator(".call-card")
+    await card.get_by_label("Comment on the call").fill("Wants a quote for 40 seats")
+    await card.get_by_role("button", name="Add comment").click()
+    status = card.locator(".call-card-comment-form .call-card-status")
+    await status.get_by_text("Saved: on the call once it is written").wait_for()
+
+    await hub.deliver(channel, bodies[2:])  # answered, ended: the call is written
+    session_id = (await card.get_attribute("data-key") or "").split(":", 1)[1]
+    call = await the_written_call(hub, session_id)
+    await page.goto(f"/calls/{call['id']}")
+    comments = page.locator("#call-comments")
+    await comments.get_by_text("Wants a quote for 40 seats").wait_for(timeout=10_000)
+    assert "Anna Smirnova" in await comments.inner_text()
+
+
+async def test_create_contact_from_the_card_of_an_unknown_caller(
+    hub: LiveHub, annas_page: tuple[Any, dict[str, Any]]
+) -> None:
+    page, channel = annas_page
+    bodies = scenario("uis", "inbound_answered")
+    await hub.deliver(channel, bodies[:2])
+    await stage_within(page, "ringing", 1.0)
+    assert hub.store.find_contact_by_phone(CALLER) is None
+
+    card = page.locator(".call-card")
+    name = card.get_by_label("New contact's name")
+    assert await name.input_value() == "Иван Петров"  # as the PBX named the caller
+    await name.fill("Ivan Petrov")
+    await card.get_by_role("button", name="Create contact").click()
+    await card.locator(".call-card-contact-form .call-card-status", has_text="Saved").wait_for()
+
+    await hub.deliver(channel, bodies[2:])
+    session_id = (await card.get_attribute("data-key") or "").split(":", 1)[1]
+    call = await the_written_call(hub, session_id)
+    contact = hub.store.find_contact_by_phone(CALLER)
+    assert contact is not None
+    assert contact.name == "Ivan Petrov"
+    (anna,) = [e for e in hub.store.list_employees() if e.name == "Anna Smirnova"]
+    assert contact.responsible_employee_ids == [anna.id]
+    assert call["contact_id"] == contact.id
+
+
+async def test_a_finished_card_with_a_comment_being_typed_stays_until_it_is_sent(
+    hub: LiveHub, annas_page: tuple[Any, dict[str, Any]]
+) -> None:
+    page, channel = annas_page
+    bodies = scenario("uis", "inbound_answered")
+    await hub.deliver(channel, bodies[:3])
+    await stage_within(page, "talking", 1.0)
+    card = page.locator(".call-card")
+    await card.get_by_label("Comment on the call").fill("Call back on Monday")
+
+    await hub.deliver(channel, bodies[3:])
+    await stage_within(page, "finished", 2.0)
+    await page.wait_for_timeout(5_000)  # past the time a finished card closes
+    assert await card.count() == 1
+    await card.get_by_role("button", name="Add comment").click()
+    await card.locator(".call-card-comment-form .call-card-status", has_text="Saved").wait_for()
+    session_id = (await card.get_attribute("data-key") or "").split(":", 1)[1]
+    call = await the_written_call(hub, session_id)
+    await page.goto(f"/calls/{call['id']}")
+    await page.locator("#call-comments").get_by_text("Call back on Monday").wait_for()

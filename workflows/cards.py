@@ -41,9 +41,8 @@ def card_of(
     """The call's card as `summary` has it."""
     if summary.over:
         stage = FINISHED
-    elif any(leg.answered and leg.talk_ended_at is None for leg in summary.legs) or (
-        summary.answered_at is not None and not summary.legs
-    ):
+    elif summary.answered_at is not None or any(leg.answered for leg in summary.legs):
+        # answered and not over yet (talk ended included): never back to "ringing"
         stage = TALKING
     else:
         stage = RINGING

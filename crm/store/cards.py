@@ -23,6 +23,8 @@ from crm.tables import CardEventRow, utcnow
 
 # The PostgreSQL channel card updates are announced on (the payload is the row's id).
 CARD_CHANNEL: Final = "pbxhub_cards"
+# The transaction lock card writers take on PostgreSQL (any number of pbxhub's own).
+_WRITE_LOCK: Final = 0x70627868_63617264  # "pbxhcard"
 # How long an update is kept for a resuming connection.
 CARD_RETENTION: Final = timedelta(minutes=15)
 
@@ -61,6 +63,10 @@ class CardStore(StoreCore):
         """Keep one card update for `audience`, drop those past the retention; its id."""
         now = utcnow()
         with self._writes.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # ids are committed in the order they are taken, so a reader that has seen id N
+                # never finds a smaller one committed later (SQLite's write lock does the same)
+                session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _WRITE_LOCK})
             row = CardEventRow(card=dict(card), audience=sorted(set(audience)), created_at=now)
             session.add(row)
             session.flush()

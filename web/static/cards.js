@@ -76,6 +76,68 @@
     }
   }
 
+  // What an employee does on the card: the call-time forms of the pages (web/call_time_pages.py),
+  // posted with the page's CSRF token; it lands on the call once the call is written.
+  function csrfToken() {
+    const field = document.querySelector('form.signout input[name="csrf_token"]');
+    return field ? field.value : "";
+  }
+
+  function actionForm(card, what, label, fields) {
+    const form = el("form", "call-card-form call-card-" + what + "-form");
+    for (const field of fields) form.append(field);
+    const button = el("button", null, label);
+    button.type = "submit";
+    const status = el("span", "call-card-status");
+    status.setAttribute("role", "status");
+    form.append(button, status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      data.set("csrf_token", csrfToken());
+      data.set("back", location.pathname);
+      data.set("key", what + "-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
+      button.disabled = true;
+      status.textContent = "Sending…";
+      try {
+        const url = "/calls/live/" + card.channel_id + "/" + encodeURIComponent(card.session_id) + "/" + what;
+        const answer = await fetch(url, { method: "POST", body: data, credentials: "same-origin" });
+        if (!answer.ok) throw new Error(String(answer.status));
+        const pending = new URL(answer.url).searchParams.get(what) === "pending";
+        status.textContent = pending ? "Saved: on the call once it is written" : "Saved on the call";
+        if (what === "comment") form.reset();
+      } catch (error) {
+        status.textContent = "Not saved (" + error.message + "): try again";
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  function fillActions(card, actions) {
+    const text = el("textarea");
+    text.name = "text";
+    text.rows = 2;
+    text.required = true;
+    text.maxLength = 10000;
+    text.setAttribute("aria-label", "Comment on the call");
+    const name = el("input");
+    name.name = "name";
+    name.maxLength = 255;
+    name.value = card.contact_name || "";
+    name.setAttribute("aria-label", "New contact's name");
+    actions.append(
+      actionForm(card, "comment", "Add comment", [text]),
+      actionForm(card, "contact", "Create contact", [name]));
+  }
+
+  // A card someone is typing in stays until they send it or close it.
+  function busy(section) {
+    if (section.contains(document.activeElement)) return true;
+    return Array.from(section.querySelectorAll("textarea")).some((text) => text.value.trim());
+  }
+
   function cardFor(box, card) {
     const id = "call-card-" + card.key.replace(/[^A-Za-z0-9_-]/g, "_");
     let section = document.getElementById(id);
@@ -91,6 +153,7 @@
       // the code that builds those actions, kept across updates.
       const actions = el("div", "call-card-actions");
       actions.id = id + "-actions";
+      fillActions(card, actions);
       section.append(close, el("div", "call-card-body"), actions);
       box.append(section);
     }
@@ -108,9 +171,11 @@
       const card = JSON.parse(event.data);
       const section = cardFor(box, card);
       render(card, section);
+      // "create contact" is for an unknown caller only
+      section.querySelector(".call-card-contact-form").hidden = Boolean(card.contact);
       section.dispatchEvent(new CustomEvent("pbxhub:card", { detail: card, bubbles: true }));
       if (card.stage === "finished") {
-        setTimeout(() => { if (section.dataset.stage === "finished") section.remove(); }, CLOSE_AFTER_MS);
+        setTimeout(() => { if (section.dataset.stage === "finished" && !busy(section)) section.remove(); }, CLOSE_AFTER_MS);
       }
     });
     window.pbxhubCards = stream;  // for tests and the card actions: the live stream
