@@ -49,6 +49,9 @@ LATE_EVENTS_PATCH = "follow-up-events-during-write"
 # A run started by stragglers of a session kept as skipped (its recording, after it closed)
 # that never become a call leaves it skipped instead of writing an incomplete call.
 SKIPPED_STRAGGLERS_PATCH = "skipped-call-stragglers"
+# A call's events of the same moment fold in one canonical order, not in arrival order (a
+# redelivered or reordered call is written the same); runs from before keep arrival order.
+CANONICAL_ORDER_PATCH = "canonical-event-order"
 
 
 @workflow.defn
@@ -59,7 +62,9 @@ class CallWorkflow:
     def __init__(self, data: CallInput) -> None:
         # Set here, not in `run`: an update that starts the workflow is handled before `run`.
         self._input = data
-        self._events = CallEvents(data.carried)
+        # Decided first, before any signal or update is folded, so the whole run agrees.
+        canonical = workflow.patched(CANONICAL_ORDER_PATCH)
+        self._events = CallEvents(data.carried, canonical=canonical)
         self._result: CallResult | None = None
         self._writer = CallWriter(data, self._events)
         self._custody = RecordingCustody(data, self._events)

@@ -12,7 +12,9 @@ from workflows.summary import CallSummary, summarize
 class CallEvents:
     """A call's events in arrival order; the same webhook delivered twice counts once."""
 
-    def __init__(self, carried: Iterable[CallEvent] = ()) -> None:
+    def __init__(self, carried: Iterable[CallEvent] = (), *, canonical: bool = True) -> None:
+        # Whether the summary folds events in canonical order (runs from before: arrival order).
+        self._canonical = canonical
         self._events: list[CallEvent] = []
         self._keys: set[str] = set()
         self._summary: CallSummary | None = None
@@ -38,7 +40,7 @@ class CallEvents:
     def summary(self) -> CallSummary:
         """What the events add up to, folded again only after a new event."""
         if self._summary is None:
-            self._summary = summarize(self._events)
+            self._summary = summarize(self._events, canonical=self._canonical)
         return self._summary
 
     def __iter__(self) -> Iterator[CallEvent]:

@@ -44,7 +44,8 @@ def other_extension(summary: CallSummary) -> EmployeeRef | None:
 
 def first_directed(summary: CallSummary) -> EmployeeRef | None:
     """The employee the call was first directed to: the first leg rung (by the PBX's clock, then
-    arrival), else the first the PBX said it rang, else the call's own employee (its caller)."""
+    the events' canonical order), else the first the PBX said it rang, else the call's own
+    employee (its caller)."""
     dated = [(leg.rang_at, index) for index, leg in enumerate(summary.legs) if leg.rang_at]
     if dated:
         return summary.legs[min(dated)[1]].employee

@@ -98,16 +98,38 @@ def _when(event: CallEvent) -> datetime | None:
     return event.occurred_at or event.answered_at or event.started_at or event.ended_at
 
 
-def summarize(events: list[CallEvent]) -> CallSummary:
-    """Fold the events of one call session into one view (events may come in any order)."""
-    # Order by the PBX's own clock, arrival order breaking ties and placing undated events.
-    ordered = [
-        event
-        for _, _, event in sorted(
-            ((_when(event) or _EPOCH, index, event) for index, event in enumerate(events)),
-            key=lambda item: (item[0], item[1]),
-        )
-    ]
+# Where a kind falls in a call's life: events of the same moment are folded in this order.
+_LIFECYCLE_RANK: dict[str, int] = {
+    EventKind.CALL_STARTED: 0,
+    EventKind.RINGING: 1,
+    EventKind.STATUS_UPDATE: 2,
+    EventKind.TALK_STARTED: 3,
+    EventKind.TALK_FINISHED: 4,
+    EventKind.CALL_LOST: 5,
+    EventKind.CALL_FINISHED: 6,
+    EventKind.RECORDING_READY: 7,
+}
+
+
+def canonical_order(events: list[CallEvent]) -> list[CallEvent]:
+    """The events in one total order whatever order they arrived in: the PBX's clock, then the
+    kind's place in a call's life, then the idempotency key (unique per event)."""
+    return sorted(
+        events,
+        key=lambda e: (_when(e) or _EPOCH, _LIFECYCLE_RANK.get(e.kind, 8), e.idempotency_key),
+    )
+
+
+def arrival_order(events: list[CallEvent]) -> list[CallEvent]:
+    """The PBX's clock, arrival breaking ties: how runs from before the canonical order fold."""
+    dated = [(_when(event) or _EPOCH, index, event) for index, event in enumerate(events)]
+    return [event for _, _, event in sorted(dated, key=lambda item: (item[0], item[1]))]
+
+
+def summarize(events: list[CallEvent], *, canonical: bool = True) -> CallSummary:
+    """Fold the events of one call session into one view: the same whatever order they came in
+    (`canonical`; without it, events of the same moment fold in arrival order, as old runs did)."""
+    ordered = canonical_order(events) if canonical else arrival_order(events)
     kinds = {event.kind for event in ordered}
     of = {kind: [e for e in ordered if e.kind == kind] for kind in kinds}
     finished = of.get(EventKind.CALL_FINISHED, [])
