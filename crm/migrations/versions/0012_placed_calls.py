@@ -2,7 +2,7 @@
 from, so the call the PBX then reports is hung there.
 
 Revision ID: 0012
-Revises: 0010 (0011, the report indexes, is made on another branch: the merge chains them)
+Revises: 0011
 Create Date: 2026-12-05
 
 One new table; nothing already stored changes.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
 
