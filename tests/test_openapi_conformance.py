@@ -90,7 +90,11 @@ def sender(hub: Pbxhub, loop: asyncio.AbstractEventLoop) -> Callable[[Any], http
         prepared = requests.Request(**{k: v for k, v in kwargs.items() if k in accepted}).prepare()
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         assert body is None or isinstance(body, bytes)
-        headers = {k: v if isinstance(v, str) else v.decode() for k, v in prepared.headers.items()}
+        # on the wire a header is bytes: a generated non-ASCII value goes as its UTF-8 bytes
+        headers = [
+            (k.encode(), v.encode() if isinstance(v, str) else v)
+            for k, v in prepared.headers.items()
+        ]
         request = hub.http.request(
             str(prepared.method), str(prepared.url), headers=headers, content=body or b""
         )

@@ -13,10 +13,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.card_bus import CardBus, Subscription
 from api.deps import ContextDep
+from api.errors import AUTHENTICATED
 from api.sessions import find_viewer
 from crm import Employee
 
-router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+router = APIRouter(prefix="/api/v1/cards", tags=["cards"], responses=AUTHENTICATED)
 
 _BEARER = HTTPBearer(auto_error=False, description="An employee's token")
 # How soon a browser comes back after the stream breaks.
