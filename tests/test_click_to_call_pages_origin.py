@@ -69,6 +69,18 @@ async def test_a_call_placed_from_a_task_hangs_on_that_task(pbxhub: Pbxhub) -> N
         # an unknown task is named, and the PBX is not asked
         unknown = await pbxhub.http.post("/click-to-call", data={**form, "task_id": "999999"})
         assert unknown.status_code == 422 and "task_id: no such task" in unknown.text
+        # a task or contact that is not Anna's: her call would hang where she cannot look
+        olga = store.create_contact(
+            name="Olga", phones=[ContactPhone(phone="+79167654321", raw="+79167654321")]
+        )
+        olgas_task = store.create_task(title="Olga's contract", contact_id=olga.id)
+        foreign_task = await pbxhub.http.post(
+            "/click-to-call", data={**form, "task_id": str(olgas_task.id)}
+        )
+        assert foreign_task.status_code == 403 and "task_id: employee" in foreign_task.text
+        foreign_contact = {**form, "task_id": "", "contact_id": str(olga.id)}
+        refused = await pbxhub.http.post("/click-to-call", data=foreign_contact)
+        assert refused.status_code == 403 and "contact_id: employee" in refused.text
         assert len(uis.requests()) == 1
 
         placed = await pbxhub.http.post("/click-to-call", data=form)

@@ -18,6 +18,8 @@ from api.context import ApiContext
 from api.deps import ContextDep
 from api.placing_calls import calling_channel, place_call
 from api.sessions import CsrfCheckedDep, Viewer
+from crm import Employee, Store
+from policies.access import Verdict, contact_verdict, task_verdict
 from web.page_route import page_router
 from web.templates import page
 
@@ -84,6 +86,30 @@ async def calling_page(
     return page("calling.html", viewer=viewer, placed=placed, back=_back_link(back))
 
 
+def _check_origin(
+    store: Store, employee: Employee, *, contact_id: int | None, task_id: int | None
+) -> None:
+    """The contact or task a call is placed from must exist and be the employee's to see: the
+    call it becomes hangs there, so a foreign id would put the employee's call (and its
+    recording) on a task or contact they cannot open."""
+    if task_id is not None:
+        task = store.get_task(task_id)
+        if task is None:
+            raise HTTPException(422, detail="task_id: no such task")
+        task_contact = store.get_contact(task.contact_id) if task.contact_id is not None else None
+        _require(task_verdict(employee, task, task_contact), field="task_id")
+    if contact_id is not None:
+        contact = store.get_contact(contact_id)
+        if contact is None:
+            raise HTTPException(422, detail="contact_id: no such contact")
+        _require(contact_verdict(employee, contact), field="contact_id")
+
+
+def _require(verdict: Verdict, *, field: str) -> None:
+    if not verdict.allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{field}: {verdict.reason}")
+
+
 @router.post("/click-to-call")
 async def click_to_call_page(
     context: ContextDep,
@@ -98,14 +124,9 @@ async def click_to_call_page(
     employee = viewer.employee
     if employee is None:
         raise HTTPException(422, detail=ADMIN_HAS_NO_PHONE)
-    store = context.store
-    if task_id is not None and await anyio.to_thread.run_sync(store.get_task, task_id) is None:
-        raise HTTPException(422, detail="task_id: no such task")
-    if (
-        contact_id is not None
-        and await anyio.to_thread.run_sync(store.get_contact, contact_id) is None
-    ):
-        raise HTTPException(422, detail="contact_id: no such contact")
+    await anyio.to_thread.run_sync(
+        partial(_check_origin, context.store, employee, contact_id=contact_id, task_id=task_id)
+    )
     channel_id = await anyio.to_thread.run_sync(
         calling_channel, context.store, context.specs, employee
     )
