@@ -113,11 +113,17 @@ _LIFECYCLE_RANK: dict[str, int] = {
 
 def canonical_order(events: list[CallEvent]) -> list[CallEvent]:
     """The events in one total order whatever order they arrived in: the PBX's clock, then the
-    kind's place in a call's life, then the idempotency key (unique per event)."""
-    return sorted(
-        events,
-        key=lambda e: (_when(e) or _EPOCH, _LIFECYCLE_RANK.get(e.kind, 8), e.idempotency_key),
-    )
+    kind's place in a call's life, then the idempotency key (unique per event). Recording links
+    of the same moment keep their arrival order: a link the PBX sends again replaces the one
+    before it (the later one is the call's recording)."""
+
+    def place(item: tuple[int, CallEvent]) -> tuple[datetime, int, int, str]:
+        index, event = item
+        resent = index if event.kind == EventKind.RECORDING_READY else 0
+        rank = _LIFECYCLE_RANK.get(event.kind, 8)
+        return (_when(event) or _EPOCH, rank, resent, event.idempotency_key)
+
+    return [event for _, event in sorted(enumerate(events), key=place)]
 
 
 def arrival_order(events: list[CallEvent]) -> list[CallEvent]:
