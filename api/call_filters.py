@@ -8,20 +8,22 @@ else by the country of the channel the request names (`channel_id`), else as a R
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Final
+from datetime import date, datetime
+from typing import Annotated, Final, Literal
 
 import phonenumbers
 from fastapi import Depends, HTTPException, Query
 
 from api.bounds import StoredId
-from api.deps import StoreDep
+from api.call_days import asker_zone, day_window
+from api.deps import CallerDep, StoreDep
 from contracts.phones import read_phone
 from crm import CallFilter, Store
 
 __all__ = [
     "CallFilterDep",
     "CountryParam",
+    "DirectionParam",
     "PhoneParam",
     "SinceParam",
     "UntilParam",
@@ -42,28 +44,67 @@ CountryParam = Annotated[
         f"the channel `channel_id` names, else {DEFAULT_COUNTRY})"
     ),
 ]
+DirectionParam = Annotated[
+    Literal["in", "out"] | None,
+    Query(description="`in` incoming or `out` outgoing calls (as the calls page's `direction`)"),
+]
+ContactParam = Annotated[
+    StoredId | None,
+    Query(description="The contact's calls (as the calls page's `contact_id`)"),
+]
+EmployeeParam = Annotated[StoredId | None, Query(description="The employee's calls")]
+LineParam = Annotated[StoredId | None, Query(description="One line's (channel's) calls")]
+FirstDayParam = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="Started on this day or later, in the zone of whom asks (as the calls "
+        "page's): an employee's working hours' zone, else their first line's; the admin's, "
+        "the `channel_id` line's, else the first line's",
+    ),
+]
+LastDayParam = Annotated[
+    date | None,
+    Query(alias="to", description="Started on this day or earlier (the day included; as `from`)"),
+]
 SinceParam = Annotated[datetime | None, Query(description="Started at or after (ISO 8601)")]
 UntilParam = Annotated[datetime | None, Query(description="Started before (ISO 8601)")]
 
 
 def call_filter(
     store: StoreDep,
+    caller: CallerDep,
     phone: PhoneParam = None,
     country: CountryParam = None,
-    employee_id: StoredId | None = None,
-    channel_id: StoredId | None = None,
+    employee_id: EmployeeParam = None,
+    channel_id: LineParam = None,
     since: SinceParam = None,
     until: UntilParam = None,
+    direction: DirectionParam = None,
+    contact_id: ContactParam = None,
+    first: FirstDayParam = None,
+    last: LastDayParam = None,
 ) -> CallFilter:
     """The store's filter for a request's calls (the route adds the kind and who asks); 422
-    naming a parameter that cannot be read. Sync: it may read the channel's country, so FastAPI
-    runs it in its thread pool."""
+    naming a parameter that cannot be read. Days and times given together narrow together.
+    Sync: it may read the channels (a country, a zone), so FastAPI runs it in its thread pool."""
+    since, until = aware("since", since), aware("until", until)
+    if first is not None or last is not None:
+        channels = store.list_channels()
+        line = next((c for c in channels if c.id == channel_id), None)
+        day_since, day_until = day_window(first, last, asker_zone(caller.employee, channels, line))
+        since = max((t for t in (since, day_since) if t is not None), default=None)
+        until = min((t for t in (until, day_until) if t is not None), default=None)
+    if since is not None and until is not None and until < since:
+        raise HTTPException(422, detail="until: comes before since")
     return CallFilter(
         phone=phone_filter(store, phone, country, channel_id=channel_id),
         employee_id=employee_id,
+        contact_id=contact_id,
         channel_id=channel_id,
-        since=aware("since", since),
-        until=aware("until", until),
+        direction=direction,
+        since=since,
+        until=until,
     )
 
 

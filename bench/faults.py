@@ -59,13 +59,18 @@ BENCH_SETTINGS = {
     "PBXHUB_RECORDING_RETRY_SECONDS": "0.5",
 }
 # What differs between two records of the same call however it is delivered: the rows' own ids
-# and times, and the analytics line (made of the fields compared anyway).
-VOLATILE = frozenset({"id", "created_at", "updated_at", "contact_id", "attached_at", "analytics"})
-# `extra` merges what every notification said; of notifications of the same moment the last to
-# arrive wins (workflows/summary.py), so under reordering only its keys are the call's own.
-KEYS_ONLY = frozenset({"extra"})
-# Legs of the same moment are listed in order of arrival: a call's legs are a set here.
-UNORDERED = frozenset({"legs"})
+# and times. Every other field is compared whole: `extra` by value and `legs` in the order the
+# store keeps them (the canonical fold's, workflows/summary.py: by the PBX's clock, the same
+# whatever the arrival), but for legs timed by their arrival (a PBX that sends no times).
+VOLATILE = frozenset({"id", "created_at", "updated_at"})
+# Fields that name another row (each copy has its own contact) or when it was made: whether
+# they are there is the call's; their value is not.
+PRESENCE_ONLY = frozenset({"contact_id", "attached_at"})
+# The analytics' times are the local forms of `started_at`/`ended_at`, compared as such (a time
+# of arrival there is not ISO 8601); every analytics name, its place and other value is compared.
+ANALYTICS = "analytics"
+ANALYTICS_TIMES = frozenset({"date", "time", "date_time"})
+LEGS = "legs"
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
@@ -199,12 +204,19 @@ def normalised(record: Mapping[str, Any], renamed: Mapping[str, str], since: dat
 
 
 def _field(name: str, value: Any, since: datetime) -> Any:
-    if name in KEYS_ONLY and isinstance(value, Mapping):
-        return sorted(value)
-    if name in UNORDERED and isinstance(value, list):
-        return sorted(
-            (_plain(v, since) for v in value), key=lambda v: json.dumps(v, sort_keys=True)
-        )
+    if name in PRESENCE_ONLY:
+        return value is not None
+    if name == ANALYTICS and isinstance(value, list):
+        return [
+            {**item, "value": "time"} if item.get("name") in ANALYTICS_TIMES else item
+            for item in (_plain(v, since) for v in value)
+        ]
+    if name == LEGS and isinstance(value, list):
+        legs = [_plain(v, since) for v in value]
+        if any(isinstance(leg, Mapping) and "arrival" in leg.values() for leg in legs):
+            # ordered by when they arrived, as the PBX sent no time: a set, not a sequence
+            return sorted(legs, key=lambda leg: json.dumps(leg, sort_keys=True))
+        return legs
     return _plain(value, since)
 
 

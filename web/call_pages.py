@@ -6,7 +6,6 @@ by the line's country, else the viewer's; rights are the API's (`heard_by`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
 from typing import Annotated, Final
 from urllib.parse import urlencode
 
@@ -16,13 +15,12 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.access import contact_for
 from api.bounds import MAX_ID, Offset
+from api.call_days import asker_zone, day_window, read_day
 from api.call_filters import DEFAULT_COUNTRY, call_filter
 from api.deps import ContextDep
-from api.report_scope import employee_zone
 from api.routes.calls import CSV_MAX_ROWS, Delimiter, calls_csv
 from api.sessions import Viewer, ViewerDep
 from crm import CallFilter, Channel, Employee, Store
-from crm.report_periods import PeriodError, zone_named
 from web.page_route import page_router
 from web.shown_calls import ShownCall, read_shown_calls
 from web.templates import page
@@ -101,16 +99,13 @@ def read_where(store: Store, viewer: Viewer, asked: CallsAsked) -> CallsWhere:
     channels = store.list_channels()
     channel_id = _id("channel_id", asked.channel_id)
     line = next((c for c in channels if c.id == channel_id), None)
-    zone = _zone(viewer.employee, channels, line)
+    zone = asker_zone(viewer.employee, channels, line)
     country = _country(viewer.employee, channels, line)
-    first, last = _day("from", asked.first), _day("to", asked.last)
-    if first is not None and last is not None and last < first:
-        raise HTTPException(422, detail="to: the last day comes before the first (from)")
-    tz = zone_named(zone)
-    since = datetime.combine(first, time(0), tzinfo=tz) if first else None
-    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz) if last else None
+    first, last = read_day("from", asked.first), read_day("to", asked.last)
+    since, until = day_window(first, last, zone)
     base = call_filter(
         store,
+        viewer.caller,
         phone=asked.phone or None,
         country=country,
         employee_id=_id("employee_id", asked.employee_id),
@@ -135,36 +130,6 @@ def _id(name: str, value: str) -> int | None:
     if not 1 <= number <= MAX_ID:
         raise HTTPException(422, detail=f"{name}: an id is 1 to {MAX_ID}")
     return number
-
-
-def _day(name: str, value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(422, detail=f"{name}: {value!r} is not a day (2026-12-31)") from None
-
-
-def _usable_zone(channel: Channel) -> str:
-    try:
-        zone_named(channel.timezone)
-    except PeriodError:
-        return "UTC"
-    return channel.timezone
-
-
-def _zone(employee: Employee | None, channels: list[Channel], line: Channel | None) -> str:
-    """An employee's days are where they are; the admin's the line's, else the first line's."""
-    if employee is not None:
-        zone = employee_zone(employee, {c.id: _usable_zone(c) for c in channels})
-        try:
-            zone_named(zone)
-        except PeriodError:
-            return "UTC"
-        return zone
-    chosen = line or (channels[0] if channels else None)
-    return _usable_zone(chosen) if chosen is not None else "UTC"
 
 
 def _country(employee: Employee | None, channels: list[Channel], line: Channel | None) -> str:

@@ -84,7 +84,7 @@ def call_out(call: StoredCall, names: Names) -> CallOut:
 
 
 def _page(
-    caller: Caller, store: Store, kind: str, which: CallFilter, limit: int, offset: int
+    caller: Caller, store: Store, kind: str | None, which: CallFilter, limit: int, offset: int
 ) -> Page[CallOut]:
     where = replace(which, kind=kind, heard_by=caller.employee)
     calls, total = store.page_calls(where, limit=limit, offset=offset)
@@ -99,17 +99,49 @@ def _page(
 _KINDS: Final = (("call", "calls", "Answered calls"), ("missed", "missed-calls", "Missed calls"))
 
 
+# What `GET /api/v1/calls` (and its CSV) lists by `kind`, the calls page's outcome: answered
+# calls unless asked, so a client written before the filter reads what it did.
+CallKindParam = Annotated[
+    Literal["call", "missed", "active", "any"],
+    Query(
+        alias="kind",
+        description="The outcome, as the calls page's `kind`: `call` answered (the default), "
+        "`missed`, `active` in progress, `any` every kind",
+    ),
+]
+# The file a CSV export is named by the kind it holds (None: every kind).
+CSV_FILENAMES: Final = {"call": "calls.csv", "missed": "missed-calls.csv"}
+
+
+def _kind_asked(kind: str) -> str | None:
+    return None if kind == "any" else kind
+
+
 def _lister(kind: str) -> Callable[..., Page[CallOut]]:
-    def list_route(
+    if kind != "call":
+
+        def list_route(
+            caller: CallerDep,
+            store: StoreDep,
+            which: CallFilterDep,
+            limit: PageLimit = 100,
+            offset: Offset = 0,
+        ) -> Page[CallOut]:
+            return _page(caller, store, kind, which, limit, offset)
+
+        return list_route
+
+    def list_calls_route(
         caller: CallerDep,
         store: StoreDep,
         which: CallFilterDep,
+        kind_asked: CallKindParam = "call",
         limit: PageLimit = 100,
         offset: Offset = 0,
     ) -> Page[CallOut]:
-        return _page(caller, store, kind, which, limit, offset)
+        return _page(caller, store, _kind_asked(kind_asked), which, limit, offset)
 
-    return list_route
+    return list_calls_route
 
 
 Delimiter = Annotated[
@@ -172,27 +204,51 @@ def calls_csv(
 
 
 def _exporter(kind: str) -> Callable[..., StreamingResponse]:
-    def export_route(
+    def export(
+        caller: Caller,
+        store: Store,
+        which: CallFilter,
+        kind: str | None,
+        limit: int,
+        offset: int,
+        delimiter: str,
+    ) -> StreamingResponse:
+        return calls_csv(
+            caller,
+            store,
+            replace(which, kind=kind),
+            limit=limit,
+            offset=offset,
+            delimiter=delimiter,
+            filename=CSV_FILENAMES.get(kind or "", f"{kind or 'all'}-calls.csv"),
+        )
+
+    if kind != "call":
+
+        def export_route(
+            caller: CallerDep,
+            store: StoreDep,
+            which: CallFilterDep,
+            limit: CsvLimit = CSV_MAX_ROWS,
+            offset: Offset = 0,
+            delimiter: Delimiter = ",",
+        ) -> StreamingResponse:
+            return export(caller, store, which, kind, limit, offset, delimiter)
+
+        return export_route
+
+    def export_calls_route(
         caller: CallerDep,
         store: StoreDep,
         which: CallFilterDep,
+        kind_asked: CallKindParam = "call",
         limit: CsvLimit = CSV_MAX_ROWS,
         offset: Offset = 0,
         delimiter: Delimiter = ",",
     ) -> StreamingResponse:
-        filename = "calls.csv" if kind == "call" else "missed-calls.csv"
-        where = replace(which, kind=kind)
-        return calls_csv(
-            caller,
-            store,
-            where,
-            limit=limit,
-            offset=offset,
-            delimiter=delimiter,
-            filename=filename,
-        )
+        return export(caller, store, which, _kind_asked(kind_asked), limit, offset, delimiter)
 
-    return export_route
+    return export_calls_route
 
 
 for _kind, _path, _what in _KINDS:
