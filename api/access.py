@@ -19,7 +19,7 @@ from typing import Final
 from fastapi import HTTPException, status
 
 from api.deps import Caller
-from crm import Comment, Contact, Employee, Recording, Store, StoredCall
+from crm import Comment, Contact, Employee, Recording, Store, StoredCall, Task
 from policies.access import Verdict, contact_verdict, hearing_verdict, task_verdict
 
 _SHA256: Final = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -62,14 +62,30 @@ def recording_for(caller: Caller, store: Store, key: str) -> Recording:
     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"recording {key}: {'. '.join(reasons)}")
 
 
-def contact_for(caller: Caller, store: Store, contact_id: int) -> Contact:
-    """The contact, if the caller sees it (the admin, or an employee responsible for it)."""
+def contact_for(
+    caller: Caller, store: Store, contact_id: int, *, field: str | None = None
+) -> Contact:
+    """The contact, if the caller sees it (the admin, or an employee responsible for it).
+    `field`: the id came in that field of a form or body, not the path, so a contact that does
+    not exist is the field's 422 and every answer names the field."""
     contact = store.get_contact(contact_id)
     if contact is None:
-        raise HTTPException(404, detail="no such contact")
+        raise _missing("contact", field)
     if caller.employee is not None:
-        _require(contact_verdict(caller.employee, contact))
+        _require(contact_verdict(caller.employee, contact), prefix=_named(field))
     return contact
+
+
+def task_for(caller: Caller, store: Store, task_id: int, *, field: str | None = None) -> Task:
+    """The task, if the caller sees it (the admin, or an employee it is assigned to or
+    responsible for its contact); `field` as for `contact_for`."""
+    task = store.get_task(task_id)
+    if task is None:
+        raise _missing("task", field)
+    if caller.employee is not None:
+        task_contact = store.get_contact(task.contact_id) if task.contact_id is not None else None
+        _require(task_verdict(caller.employee, task, task_contact), prefix=_named(field))
+    return task
 
 
 def contact_comments_for(
@@ -79,10 +95,7 @@ def contact_comments_for(
     only when they hear recordings."""
     if caller.employee is None:
         return store.list_comments(contact_id=contact_id, include_hidden=include_hidden)
-    contact = store.get_contact(contact_id)
-    if contact is None:
-        raise HTTPException(404, detail="no such contact")
-    _require(contact_verdict(caller.employee, contact))
+    contact_for(caller, store, contact_id)
     hidden = include_hidden and caller.employee.hears_recordings
     return store.list_comments(contact_id=contact_id, include_hidden=hidden)
 
@@ -93,11 +106,7 @@ def task_comments_for(
     """A task's comments; hidden ones as for a contact's."""
     if caller.employee is None:
         return store.list_comments(task_id=task_id, include_hidden=include_hidden)
-    task = store.get_task(task_id)
-    if task is None:
-        raise HTTPException(404, detail="no such task")
-    task_contact = store.get_contact(task.contact_id) if task.contact_id is not None else None
-    _require(task_verdict(caller.employee, task, task_contact))
+    task_for(caller, store, task_id)
     hidden = include_hidden and caller.employee.hears_recordings
     return store.list_comments(task_id=task_id, include_hidden=hidden)
 
@@ -135,3 +144,13 @@ def _hearing(employee: Employee, store: Store, call_id: int) -> Verdict:
 def _require(verdict: Verdict, *, prefix: str = "") -> None:
     if not verdict.allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=prefix + verdict.reason)
+
+
+def _missing(kind: str, field: str | None) -> HTTPException:
+    if field is None:
+        return HTTPException(404, detail=f"no such {kind}")
+    return HTTPException(422, detail=f"{field}: no such {kind}")
+
+
+def _named(field: str | None) -> str:
+    return "" if field is None else f"{field}: "

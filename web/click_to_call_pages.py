@@ -13,13 +13,13 @@ import anyio
 from fastapi import Form, HTTPException, status
 from fastapi.responses import Response
 
+from api.access import contact_for, task_for
 from api.bounds import StoredId
 from api.context import ApiContext
-from api.deps import ContextDep
+from api.deps import Caller, ContextDep
 from api.placing_calls import calling_channel, place_call
 from api.sessions import CsrfCheckedDep, Viewer
 from crm import Employee, Store
-from policies.access import Verdict, contact_verdict, task_verdict
 from web.page_route import page_router
 from web.templates import page
 
@@ -92,22 +92,11 @@ def _check_origin(
     """The contact or task a call is placed from must exist and be the employee's to see: the
     call it becomes hangs there, so a foreign id would put the employee's call (and its
     recording) on a task or contact they cannot open."""
+    caller = Caller(employee)
     if task_id is not None:
-        task = store.get_task(task_id)
-        if task is None:
-            raise HTTPException(422, detail="task_id: no such task")
-        task_contact = store.get_contact(task.contact_id) if task.contact_id is not None else None
-        _require(task_verdict(employee, task, task_contact), field="task_id")
+        task_for(caller, store, task_id, field="task_id")
     if contact_id is not None:
-        contact = store.get_contact(contact_id)
-        if contact is None:
-            raise HTTPException(422, detail="contact_id: no such contact")
-        _require(contact_verdict(employee, contact), field="contact_id")
-
-
-def _require(verdict: Verdict, *, field: str) -> None:
-    if not verdict.allowed:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{field}: {verdict.reason}")
+        contact_for(caller, store, contact_id, field="contact_id")
 
 
 @router.post("/click-to-call")
