@@ -398,16 +398,19 @@ def scenario(provider: str, name: str) -> list[tuple[str, bytes]]:
 @dataclass
 class Gate:
     """A point in a real store's method where a test holds whoever gets there: while the gate
-    is closed, callers wait (at most `seconds`) until it opens; `reached` says one arrived.
-    A test closes it, does what must happen meanwhile, and opens it, also when it fails."""
+    is closed, callers wait (at most `seconds`) until it opens; `reached` says one arrived,
+    `left` that one went on. A test closes it, does what must happen meanwhile, and opens it,
+    also when it fails."""
 
     seconds: float = 15
     closed: threading.Event = field(default_factory=threading.Event)
     reached: threading.Event = field(default_factory=threading.Event)
     opened: threading.Event = field(default_factory=threading.Event)
+    left: threading.Event = field(default_factory=threading.Event)
 
     def close(self) -> None:
         self.reached.clear()
+        self.left.clear()
         self.opened.clear()
         self.closed.set()
 
@@ -419,6 +422,7 @@ class Gate:
         if self.closed.is_set():
             self.reached.set()
             self.opened.wait(self.seconds)
+            self.left.set()
 
     async def wait_reached(self) -> bool:
         """Whether a caller reached the gate within `seconds` (waited off the event loop)."""

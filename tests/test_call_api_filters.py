@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from call_world import make_call_world
 from conftest import serving_pbxhub
 
-from contracts.messages import CallRecord
-from crm import ContactPhone, Store
+from crm import Store
 
 
 @dataclass(frozen=True)
@@ -35,83 +35,56 @@ class Calls:
     ongoing: int
 
 
-def _call(store: Store, channel_id: int, session: str, at: datetime, **values: Any) -> int:
-    call, _ = store.save_call(
-        CallRecord(
-            channel_id=channel_id,
-            session_id=session,
-            provider="uis",
-            started_at=at,
-            ended_at=at + timedelta(seconds=60),
-            **values,
-        )
-    )
-    return call.id
-
-
 @pytest.fixture
 async def calls(store: Store, tmp_path: Path) -> AsyncIterator[Calls]:
-    moscow = store.create_channel(provider="uis", name="Moscow line")
-    kyiv = store.create_channel(
-        provider="uis", name="Kyiv line", default_country="UA", timezone="Europe/Kyiv"
-    )
-    anna = store.create_employee(name="Anna")
-    boris = store.create_employee(name="Boris")
-    ivan = store.create_contact(name="Ivan", phones=[ContactPhone("+79160000002")])
-    olga = store.create_contact(name="Olga", phones=[ContactPhone("+380441234567")])
-    ivans = {"contact_id": ivan.id, "contact_phone": "+79160000002"}
+    world = make_call_world(store)
     day = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    answered = _call(
-        store, moscow.id, "s1", day, kind="call", direction="in", employee_id=anna.id, **ivans
+    answered = world.call(
+        "moscow",
+        "s1",
+        day,
+        contact="ivan",
+        kind="call",
+        direction="in",
+        employee_id=world.people["anna"],
     )
-    missed = _call(
-        store, moscow.id, "s2", day + timedelta(days=1), kind="missed", direction="in", **ivans
+    missed = world.call(
+        "moscow", "s2", day + timedelta(days=1), contact="ivan", kind="missed", direction="in"
     )
-    call_back = _call(
-        store,
-        moscow.id,
+    call_back = world.call(
+        "moscow",
         "s3",
         day + timedelta(days=1, minutes=12),
+        contact="ivan",
         kind="call",
         direction="out",
-        employee_id=boris.id,
-        **ivans,
+        employee_id=world.people["boris"],
     )
     # 21:30 UTC on the 2nd is 23:30 on the 2nd in Kyiv, 00:30 on the 3rd in Moscow
-    kyiv_missed = _call(
-        store,
-        kyiv.id,
+    kyiv_missed = world.call(
+        "kyiv",
         "s4",
         datetime(2026, 12, 2, 21, 30, tzinfo=UTC),
+        contact="olga",
         kind="missed",
         direction="in",
-        contact_id=olga.id,
-        contact_phone="+380441234567",
     )
     # 22:30 UTC on the 4th is 01:30 on the 5th in Moscow, the first line's zone
-    ongoing = _call(
-        store,
-        moscow.id,
+    ongoing = world.call(
+        "moscow",
         "s5",
         datetime(2026, 12, 4, 22, 30, tzinfo=UTC),
+        contact="ivan",
         kind="active",
         direction="out",
-        employee_id=boris.id,
-        **ivans,
+        employee_id=world.people["boris"],
     )
     async with (
         serving_pbxhub(store, tmp_path / "recordings") as site,
         httpx.AsyncClient(base_url=site.url, headers=site.admin) as http,
     ):
         yield Calls(
-            http,
-            {"moscow": moscow.id, "kyiv": kyiv.id},
-            {"anna": anna.id, "boris": boris.id, "ivan": ivan.id, "olga": olga.id},
-            answered,
-            missed,
-            call_back,
-            kyiv_missed,
-            ongoing,
+            http, world.lines, world.people, answered, missed, call_back, kyiv_missed, ongoing
         )
 
 

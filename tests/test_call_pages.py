@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from call_world import make_call_world
 from conftest import serving_pbxhub, sign_in_over_http
 
-from contracts.messages import CallRecord
-from crm import ContactPhone, Store
+from crm import Store
 from crm.passwords import hash_password
 from web import call_pages
 
@@ -41,72 +41,39 @@ class Calls:
     kyiv_missed: int
 
 
-def _call(store: Store, channel_id: int, session: str, at: datetime, **values: object) -> int:
-    call, _ = store.save_call(
-        CallRecord(
-            channel_id=channel_id,
-            session_id=session,
-            provider="uis",
-            started_at=at,
-            ended_at=at + timedelta(seconds=60),
-            **values,  # type: ignore[arg-type]
-        )
-    )
-    return call.id
-
-
 @pytest.fixture
 async def calls(store: Store, tmp_path: Path) -> AsyncIterator[Calls]:
     store.create_admin("boss", hash_password(PASSWORD))
-    moscow = store.create_channel(provider="uis", name="Moscow line")
-    kyiv = store.create_channel(
-        provider="uis", name="Kyiv line", default_country="UA", timezone="Europe/Kyiv"
-    )
-    anna = store.create_employee(name="Anna")
-    store.set_employee_sign_in(anna.id, login="anna", password_hash=hash_password(PASSWORD))
-    boris = store.create_employee(name="Boris")
-    ivan = store.create_contact(
-        name="Ivan", phones=[ContactPhone("+79160000002")], responsible_employee_ids=[anna.id]
-    )
-    olga = store.create_contact(name="Olga", phones=[ContactPhone("+380441234567")])
+    world = make_call_world(store)
+    anna, boris = world.people["anna"], world.people["boris"]
+    store.set_employee_sign_in(anna, login="anna", password_hash=hash_password(PASSWORD))
     day = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    ivan_call = {"contact_id": ivan.id, "contact_phone": "+79160000002"}
-    answered = _call(
-        store, moscow.id, "s1", day, kind="call", direction="in", employee_id=anna.id, **ivan_call
+    answered = world.call(
+        "moscow", "s1", day, contact="ivan", kind="call", direction="in", employee_id=anna
     )
     missed_at = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-    missed = _call(store, moscow.id, "s2", missed_at, kind="missed", direction="in", **ivan_call)
-    call_back = _call(
-        store,
-        moscow.id,
+    missed = world.call("moscow", "s2", missed_at, contact="ivan", kind="missed", direction="in")
+    call_back = world.call(
+        "moscow",
         "s3",
         missed_at + timedelta(minutes=12),
+        contact="ivan",
         kind="call",
         direction="out",
-        employee_id=boris.id,
-        **ivan_call,
+        employee_id=boris,
     )
     # 21:30 UTC on the 3rd is 00:30 on the 4th in Moscow
-    kyiv_missed = _call(
-        store,
-        kyiv.id,
+    kyiv_missed = world.call(
+        "kyiv",
         "s4",
         datetime(2026, 12, 3, 21, 30, tzinfo=UTC),
+        contact="olga",
         kind="missed",
         direction="in",
-        contact_id=olga.id,
-        contact_phone="+380441234567",
     )
     async with serving_pbxhub(store, tmp_path / "recordings") as site:
         yield Calls(
-            site.url,
-            store,
-            {"moscow": moscow.id, "kyiv": kyiv.id},
-            {"anna": anna.id, "boris": boris.id, "ivan": ivan.id, "olga": olga.id},
-            answered,
-            missed,
-            call_back,
-            kyiv_missed,
+            site.url, store, world.lines, world.people, answered, missed, call_back, kyiv_missed
         )
 
 

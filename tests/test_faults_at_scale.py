@@ -20,6 +20,7 @@ from bench.pbx_calls import CallCopy, PbxLine, Template
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kills and reads /proc")
 
 
+@pytest.mark.alone  # it kills and restarts servers; run beside other tests it starves them
 async def test_every_call_is_recorded_once_through_kills_restarts_and_a_locked_store(
     tmp_path: Path,
 ) -> None:
