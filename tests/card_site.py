@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from conftest import Pbxhub
+from conftest import KEEP_ALIVE, Pbxhub
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
@@ -38,7 +38,12 @@ async def serve(context: ApiContext, app: FastAPI | None = None) -> AsyncIterato
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(app or create_app(context), log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app or create_app(context),
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=KEEP_ALIVE,
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -48,6 +48,9 @@ from recordings.storage import RecordingStorage, S3Bucket, S3Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.starter import CallSettings, call_workflow_id
 
+# Test servers keep an idle connection a minute: with uvicorn's 5 s, a slow step (a browser signing
+# in) let it close a client's connection just as the next request went out (httpx.ReadError).
+KEEP_ALIVE = 60
 POSTGRES_URL = os.environ.get(
     "PBXHUB_TEST_POSTGRES_URL", "postgresql+psycopg://pbxhub:pbxhub@127.0.0.1:5432/pbxhub_test"
 )
@@ -588,7 +591,9 @@ async def serving_pbxhub(store: Store, recordings_dir: Path | None = None) -> As
         recordings=RecordingStorage.local(recordings_dir) if recordings_dir else None,
     )
     server = uvicorn.Server(
-        uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
+        uvicorn.Config(
+            create_app(context), log_level="warning", lifespan="off", timeout_keep_alive=KEEP_ALIVE
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from conftest import Pbxhub, sign_in_over_http
+from conftest import KEEP_ALIVE, Pbxhub, sign_in_over_http
 from pbx_api_simulators import UisCallApi, serving
 from test_click_to_call import host_port
 
@@ -34,7 +34,11 @@ async def served(hub: Pbxhub) -> AsyncIterator[str]:
     assert isinstance(transport, httpx.ASGITransport)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(transport.app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            transport.app, log_level="warning", lifespan="off", timeout_keep_alive=KEEP_ALIVE
+        )
+    )
     serving_task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
