@@ -211,3 +211,20 @@ async def test_a_bad_filter_is_a_page_naming_its_field(
         exported = await http.get("/calls.csv", params=params)
     assert page.status_code == 422 and named in page.text, page.text
     assert exported.status_code == 422 and named in exported.text
+
+
+async def test_a_calls_page_and_its_contacts_page_tell_its_time_in_the_viewers_zone(
+    calls: Calls,
+) -> None:
+    async with signed_in(calls) as http:
+        answered = (await http.get(f"/calls/{calls.answered}")).text
+        kyiv = (await http.get(f"/calls/{calls.kyiv_missed}")).text
+        ivan = (await http.get(f"/contacts/{calls.people['ivan']}")).text
+
+    # 09:30 UTC on the Moscow line, as the calls list shows it
+    assert "2026-12-01 12:30:00 MSK, answered, incoming" in answered
+    assert "UTC" not in answered
+    # the admin reads a call in its own line's days: 21:30 UTC is 23:30 in Kyiv
+    assert "2026-12-03 23:30:00 EET, missed, incoming" in kyiv
+    # a contact's page in the admin's days (the first line's), as the calls list
+    assert "2026-12-01 12:30:00 MSK" in ivan and "09:30:00 UTC" not in ivan

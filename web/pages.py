@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.access import call_comments_for, call_for, contact_comments_for, contact_for
 from api.bounds import StoredId
+from api.call_days import asker_zone
 from api.deps import Caller, ContextDep
 from api.routes.contact_writes import (
     ContactCreate,
@@ -50,6 +51,8 @@ class ContactView:
     comments: list[Comment]
     names: dict[int, str]
     employees: list[Employee]
+    # the viewer's time zone, for the times shown (as on the calls page)
+    zone: str = "UTC"
 
 
 def read_contact(caller: Caller, store: Store, contact_id: int) -> ContactView:
@@ -75,6 +78,7 @@ def read_contact(caller: Caller, store: Store, contact_id: int) -> ContactView:
         names=store.employee_names(people),
         # the admin's form lists everyone who may be made responsible
         employees=store.list_employees() if caller.is_admin else [],
+        zone=asker_zone(caller.employee, store.list_channels(), None),
     )
 
 
@@ -88,7 +92,13 @@ async def new_contact_page(context: ContextDep, viewer: ViewerDep) -> Response:
 @router.get("/contacts/{contact_id}")
 async def contact_page(contact_id: StoredId, context: ContextDep, viewer: ViewerDep) -> Response:
     view = await anyio.to_thread.run_sync(read_contact, viewer.caller, context.store, contact_id)
-    return page("contact.html", viewer=viewer, view=view, fields_text=_fields_text(view.contact))
+    return page(
+        "contact.html",
+        viewer=viewer,
+        view=view,
+        zone=view.zone,
+        fields_text=_fields_text(view.contact),
+    )
 
 
 FormText = Annotated[str, Form(max_length=_MAX_FORM_TEXT)]
@@ -149,11 +159,15 @@ class CallView:
     call_time: CallTimeForms
     # the task the call hangs on, if it does
     task: Task | None = None
+    # the viewer's time zone (the admin's: the call's line's), for the times shown
+    zone: str = "UTC"
 
 
 def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
     call = call_for(caller, store, call_id)
     comments = call_comments_for(caller, store, call_id)
+    channels = store.list_channels()
+    line = next((channel for channel in channels if channel.id == call.channel_id), None)
     authors = [c.author_employee_id for c in comments if c.author_employee_id is not None]
     return CallView(
         shown=read_shown_calls(store, [call])[0],
@@ -163,6 +177,7 @@ def read_call(caller: Caller, store: Store, call_id: int) -> CallView:
         task=store.get_task(call.attachment.task_id)
         if call.attachment and call.attachment.task_id
         else None,
+        zone=asker_zone(caller.employee, channels, line),
     )
 
 
@@ -173,7 +188,14 @@ async def call_page(call_id: StoredId, context: ContextDep, viewer: ViewerDep) -
     view = await anyio.to_thread.run_sync(read_call, viewer.caller, context.store, call_id)
     call = view.shown.call
     timeline = await read_timeline(context, call.channel_id, call.session_id)
-    return page("call.html", viewer=viewer, view=view, call_time=view.call_time, timeline=timeline)
+    return page(
+        "call.html",
+        viewer=viewer,
+        view=view,
+        zone=view.zone,
+        call_time=view.call_time,
+        timeline=timeline,
+    )
 
 
 @router.get("/recordings/{key}")

@@ -9,7 +9,8 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -27,10 +28,14 @@ _PAGE_HEADERS: Final = {
 }
 
 
-def _when(value: datetime | None, zone: str | None = None) -> str:
-    """An instant in UTC, or in `zone` (an IANA name the page has checked) with its offset."""
+@pass_context
+def _when(context: Context, value: datetime | None, zone: str | None = None) -> str:
+    """An instant in `zone`, else in the page's `zone` (an IANA name the page has checked: the
+    viewer's days), else in UTC; with its zone's abbreviation."""
     if value is None:
         return ""
+    if zone is None:
+        zone = context.get("zone")
     if zone is None or zone == "UTC":
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
