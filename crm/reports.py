@@ -368,12 +368,18 @@ class ReportQueries:
                 MissedDay(date.fromisoformat(row.day), int(row.missed), int(row.back or 0))
                 for row in session.execute(by_day)
             ]
-            query = (
-                _call_columns(scope, "employee", callback.label("called_back_at"))
-                .where(*missed)
+            # the page's calls picked first, so only they are joined and looked up
+            page = (
+                select(CallRow.id)
+                .where(*scope_conditions(scope), *missed)
                 .order_by(CallRow.occurred_at, CallRow.id)
                 .limit(limit)
                 .offset(offset)
+            )
+            query = (
+                _call_columns(scope, "employee", callback.label("called_back_at"))
+                .where(CallRow.id.in_(page.scalar_subquery()))
+                .order_by(CallRow.occurred_at, CallRow.id)
             )
             rows = [
                 MissedCall(**_call_fields(row), called_back_at=row.called_back_at)

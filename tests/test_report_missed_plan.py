@@ -1,7 +1,8 @@
 """The missed-calls report on PostgreSQL reads the period's missed calls, not the year's: its
 listed page, ordered by time, must not be found by walking every earlier missed call (what it
 did for an admin, whose period is one range of days per channel zone), read off the executed
-plan (EXPLAIN ANALYZE) of the statements the report runs."""
+plan (EXPLAIN ANALYZE) of the statements the report runs. And its pages, picked before they are
+joined, add up to the whole list in order on both backends."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from report_week import seed
 from sqlalchemy import event, insert, text
 
+from api.deps import ADMIN
+from api.report_scope import PeriodQuery, report_request
 from crm import Store
 from crm.report_periods import day_bounds, iso_week
 from crm.reports import ReportScope, ZoneDays
@@ -101,3 +105,23 @@ def test_the_missed_report_reads_only_the_periods_missed_calls(store: Store) -> 
         raw.close()
     # at most the week's 576 calls and the hours a zone adds either side, not the year's 30 000
     assert max(reads) <= 700, reads
+
+
+def test_the_missed_reports_pages_add_up_to_the_whole_list_in_order(store: Store) -> None:
+    _, ids = seed(store)
+    scope = report_request(ADMIN, store, PeriodQuery(WEEK, None, None, None)).scope
+
+    days, whole = store.missed_report(scope, limit=100, offset=0)
+    pages = [store.missed_report(scope, limit=2, offset=offset)[1] for offset in (0, 2, 4)]
+
+    names = {call_id: name for name, call_id in ids.items()}
+    assert [names[call.id] for call in whole] == ["b_missed", "m_missed", "m_lost", "m_not_reached"]
+    assert [call for page in pages for call in page] == whole
+    assert [len(page) for page in pages] == [2, 2, 0]
+    assert {call.id: call.called_back_at is not None for call in whole} == {
+        ids["b_missed"]: True,
+        ids["m_missed"]: True,
+        ids["m_lost"]: False,
+        ids["m_not_reached"]: False,
+    }
+    assert [(day.missed, day.called_back) for day in days] == [(1, 1), (1, 1), (2, 0)]
