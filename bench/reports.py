@@ -8,6 +8,9 @@ reads it for the admin (store query and shaping, without HTTP), `--repeat` times
 and the p95 count. Prints one JSON line.
 Run: .venv/bin/python bench/reports.py [--calls N] [--employees N] [--repeat N] [--backends ...]
 PostgreSQL: PBXHUB_TEST_POSTGRES_URL (default the tests' database), in a schema dropped after.
+`--reuse NAME` keeps the filled store between runs instead (SQLite: a file NAME in the temporary
+folder; PostgreSQL: a schema named after NAME, kept) and refills it only when its calls or
+employees differ from those asked for; migrations newer than the store are applied to it as is.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import math
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -26,7 +30,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from api.deps import ADMIN
@@ -34,7 +38,7 @@ from api.report_scope import PeriodQuery, report_request
 from api.report_views import calls_report_out, missed_report_out
 from crm import EmployeeLink, Store
 from crm.store.engine import make_engine
-from crm.tables import CallRow, ContactPhoneRow, ContactResponsibleRow, ContactRow
+from crm.tables import CallRow, ContactPhoneRow, ContactResponsibleRow, ContactRow, EmployeeRow
 
 POSTGRES_URL = os.environ.get(
     "PBXHUB_TEST_POSTGRES_URL", "postgresql+psycopg://pbxhub:pbxhub@127.0.0.1:5432/pbxhub_test"
@@ -46,22 +50,62 @@ BATCH = 20_000
 
 
 @contextmanager
-def database(backend: str) -> Iterator[str]:
+def database(backend: str, reuse: str | None = None) -> Iterator[str]:
+    """A database URL for one run: a new one dropped after, or the kept one named `reuse`."""
     if backend == "sqlite":
+        if reuse is not None:
+            yield f"sqlite:///{_kept_sqlite(reuse)}"
+            return
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db"
         return
     admin = make_engine(POSTGRES_URL)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    schema = f"bench_reports_{reuse}" if reuse is not None else f"bench_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if reuse is None:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _kept_sqlite(name: str) -> str:
+    return os.path.join(tempfile.gettempdir(), f"pbxhub-bench-reports-{name}.db")
+
+
+def _empty(backend: str, reuse: str) -> None:
+    """Start the kept store `reuse` over: its file removed, or its schema dropped and made anew."""
+    if backend == "sqlite":
+        path = _kept_sqlite(reuse)
+        for leftover in (path, f"{path}-wal", f"{path}-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        return
+    schema = f"bench_reports_{reuse}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        admin.dispose()
+
+
+def _filled_as_asked(url: str, calls: int, employees: int) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(CallRow.__tablename__):
+                return False
+            held = connection.scalar(select(func.count()).select_from(CallRow))
+            staff = connection.scalar(select(func.count()).select_from(EmployeeRow))
+    finally:
+        engine.dispose()
+    return held == calls and staff == employees
 
 
 def fill(store: Store, engine: Engine, calls: int, employees: int, seed: int) -> None:
@@ -165,13 +209,19 @@ def timed_ms(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return round(statistics.median(times), 1), round(p95, 1)
 
 
-def measure(backend: str, calls: int, employees: int, repeat: int) -> dict[str, Any]:
-    with database(backend) as url:
+def measure(
+    backend: str, calls: int, employees: int, repeat: int, reuse: str | None = None
+) -> dict[str, Any]:
+    with database(backend, reuse) as url:
+        kept = reuse is not None and _filled_as_asked(url, calls, employees)
+        if reuse is not None and not kept:
+            _empty(backend, reuse)
         store = Store(url)
         store.migrate()
         engine = make_engine(url)
         began = time.perf_counter()
-        fill(store, engine, calls, employees, seed=13)
+        if not kept:
+            fill(store, engine, calls, employees, seed=13)
         filled = time.perf_counter() - began
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))
@@ -204,6 +254,7 @@ def measure(backend: str, calls: int, employees: int, repeat: int) -> dict[str, 
         by_contact, by_contact_p95 = timed_ms(weekly("contact"), repeat)
         missed_ms, missed_p95 = timed_ms(missed, repeat)
         result = {
+            "reused": kept,
             "fill_seconds": round(filled, 1),
             "week_calls": count(),
             "count_ms": baseline,
@@ -229,7 +280,15 @@ def main() -> None:
     parser.add_argument("--employees", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        help="keep the filled store NAME (letters, digits, _) between runs; refill it only when "
+        "its calls or employees differ",
+    )
     args = parser.parse_args()
+    if args.reuse is not None and not re.fullmatch(r"[a-z0-9_]{1,40}", args.reuse):
+        parser.error("--reuse: NAME is 1 to 40 lowercase letters, digits or _")
     result: dict[str, Any] = {
         "calls": args.calls,
         "employees": args.employees,
@@ -237,7 +296,7 @@ def main() -> None:
         "date": date.today().isoformat(),
     }
     for backend in args.backends:
-        result[backend] = measure(backend, args.calls, args.employees, args.repeat)
+        result[backend] = measure(backend, args.calls, args.employees, args.repeat, args.reuse)
     print(json.dumps(result), flush=True)
 
 

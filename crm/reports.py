@@ -238,6 +238,19 @@ def scope_conditions(scope: ReportScope) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _spanned(scope: ReportScope) -> list[ColumnElement[bool]]:
+    """Missed calls in the span of every zone's days: implied by `scope_conditions`, but outside
+    their OR, so an index on (kind, time) is ranged by it; without it PostgreSQL reads a listed
+    page of missed calls by walking the year's missed calls in time order up to the period."""
+    if len(scope.zones) < 2:
+        return [CallRow.kind == "missed"]
+    return [
+        CallRow.kind == "missed",
+        CallRow.occurred_at >= min(zone.bounds.start for zone in scope.zones),
+        CallRow.occurred_at < max(zone.bounds.end for zone in scope.zones),
+    ]
+
+
 def _key(by: GroupBy) -> Any:
     return CallRow.employee_id if by == "employee" else CallRow.contact_id
 
@@ -335,7 +348,7 @@ class ReportQueries:
         """Missed calls by day (how many, how many called back) and a page of them, oldest
         first."""
         callback = _called_back_at()
-        missed = [CallRow.kind == "missed"]
+        missed = _spanned(scope)
         facts = (
             select(local_day(scope.zones).label("day"), callback.label("called_back_at"))
             .where(*scope_conditions(scope), *missed)
@@ -355,12 +368,18 @@ class ReportQueries:
                 MissedDay(date.fromisoformat(row.day), int(row.missed), int(row.back or 0))
                 for row in session.execute(by_day)
             ]
-            query = (
-                _call_columns(scope, "employee", callback.label("called_back_at"))
-                .where(*missed)
+            # the page's calls picked first, so only they are joined and looked up
+            page = (
+                select(CallRow.id)
+                .where(*scope_conditions(scope), *missed)
                 .order_by(CallRow.occurred_at, CallRow.id)
                 .limit(limit)
                 .offset(offset)
+            )
+            query = (
+                _call_columns(scope, "employee", callback.label("called_back_at"))
+                .where(CallRow.id.in_(page.scalar_subquery()))
+                .order_by(CallRow.occurred_at, CallRow.id)
             )
             rows = [
                 MissedCall(**_call_fields(row), called_back_at=row.called_back_at)
