@@ -1,10 +1,12 @@
 """What employees do with a call while it lasts, inside the call's workflow: each action is
 applied once the call is written (a comment typed before the call's record exists waits for it),
-in the order it came; the caller's contact is made or changed at once."""
+in the order it came; the caller's contact is made or changed at once (still pending: the call
+is written with it later)."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -34,7 +36,11 @@ class CallTimeDesk:
             self._waiting.append(action)
             return CallTimeAnswer(pending=True)
         async with self._lock:
-            return await self._apply(action, call_id)
+            answer = await self._apply(action, call_id)
+        if call_id is None:
+            # the contact is made now, but the call it belongs to is not written yet
+            return replace(answer, pending=True)
+        return answer
 
     async def apply_waiting(self, call_id: int | None) -> None:
         """The waiting actions on the call just written; one the store refuses is logged and
