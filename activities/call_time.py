@@ -74,9 +74,7 @@ class CallTimeActivities:
             if found.contact_id != call.contact_id:
                 raise ValueError(f"task {found.id} is not a task of the call's contact")
             task = found
-        place = self._store.attach_call(
-            call.id, mode=ATTACH_MODE, contact_id=call.contact_id, task_id=task.id
-        )
+        place = self._store.hang_call_on_task(call.id, task_id=task.id, mode=ATTACH_MODE)
         if place.task_id != task.id:
             where = f"task {place.task_id}" if place.task_id else f"contact {place.contact_id}"
             raise ValueError(f"the call already hangs on {where}")
