@@ -175,7 +175,12 @@ async def test_create_contact_from_the_card_of_an_unknown_caller(
     assert await name.input_value() == "Иван Петров"  # as the PBX named the caller
     await name.fill("Ivan Petrov")
     await card.get_by_role("button", name="Create contact").click()
-    await card.locator(".call-card-contact-form .call-card-status", has_text="Saved").wait_for()
+    # the card shows her at once: the contact's link, "edit contact" instead of "create"
+    await card.locator(".call-card-contact a", has_text="Ivan Petrov").wait_for(timeout=2_000)
+    said = card.locator(".call-card-notice")
+    await said.get_by_text("Contact saved: the call joins it once it is written").wait_for()
+    assert await card.get_by_role("button", name="Create contact").is_hidden()
+    assert await card.get_by_text("Edit contact").is_visible()
 
     await hub.deliver(channel, bodies[2:])
     call = await the_written_call(hub, await session_of(card))

@@ -128,6 +128,12 @@
     const status = el("span", "call-card-status");
     status.setAttribute("role", "status");
     form.append(button, status);
+    const say = (text) => {
+      status.textContent = text;
+      // a form the card no longer offers (the contact came meanwhile) speaks in its notice
+      const notice = form.closest(".call-card-actions")?.querySelector(".call-card-notice");
+      if (form.hidden && notice) notice.textContent = text;
+    };
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const data = new FormData(form);
@@ -136,19 +142,19 @@
       data.set("back", location.pathname);
       data.set("key", what + "-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
       button.disabled = true;
-      status.textContent = "Sending…";
+      say("Sending…");
       try {
         const url = "/calls/live/" + card.channel_id + "/" + encodeURIComponent(card.session_id) + "/" + path;
         const answer = await fetch(url, { method: "POST", body: data, credentials: "same-origin" });
         if (!answer.ok) throw new Error(String(answer.status));
         const pending = new URL(answer.url).searchParams.get(path) === "pending";
-        status.textContent = pending ? PENDING[path] : "Saved on the call";
+        say(pending ? PENDING[path] : "Saved on the call");
         for (const node of form.querySelectorAll("input:not([type=hidden]), textarea")) {
           if (what === "contact-edit" || what === "contact") node.dataset.shown = node.value;
           else node.value = "";
         }
       } catch (error) {
-        status.textContent = "Not saved (" + error.message + "): try again";
+        say("Not saved (" + error.message + "): try again");
       } finally {
         button.disabled = false;
       }
@@ -183,6 +189,8 @@
     tasks.setAttribute("aria-label", "The contact's task for the call");
     const title = input("title", "New task's title");
     title.required = true;
+    const notice = el("div", "call-card-notice");
+    notice.setAttribute("role", "status");
     const edit = el("details", "call-card-contact-edit");
     edit.append(el("summary", null, "Edit contact"));
     const fields = el("div", "call-card-fields");
@@ -196,13 +204,18 @@
       actionForm(card, "attach", "Attach to task", [tasks], "task"),
       actionForm(card, "new-task", "Create task", [title], "task"),
       actionForm(card, "contact", "Create contact", [input("name", "New contact's name", card.contact_name)]),
-      edit);
+      edit, notice);
   }
 
   // The forms follow what the card knows: the contact's tasks and fields, once it has a contact.
   function syncActions(card, section) {
     const contact = card.contact;
-    section.querySelector(".call-card-contact-form").hidden = Boolean(contact);
+    const create = section.querySelector(".call-card-contact-form");
+    if (contact && !create.hidden) {
+      // what "create contact" said stays in sight when the card turns to the contact made
+      section.querySelector(".call-card-notice").textContent = create.querySelector(".call-card-status").textContent;
+    }
+    create.hidden = Boolean(contact);
     section.querySelector(".call-card-contact-edit").hidden = !contact;
     const attach = section.querySelector(".call-card-attach-form");
     const tasks = contact ? contact.open_tasks : [];
