@@ -60,3 +60,13 @@ class CallTimeAnswer:
     contact_id: int | None = None
     task_id: int | None = None
     comment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallTimeRefusal:
+    """An action answered "pending" that the store refused once the call was written: said on
+    the call (its page) by pbxhub, with the store's reason."""
+
+    action: CallTimeAction
+    call_id: int
+    reason: str

@@ -92,6 +92,10 @@ class TaskStore(StoreCore):
                 raise
             return found
 
+    def find_task_by_key(self, idempotency_key: str) -> Task | None:
+        """The task opened with this idempotency key, if any."""
+        return self._task_by_key(idempotency_key)
+
     def _task_by_key(self, idempotency_key: str) -> Task | None:
         return self._first(
             select(TaskRow).where(TaskRow.idempotency_key == idempotency_key), task_of
