@@ -85,6 +85,12 @@ async def test_a_task_made_from_the_card_after_the_call_is_written_holds_the_cal
         "Saved on the call"
     )
 
+    # a second task: the call hangs on the first already, and the card says so
+    await card.get_by_label("New task's title").fill("Another task")
+    await press(page, card.get_by_role("button", name="Create task"))
+    status = card.locator(".call-card-new-task-form .call-card-status")
+    await status.get_by_text("Not saved: the call already hangs on task").wait_for()
+
     (task,) = hub.store.list_tasks(call_id=call["id"])
     assert task.title == "Send Clara the contract"
     attachment = hub.store.get_call_attachment(call["id"])

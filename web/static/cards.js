@@ -112,6 +112,13 @@
     return form;
   }
 
+  // Why the server refused, in its words: the refusal page's sentence (read as text only).
+  async function refusal(answer) {
+    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+    const said = page.getElementById("refusal");
+    return said && said.textContent.trim() ? said.textContent.trim() : "error " + answer.status + ", try again";
+  }
+
   const PENDING = {
     comment: "Saved: on the call once it is written",
     task: "Saved: the call goes to the task once it is written",
@@ -146,7 +153,7 @@
       try {
         const url = "/calls/live/" + card.channel_id + "/" + encodeURIComponent(card.session_id) + "/" + path;
         const answer = await fetch(url, { method: "POST", body: data, credentials: "same-origin" });
-        if (!answer.ok) throw new Error(String(answer.status));
+        if (!answer.ok) throw new Error(await refusal(answer));
         const pending = new URL(answer.url).searchParams.get(path) === "pending";
         say(pending ? PENDING[path] : "Saved on the call");
         for (const node of form.querySelectorAll("input:not([type=hidden]), textarea")) {
@@ -154,7 +161,7 @@
           else node.value = "";
         }
       } catch (error) {
-        say("Not saved (" + error.message + "): try again");
+        say("Not saved: " + error.message);
       } finally {
         button.disabled = false;
       }
