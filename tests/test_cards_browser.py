@@ -145,6 +145,18 @@ async def the_written_call(hub: LiveHub, session_id: str) -> dict[str, Any]:
     raise AssertionError(f"no call {session_id} written")
 
 
+async def on_the_call_page(page: Any, call_id: int, comment: str) -> Any:
+    """The call's comments once `comment` is among them: a pending one is written just after
+    the call, so the page is opened again until it shows."""
+    for _ in range(50):
+        await page.goto(f"/calls/{call_id}")
+        comments = page.locator("#call-comments")
+        if await comments.get_by_text(comment).count():
+            return comments
+        await page.wait_for_timeout(200)
+    raise AssertionError(f"{comment!r} not on call {call_id}'s page")
+
+
 async def test_a_comment_typed_in_the_card_while_the_call_rings_ends_up_on_the_call(
     hub: LiveHub, annas_page: tuple[Any, dict[str, Any]]
 ) -> None:
@@ -158,9 +170,7 @@ async def test_a_comment_typed_in_the_card_while_the_call_rings_ends_up_on_the_c
 
     await hub.deliver(channel, bodies[2:])  # answered, ended: the call is written
     call = await the_written_call(hub, await session_of(card))
-    await page.goto(f"/calls/{call['id']}")
-    comments = page.locator("#call-comments")
-    await comments.get_by_text("Wants a quote for 40 seats").wait_for(timeout=10_000)
+    comments = await on_the_call_page(page, call["id"], "Wants a quote for 40 seats")
     assert "Anna Smirnova" in await comments.inner_text()
 
 
@@ -206,5 +216,4 @@ async def test_a_finished_card_with_a_comment_being_typed_stays_until_it_is_sent
     await card.get_by_role("button", name="Add comment").click()
     await card.locator(".call-card-comment-form .call-card-status", has_text="Saved").wait_for()
     call = await the_written_call(hub, await session_of(card))
-    await page.goto(f"/calls/{call['id']}")
-    await page.locator("#call-comments").get_by_text("Call back on Monday").wait_for()
+    await on_the_call_page(page, call["id"], "Call back on Monday")

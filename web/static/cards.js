@@ -93,8 +93,18 @@
     node.value = value || "";
     node.dataset.shown = node.value;  // what the card showed: anything else is being typed
     node.setAttribute("aria-label", label);
+    node.placeholder = label;
     return node;
   }
+
+  // A field shown with its name beside it (a value fills the input: a placeholder would hide).
+  function labelled(node) {
+    const label = el("label", "call-card-label", node.getAttribute("aria-label") + " ");
+    label.append(node);
+    return label;
+  }
+
+  const newKey = (what) => what + "-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
 
   // The caller's number as every page has it: the click-to-call form of the phone-link macro
   // (templates/_phone.html), a plain form post, the call linked to the card's contact.
@@ -141,13 +151,14 @@
       const notice = form.closest(".call-card-actions")?.querySelector(".call-card-notice");
       if (form.hidden && notice) notice.textContent = text;
     };
+    let key = newKey(what);  // the same until it is saved: a retry is the same action
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const data = new FormData(form);
       if (prepare) prepare(data);
       data.set("csrf_token", csrfToken());
       data.set("back", location.pathname);
-      data.set("key", what + "-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
+      data.set("key", key);
       button.disabled = true;
       say("Sending…");
       try {
@@ -156,9 +167,12 @@
         if (!answer.ok) throw new Error(await refusal(answer));
         const pending = new URL(answer.url).searchParams.get(path) === "pending";
         say(pending ? PENDING[path] : "Saved on the call");
+        key = newKey(what);
         for (const node of form.querySelectorAll("input:not([type=hidden]), textarea")) {
-          if (what === "contact-edit" || what === "contact") node.dataset.shown = node.value;
-          else node.value = "";
+          // a contact's inputs keep what was saved; the rest (a new field too) empty for the next
+          const kept = (what === "contact-edit" || what === "contact") && !node.name.startsWith("new_field");
+          if (!kept) node.value = "";
+          node.dataset.shown = node.value;
         }
       } catch (error) {
         say("Not saved: " + error.message);
@@ -202,7 +216,7 @@
     edit.append(el("summary", null, "Edit contact"));
     const fields = el("div", "call-card-fields");
     const editForm = actionForm(card, "contact-edit", "Save contact", [
-      input("name", "Name of the contact"), fields,
+      labelled(input("name", "Name of the contact")), fields,
       input("new_field_name", "New field's name"), input("new_field_value", "New field's value"),
     ], "contact", (data) => contactFields(editForm, data));
     edit.append(editForm);
@@ -247,7 +261,7 @@
         node = input("field-" + box.children.length, field);
         node.maxLength = 2000;
         node.dataset.field = field;
-        box.append(node);
+        box.append(labelled(node));
       }
       if (node.value === node.dataset.shown) node.value = node.dataset.shown = value;
     }
