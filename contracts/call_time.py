@@ -13,7 +13,8 @@ from typing import Final
 CALL_TIME_UPDATE: Final = "call_time_action"
 # What an action may do; each names the fields it reads.
 KINDS: Final = ("comment", "attach_task", "create_task", "contact")
-# The kinds that need the call written (they hang on it); "contact" is applied at once.
+# The kinds that need the call written (they hang on it); "contact" is applied at once (still
+# answered pending until the call is written with it).
 ON_THE_CALL: Final = ("comment", "attach_task", "create_task")
 
 
