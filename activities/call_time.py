@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from contracts.call_time import CallTimeAnswer, CallTimeInput
+from contracts.call_time import CallTimeAction, CallTimeAnswer, CallTimeInput, CallTimeRefusal
 from crm import Contact, ContactPhone, Store, StoredCall
 from crm.contact_edits import ContactChange
 
 ATTACH_MODE = "employee"
+# What each kind of action was, as the refusal on the call's page names it.
+_WHAT = {
+    "comment": "a comment",
+    "attach_task": "the call attached to task {task_id}",
+    "create_task": 'a task "{title}"',
+    "contact": "the caller's contact",
+}
 
 
 class CallTimeActivities:
@@ -35,6 +42,23 @@ class CallTimeActivities:
             return self._comment(data, call)
         return self._attach(data, call)
 
+    @activity.defn
+    def note_refused_action(self, refusal: CallTimeRefusal) -> int:
+        """Say on the call, as pbxhub, what of an employee's action was not applied and why (the
+        employee was answered "pending"); the comment's id. Once per action."""
+        action = refusal.action
+        who = self._store.employee_names([action.employee_id]) if action.employee_id else {}
+        by = who.get(action.employee_id or 0) or "the admin"
+        what = _WHAT.get(action.kind, action.kind).format(
+            task_id=action.task_id, title=action.title
+        )
+        comment = self._store.add_comment(
+            text=f"Not applied: {what}, asked by {by} during the call: {refusal.reason}",
+            call_id=refusal.call_id,
+            idempotency_key=f"call-time-refused:{action.key}",
+        )
+        return comment.id
+
     def _comment(self, data: CallTimeInput, call: StoredCall) -> CallTimeAnswer:
         action = data.action
         place = self._store.get_call_attachment(call.id)
@@ -58,6 +82,14 @@ class CallTimeActivities:
     def _attach(self, data: CallTimeInput, call: StoredCall) -> CallTimeAnswer:
         """The call hung on the task named (one of its contact's), or on a new one made from it."""
         action = data.action
+        if action.kind == "attach_task":
+            found = self._store.get_task(action.task_id or 0)
+            if found is None:
+                raise ValueError(f"no task with id {action.task_id}")
+            if found.contact_id != call.contact_id:
+                raise ValueError(f"task {found.id} is not a task of the call's contact")
+            task = found
+        self._check_free(call, action)
         if action.kind == "create_task":
             task = self._store.create_task(
                 title=action.title or "Call",
@@ -67,20 +99,27 @@ class CallTimeActivities:
                 call_id=call.id,
                 idempotency_key=f"call-time:{action.key}",
             )
-        else:
-            found = self._store.get_task(action.task_id or 0)
-            if found is None:
-                raise ValueError(f"no task with id {action.task_id}")
-            if found.contact_id != call.contact_id:
-                raise ValueError(f"task {found.id} is not a task of the call's contact")
-            task = found
-        place = self._store.attach_call(
-            call.id, mode=ATTACH_MODE, contact_id=call.contact_id, task_id=task.id
-        )
+        place = self._store.hang_call_on_task(call.id, task_id=task.id, mode=ATTACH_MODE)
         if place.task_id != task.id:
             where = f"task {place.task_id}" if place.task_id else f"contact {place.contact_id}"
             raise ValueError(f"the call already hangs on {where}")
         return CallTimeAnswer(False, call_id=call.id, contact_id=call.contact_id, task_id=task.id)
+
+    def _check_free(self, call: StoredCall, action: CallTimeAction) -> None:
+        """Refuse before a task is made that the call could not hang on: it is on another task
+        already, or hidden on its contact (a retry of this very action passes)."""
+        place = self._store.get_call_attachment(call.id)
+        if place is None or place.attached_at is None:
+            return
+        if place.task_id is not None:
+            mine = action.task_id
+            if action.kind == "create_task":
+                made = self._store.find_task_by_key(f"call-time:{action.key}")
+                mine = made.id if made else None
+            if place.task_id != mine:
+                raise ValueError(f"the call already hangs on task {place.task_id}")
+        elif place.hidden:
+            raise ValueError(f"the call hangs on contact {place.contact_id} as a hidden comment")
 
     def _contact(self, data: CallTimeInput) -> Contact:
         """The caller's contact with the name and fields given (added to its own), made for the

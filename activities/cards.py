@@ -1,6 +1,7 @@
 """The live call card activity: a call's card (contracts.cards) completed from the store — the
-contact, its responsibles, recent calls and open tasks, the employees of its legs — and kept as
-one card update for everyone it concerns (crm.store.cards), for the API to fan out."""
+contact (with its fields, for the card's "edit contact"), its responsibles, recent calls and
+open tasks, the employees of its legs — and kept as one card update for everyone it concerns
+(crm.store.cards), for the API to fan out."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ class CardActivities:
             contact_view = {
                 "id": contact.id,
                 "name": contact.name,
+                "fields": contact.fields,
                 "responsibles": [
                     {"id": i, "name": names.get(i)} for i in contact.responsible_employee_ids
                 ],

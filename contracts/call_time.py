@@ -13,7 +13,8 @@ from typing import Final
 CALL_TIME_UPDATE: Final = "call_time_action"
 # What an action may do; each names the fields it reads.
 KINDS: Final = ("comment", "attach_task", "create_task", "contact")
-# The kinds that need the call written (they hang on it); "contact" is applied at once.
+# The kinds that need the call written (they hang on it); "contact" is applied at once (still
+# answered pending until the call is written with it).
 ON_THE_CALL: Final = ("comment", "attach_task", "create_task")
 
 
@@ -60,3 +61,13 @@ class CallTimeAnswer:
     contact_id: int | None = None
     task_id: int | None = None
     comment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallTimeRefusal:
+    """An action answered "pending" that the store refused once the call was written: said on
+    the call (its page) by pbxhub, with the store's reason."""
+
+    action: CallTimeAction
+    call_id: int
+    reason: str

@@ -46,3 +46,5 @@ class CardUpdate:
     legs: list[CardLeg] = field(default_factory=list)
     target_employee_ids: list[int] = field(default_factory=list)
     everyone: bool = False
+    # Bumped by an employee's action on the call (a contact made): the card is published again.
+    revision: int = 0

@@ -63,6 +63,7 @@ def build_worker(
             activities.attach_recording,
             follow_up.apply_call_rules,
             call_time.apply_call_time_action,
+            call_time.note_refused_action,
             api_calls.open_api_call,
             api_calls.open_ticket,
             api_calls.apply_api_request,

@@ -28,6 +28,7 @@ TESTS = ROOT / "tests"
 sys.path[:0] = [str(ROOT), str(TESTS)]
 
 import test_binotel_calls as binotel  # noqa: E402
+import test_call_time as call_time  # noqa: E402
 import test_callgear_calls as callgear  # noqa: E402
 import test_recordings as recordings  # noqa: E402
 import test_telephony_api as telephony  # noqa: E402
@@ -139,6 +140,30 @@ async def planfix_channel_setup(hub: Pbxhub) -> None:
         await closed_runs(hub)
 
 
+async def call_time_actions(hub: Pbxhub) -> None:
+    """UIS: while the call rings Anna makes the caller's contact; while she talks she attaches
+    the call to its task, asks for a second task (refused once the call is written: it hangs on
+    the first) and comments; then the call ends (workflow updates, pending actions applied)."""
+    channel, anna, _ = await call_time.uis_line(hub)
+    bodies = scenario("uis", "inbound_answered")
+    as_anna = await call_time.token_of(hub, anna)
+    await hub.deliver(channel, bodies[:2])
+    made = await hub.http.post(
+        call_time.during(channel, "contact"), json={"name": "Ivan Petrov"}, headers=as_anna
+    )
+    assert made.status_code in (201, 202), made.text
+    task = hub.store.create_task(title="Quote", contact_id=made.json()["contact_id"])
+    await hub.deliver(channel, bodies[2:3])
+    for what, body in (
+        ("tasks", {"task_id": task.id}),
+        ("tasks", {"title": "Second task"}),
+        ("comments", {"text": "Wants a quote"}),
+    ):
+        sent = await hub.http.post(call_time.during(channel, what), json=body, headers=as_anna)
+        assert sent.status_code == 202, sent.text
+    await hub.deliver(channel, bodies[3:])
+
+
 SCENARIOS: dict[str, Drive] = {
     **{
         f"{provider}_{folder}": provider_call(provider, folder)
@@ -162,6 +187,7 @@ SCENARIOS: dict[str, Drive] = {
     "telephony_api_missed": telephony_api_missed,
     "uis_internal_call": internal_call,
     "pbx_action_planfix_channel_setup": planfix_channel_setup,
+    "uis_call_time_actions": call_time_actions,
 }
 
 

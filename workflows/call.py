@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.call_events import CallEvents
     from workflows.call_time import CallTimeDesk
     from workflows.call_writing import CallWriter
-    from workflows.cards import LIVE_CARDS_PATCH, CardPublisher
+    from workflows.cards import CARD_REFRESH_PATCH, LIVE_CARDS_PATCH, CardPublisher
     from workflows.custody import (
         LATE_RECORDING_PATCH,
         ONE_TIME_LINK_PATCH,
@@ -122,7 +122,10 @@ class CallWorkflow:
                 type="CallNotRecorded",
                 non_retryable=True,
             )
-        return await self._desk.take(action, self._writer.call_id)
+        answer = await self._desk.take(action, self._writer.call_id)
+        if action.kind == "contact" and workflow.patched(CARD_REFRESH_PATCH):
+            self._cards.refresh()  # the card shows the contact just made or renamed
+        return answer
 
     @call_time_action.validator
     def _check_call_time_action(self, action: CallTimeAction) -> None:

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflows started after this publish their call's card.
 LIVE_CARDS_PATCH = "live-call-cards"
+# Workflows after this publish the card again when an employee makes or changes its contact.
+CARD_REFRESH_PATCH = "card-after-contact-action"
 # A card is worth little late: a few quick tries, then the call goes on without it.
 _CARD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -36,7 +38,7 @@ def _leg_state(leg: Leg, over: bool) -> str:
 
 
 def card_of(
-    data: CallInput, summary: CallSummary, targets: list[int], everyone: bool
+    data: CallInput, summary: CallSummary, targets: list[int], everyone: bool, revision: int = 0
 ) -> CardUpdate:
     """The call's card as `summary` has it."""
     if summary.over:
@@ -69,6 +71,7 @@ def card_of(
         ],
         target_employee_ids=targets,
         everyone=everyone,
+        revision=revision,
     )
 
 
@@ -80,14 +83,20 @@ class CardPublisher:
         self._events = events
         self._targets: list[int] = []
         self._everyone = False
+        self._revision = 0
 
     def target(self, employee_ids: list[int]) -> None:
         """The telephony API's targets of the call (none: every employee of the channel)."""
         self._everyone = self._everyone or not employee_ids
         self._targets = sorted({*self._targets, *employee_ids})
 
+    def refresh(self) -> None:
+        """Publish the card again: what the store holds for it changed (a contact made)."""
+        self._revision += 1
+
     def _card(self) -> CardUpdate:
-        return card_of(self._data, self._events.summary, self._targets, self._everyone)
+        summary = self._events.summary
+        return card_of(self._data, summary, self._targets, self._everyone, self._revision)
 
     def _changed_from(self, published: CardUpdate | None) -> Callable[[], bool]:
         return lambda: self._card() != published

@@ -2,7 +2,8 @@
 call attached to one of its contact's tasks or to a new task, the caller's contact made or given
 a name and fields. The call is addressed as its PBX names it (channel and session, as the card
 shows it), so an action can come before the call's record exists: it lands on the call once the
-workflow writes it (202, "pending"); after that it is applied at once (201).
+workflow writes it (202, "pending"; a contact is made at once, the call linked to it when written);
+after that it is applied at once (201).
 
 Who may: `api.call_time_rights`. A repeated `key` changes nothing (the workflow's update id).
 """
@@ -86,7 +87,10 @@ class ContactIn(BaseModel):
 
 
 class CallTimeOut(BaseModel):
-    pending: bool = Field(description="True: kept by the call's workflow until it writes the call")
+    pending: bool = Field(
+        description="True: the call is not written yet; the action is kept by its workflow until "
+        "it is (a contact is made at once, `contact_id` given, and the call written with it)"
+    )
     call_id: int | None = None
     contact_id: int | None = None
     task_id: int | None = None

@@ -92,6 +92,10 @@ class TaskStore(StoreCore):
                 raise
             return found
 
+    def find_task_by_key(self, idempotency_key: str) -> Task | None:
+        """The task opened with this idempotency key, if any."""
+        return self._task_by_key(idempotency_key)
+
     def _task_by_key(self, idempotency_key: str) -> Task | None:
         return self._first(
             select(TaskRow).where(TaskRow.idempotency_key == idempotency_key), task_of
@@ -355,6 +359,32 @@ class FollowUpStore(StoreCore):
             return attachment_of(row)
 
         # Another writer attached it between our read and insert: the retry finds it.
+        return self._write_racing(write)
+
+    def hang_call_on_task(self, call_id: int, *, task_id: int, mode: str) -> CallAttachment:
+        """An employee's choice of task for a call: attached there if it hangs nowhere yet, moved
+        there if it hangs openly on that task's contact alone (the channel's rules put it there
+        first); a call on a task, or hidden, keeps its place and gets that back. ValueError for
+        an unknown call or task."""
+
+        def write(session: Session) -> CallAttachment:
+            check_refs(session, None, None, call_id)
+            task = session.get(TaskRow, task_id)
+            if task is None:
+                raise ValueError(f"no task with id {task_id}")
+            row = session.get(CallAttachmentRow, call_id, with_for_update=True)
+            if row is not None and row.attached_at is not None:
+                settled = row.task_id is not None or row.hidden
+                if settled or row.contact_id != task.contact_id:
+                    return attachment_of(row)
+            if row is None:
+                row = CallAttachmentRow(call_id=call_id, hidden=False)
+                session.add(row)
+            row.mode, row.contact_id, row.task_id = mode, task.contact_id, task.id
+            row.attached_at = utcnow()
+            session.flush()
+            return attachment_of(row)
+
         return self._write_racing(write)
 
     def add_notifications(
