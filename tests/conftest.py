@@ -678,6 +678,13 @@ async def signin_form_token(http: httpx.AsyncClient) -> str:
     return form.text[start : form.text.index('"', start)]
 
 
+async def sign_in_on_page(page: Any, login: str, password: str) -> None:
+    """Fill in the sign-in form the browser shows and send it, as a person does."""
+    await page.get_by_label("Login").fill(login)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
 async def sign_in_over_http(http: httpx.AsyncClient, login: str, password: str) -> str:
     """Sign `http` in as a browser does; the session's CSRF token, for the pages' forms."""
     token = await signin_form_token(http)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from card_site import LiveHub, live_pbxhub
-from conftest import SCREENSHOTS, scenario
+from conftest import SCREENSHOTS, scenario, sign_in_on_page
 from temporalio.testing import WorkflowEnvironment
 
 from crm import Store
@@ -47,9 +47,7 @@ async def signed_in_as_anna(
     page = await context.new_page()
     try:
         await page.goto("/signin")
-        await page.get_by_label("Login").fill("anna")
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await sign_in_on_page(page, "anna", PASSWORD)
         await page.wait_for_url("**/calls")
         await page.locator('#call-cards[data-stream="open"]').wait_for(state="attached")
         yield page, channel

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from conftest import KEEP_ALIVE, Pbxhub, sign_in_over_http
+from conftest import KEEP_ALIVE, Pbxhub, sign_in_on_page, sign_in_over_http
 from pbx_api_simulators import UisCallApi, serving
 from test_click_to_call import host_port
 
@@ -53,9 +53,7 @@ async def served(hub: Pbxhub) -> AsyncIterator[str]:
 
 
 async def sign_in(page: Any, login: str) -> None:
-    await page.get_by_label("Login").fill(login)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_on_page(page, login, PASSWORD)
 
 
 async def test_an_employee_calls_a_contact_s_number_from_the_contact_page(

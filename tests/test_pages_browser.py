@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Site, contact_with_a_recorded_call, employee_who_signs_in
+from conftest import Site, contact_with_a_recorded_call, employee_who_signs_in, sign_in_on_page
 
 from crm.passwords import hash_password
 from web.signin import WRONG_CREDENTIALS
@@ -15,9 +15,7 @@ PASSWORD = "correct horse battery"
 
 
 async def sign_in(page: Any, login: str, password: str = PASSWORD) -> None:
-    await page.get_by_label("Login").fill(login)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_on_page(page, login, password)
 
 
 async def test_the_start_page_leads_to_sign_in_then_home_and_sign_out_ends_it(

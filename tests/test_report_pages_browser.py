@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Site
+from conftest import Site, sign_in_on_page
 from report_week import WEEK, seed
 
 from crm.passwords import hash_password
@@ -18,9 +18,7 @@ PASSWORD = "correct horse battery"
 async def sign_in_at(page: Any, site: Site, path: str, login: str) -> None:
     """Open `path`, sign in on the way, and land on it."""
     await page.goto(path)
-    await page.get_by_label("Login").fill(login)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_on_page(page, login, PASSWORD)
     await page.wait_for_url(f"{site.url}{path}")
 
 
