@@ -1,17 +1,22 @@
 """An admin's edit of a channel counts from the PBX's next routing question: the forwarding
-setting, and the secret a PBX signs with (the channel is read on every webhook, never kept)."""
+setting, and the secret a PBX signs with (the channel is read on every webhook, never kept); and
+a routing question does not wait behind a large body on the webhook worker."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
-from conftest import Pbxhub
+from conftest import Pbxhub, running_pbxhub
+from temporalio.testing import WorkflowEnvironment
 
 
 async def patch_settings(hub: Pbxhub, channel: dict[str, Any], settings: dict[str, Any]) -> None:
@@ -78,3 +83,29 @@ async def test_a_new_api_secret_is_the_one_checked_on_the_next_question(pbxhub: 
     refused = await notify("old-secret", "in_edit_2")
     assert refused.status_code == 401, refused.text
     assert (await notify("new-secret", "in_edit_3")).status_code == 200
+
+
+async def test_a_routing_question_is_answered_while_a_large_body_holds_the_webhook_worker(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A routing question (a few hundred bytes) is read on the event loop: it does not queue
+    behind a large body on the one thread that reads webhooks, while the caller waits."""
+    workers = anyio.CapacityLimiter(1)
+    async with running_pbxhub(temporal_env, tmp_path, webhook_workers=workers) as hub:
+        channel = await hub.create_channel("uis", settings={"uis_returned_code": 3})
+        async with workers:  # the webhook worker is busy with someone's large body
+            large = asyncio.create_task(
+                hub.post_hook(channel, "notify", b'{"a": "' + b"x" * 16_000 + b'"}')
+            )
+            with anyio.fail_after(10):
+                while workers.statistics().tasks_waiting == 0:
+                    await asyncio.sleep(0.01)
+            question = hub.http.post(
+                f"/hooks/uis/{channel['secret_key']}/interactive",
+                data={"call_session_id": "3401000001", "numa": "79161234567"},
+            )
+            with anyio.fail_after(5):  # its own task, as another PBX connection would be
+                answer = await asyncio.create_task(question)
+            assert answer.json() == {"returned_code": 3}
+            assert not large.done()
+        assert (await large).status_code == 422
