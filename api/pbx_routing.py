@@ -99,11 +99,13 @@ def answer_responsible(
     """`responsible`: the contact owning the phone, its first responsible employee, and whether
     the channel's forwarding setting lets the call go to them at `now`."""
     phone = arguments.get("phone")
-    responsible = find_responsible(store, phone if isinstance(phone, str) else None)
+    responsible = find_responsible(
+        store, phone if isinstance(phone, str) else None, channel_id=channel.id
+    )
     decision = forwarding_decision(forwarding_mode(channel.settings), responsible, now)
     return ResponsibleAnswer(
         contact=_contact(responsible, public_base_url),
-        employee=_employee(responsible, channel.id),
+        employee=_employee(responsible),
         forward=decision.forward,
         reason=decision.reason,
     )
@@ -118,25 +120,22 @@ ANSWERERS: Mapping[str, Callable[[Store, Channel, Mapping[str, Any], str, dateti
 def _contact(responsible: Responsible | None, base: str) -> ContactAnswer | None:
     if responsible is None:
         return None
-    contact = responsible.contact
+    contact_id = responsible.contact_id
     return ContactAnswer(
-        id=contact.id,
-        name=contact.name,
+        id=contact_id,
+        name=responsible.contact_name,
         # the contact's page for people (the pages come later; the link stays stable)
-        url=f"{base}/contacts/{contact.id}",
-        api_url=f"{base}/api/v1/contacts/{contact.id}",
+        url=f"{base}/contacts/{contact_id}",
+        api_url=f"{base}/api/v1/contacts/{contact_id}",
     )
 
 
-def _employee(responsible: Responsible | None, channel_id: int) -> EmployeeAnswer | None:
+def _employee(responsible: Responsible | None) -> EmployeeAnswer | None:
     if responsible is None or responsible.employee is None:
         return None
     employee = responsible.employee
     return EmployeeAnswer(
-        id=employee.id,
-        name=employee.name,
-        extension=employee.extension_on(channel_id),
-        phones=tuple(employee.phones),
+        id=employee.id, name=employee.name, extension=employee.extension, phones=employee.phones
     )
 
 

@@ -86,6 +86,29 @@ class Contact:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RoutedEmployee:
+    """A contact's first responsible as a routing reply needs them: their short number on the
+    channel that asks, their own numbers in the order entered, and when they work."""
+
+    id: int
+    name: str
+    extension: str | None
+    phones: tuple[str, ...] = ()
+    # None means no schedule is known. Checked by `crm.check_working_hours`.
+    working_hours: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Responsible:
+    """The contact owning a number (its id and name) and its first responsible employee (None:
+    nobody is): the answer to a PBX's routing question, read in one query."""
+
+    contact_id: int
+    contact_name: str | None
+    employee: RoutedEmployee | None
+
+
 # Its own fields keyword-only: they follow the record's, which have defaults.
 @dataclass(frozen=True, kw_only=True)
 class StoredCall(CallRecord):

@@ -8,31 +8,17 @@ deadline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from contracts.phones import is_e164
-from crm.records import Contact, Employee
+from crm.records import Responsible, RoutedEmployee
 from crm.store import Store
 
-
-@dataclass(frozen=True)
-class Responsible:
-    """The contact owning a number and its first responsible employee (None: nobody is)."""
-
-    contact: Contact
-    employee: Employee | None
+__all__ = ["Responsible", "RoutedEmployee", "find_responsible"]
 
 
-def find_responsible(store: Store, phone: str | None) -> Responsible | None:
-    """The contact owning `phone` (E.164) with its first responsible employee; None for a number
-    no contact has, or one that is not E.164 (nothing to look up: no read at all)."""
+def find_responsible(store: Store, phone: str | None, *, channel_id: int) -> Responsible | None:
+    """The contact owning `phone` (E.164) with its first responsible employee (their extension
+    on `channel_id`); None for a number no contact has, or one that is not E.164 (nothing to look
+    up: no read at all)."""
     if not phone or not is_e164(phone):
         return None
-    contact = store.find_contact_by_phone(phone)
-    if contact is None:
-        return None
-    employee = None
-    if contact.responsible_employee_ids:
-        # responsibles are kept in rule order: the first one is whom routing asks for
-        employee = store.get_employee(contact.responsible_employee_ids[0])
-    return Responsible(contact=contact, employee=employee)
+    return store.responsible_for_phone(phone, channel_id=channel_id)

@@ -24,8 +24,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.proxies import client_address, parse_networks
-from crm import Contact, Employee, Store
-from crm.responsible_lookup import Responsible
+from crm import Store
+from crm.responsible_lookup import Responsible, RoutedEmployee
 from pbxhub.settings import Settings
 from policies.forwarding import forwarding_decision, forwarding_mode
 
@@ -214,25 +214,25 @@ async def test_in_working_hours_mode_only_the_responsible_at_work_gets_the_call(
 
 
 class HangingStore(Store):
-    """A real store whose contact lookup hangs while its gate is closed (a database under a
+    """A real store whose routing read hangs while its gate is closed (a database under a
     lock)."""
 
     gate = Gate(seconds=10)
 
-    def find_contact_by_phone(self, phone: str) -> Contact | None:
+    def responsible_for_phone(self, phone: str, *, channel_id: int) -> Responsible | None:
         self.gate.pass_through()
-        return super().find_contact_by_phone(phone)
+        return super().responsible_for_phone(phone, channel_id=channel_id)
 
 
 class FailingStore(Store):
-    """A real store whose contact lookup fails once `fail` is set (the database went away)."""
+    """A real store whose routing read fails once `fail` is set (the database went away)."""
 
     fail = threading.Event()
 
-    def find_contact_by_phone(self, phone: str) -> Contact | None:
+    def responsible_for_phone(self, phone: str, *, channel_id: int) -> Responsible | None:
         if self.fail.is_set():
             raise ConnectionError("database is unreachable")
-        return super().find_contact_by_phone(phone)
+        return super().responsible_for_phone(phone, channel_id=channel_id)
 
 
 @pytest.fixture
@@ -495,9 +495,10 @@ NOW = datetime(2024, 3, 12, 9, 0, tzinfo=UTC)
 def responsible(
     working_hours: dict[str, Any] | None = None, *, employee: bool = True
 ) -> Responsible:
-    contact = Contact(id=5, name="Ivan", phones=[], responsible_employee_ids=[3], created_at=NOW)
-    anna = Employee(id=3, name="Anna", phones=[ANNA_PHONE], working_hours=working_hours)
-    return Responsible(contact=contact, employee=anna if employee else None)
+    anna = RoutedEmployee(
+        id=3, name="Anna", extension="101", phones=(ANNA_PHONE,), working_hours=working_hours
+    )
+    return Responsible(contact_id=5, contact_name="Ivan", employee=anna if employee else None)
 
 
 @pytest.mark.parametrize(

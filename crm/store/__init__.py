@@ -20,6 +20,7 @@ from crm.store.contacts import ContactStore
 from crm.store.people import ChannelStore, ConflictError, EmployeeStore, GroupStore
 from crm.store.placed_calls import PlacedCallStore
 from crm.store.recordings import RecordingStore
+from crm.store.routing import RoutingReads
 from crm.store.tasks import FollowUpStore, TaskStore
 
 __all__ = ["ConflictError", "Store"]
@@ -40,6 +41,7 @@ class Store(
     ContactEdits,
     CardStore,
     PlacedCallStore,
+    RoutingReads,
 ):
     """Everything pbxhub keeps about telephony; one instance per process, shared by its threads.
 
