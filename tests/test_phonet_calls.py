@@ -16,7 +16,8 @@ import pytest
 from conftest import FIXTURES, Gate, Pbxhub, instant, running_pbxhub, scenario, wall_clock
 from temporalio.testing import WorkflowEnvironment
 
-from crm import Contact, Store
+from crm import Store
+from crm.responsible_lookup import Responsible
 from providers.engine import ChannelContext, IncomingRequest, handle_request
 from providers.spec_loader import DEFAULT_SPECS_DIR, load_spec
 
@@ -363,9 +364,9 @@ class HangingStore(Store):
 
     gate = Gate(seconds=10)
 
-    def find_contact_by_phone(self, phone: str) -> Contact | None:
+    def responsible_for_phone(self, phone: str, *, channel_id: int) -> Responsible | None:
         self.gate.pass_through()
-        return super().find_contact_by_phone(phone)
+        return super().responsible_for_phone(phone, channel_id=channel_id)
 
 
 @pytest.fixture
