@@ -359,7 +359,7 @@ async def test_the_lookup_for_an_unknown_caller_is_a_new_client(pbxhub: Pbxhub) 
 
 
 class HangingStore(Store):
-    """A real store whose contact lookup hangs while its gate is closed (a database under a
+    """A real store whose routing read hangs while its gate is closed (a database under a
     lock)."""
 
     gate = Gate(seconds=10)
