@@ -20,7 +20,13 @@ from pbxhub.child_process import PortInUse, check_port_free, start_child, stop_l
 from pbxhub.private_files import private_folder, restrict_files, sqlite_files
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
+from pbxhub.wiring import (
+    api_context,
+    api_server_config,
+    call_worker,
+    load_provider_specs,
+    open_store,
+)
 from pbxhub.worker_metrics import WorkerMetrics
 
 
@@ -154,18 +160,7 @@ async def run_dev(settings: Settings, *, embedded_temporal: bool = True) -> None
             client, connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds)
         )
         context = api_context(settings, store, temporal, specs)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(context),
-                host=settings.api_host,
-                port=settings.api_port,
-                access_log=False,  # access logs would carry channel keys, which are secrets
-                log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
-                # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
-                proxy_headers=False,
-                log_level="info",
-            )
-        )
+        server = uvicorn.Server(api_server_config(settings, create_app(context), log_level="info"))
         print_banner(settings, specs=sorted(specs), embedded_temporal=process is not None)
         # one process: the worker counts into the API's registry, so /metrics shows both
         metrics = WorkerMetrics(context.metrics.registry)

@@ -12,7 +12,13 @@ from api.app import create_app
 from api.temporal import TemporalGateway
 from pbxhub.settings import Settings
 from pbxhub.temporal_setup import ensure_search_attributes
-from pbxhub.wiring import api_context, call_worker, load_provider_specs, open_store
+from pbxhub.wiring import (
+    api_context,
+    api_server_config,
+    call_worker,
+    load_provider_specs,
+    open_store,
+)
 from pbxhub.worker_metrics import serve_worker_metrics
 
 
@@ -24,15 +30,7 @@ async def serve_api(settings: Settings) -> None:
         namespace=settings.temporal_namespace,
         connect_timeout=timedelta(seconds=settings.temporal_connect_timeout_seconds),
     )
-    config = uvicorn.Config(
-        create_app(api_context(settings, store, temporal, specs)),
-        host=settings.api_host,
-        port=settings.api_port,
-        access_log=False,  # access logs would carry channel keys, which are secrets
-        log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
-        # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
-        proxy_headers=False,
-    )
+    config = api_server_config(settings, create_app(api_context(settings, store, temporal, specs)))
     try:
         await uvicorn.Server(config).serve()
     finally:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # How long an idle connection stays open: longer than a PBX's or proxy's own idle time, so
+    # the client closes it first (a server closing it as a webhook goes out loses that request).
+    keep_alive_seconds: int = Field(default=75, gt=0)
     # What PBXs must call: the address they reach us at (behind a proxy, the proxy's).
     public_base_url: str = ""
     # Empty means: generate once and keep in `data_dir/admin_key`.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -129,4 +131,21 @@ def api_context(
         routing_timeout=timedelta(seconds=settings.routing_timeout_seconds),
         trusted_proxy_header=settings.trusted_proxy_header.strip() or None,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
+
+
+def api_server_config(
+    settings: Settings, app: FastAPI, *, log_level: str | None = None
+) -> uvicorn.Config:
+    """How the API is served, by `pbxhub api` and `pbxhub dev` alike."""
+    return uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        access_log=False,  # access logs would carry channel keys, which are secrets
+        log_config=None,  # its records go through pbxhub's one formatter (logging_setup)
+        # who sent a request is PBXHUB_TRUSTED_PROXY_HEADER's business, not uvicorn's own
+        proxy_headers=False,
+        log_level=log_level,
     )
