@@ -275,7 +275,7 @@ def _counts(session: Session, query: Select[Any]) -> list[Counts]:
             wait_seconds=int(row.wait or 0),
             quick_answers=int(row.quick or 0),
         )
-        for row in session.execute(query)
+        for row in session.connection().execute(query)
     ]
 
 
@@ -419,7 +419,7 @@ def _group_page(
         .limit(limit)
         .offset(offset)
     )
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()
     if not rows:
         total = session.scalar(select(func.count()).select_from(per_key)) or 0
         return [], int(total)
@@ -435,10 +435,48 @@ def _listed_calls(
         .order_by(_key(by), CallRow.occurred_at, CallRow.id)
         .limit(limit)
     )
-    return [ReportCall(**_call_fields(row)) for row in session.execute(query)]
+    # plain rows read by position: for a week's ~2 000 listed calls the ORM's row handling and
+    # lookups by name cost more than the query itself (bench/reports.py)
+    days: dict[str, date] = {}
+    return [_listed_call(row, days) for row in session.connection().execute(query)]
+
+
+def _listed_call(row: Sequence[Any], days: dict[str, date]) -> ReportCall:
+    """A row of `_call_columns` as a ReportCall; `days` keeps each day's text read once."""
+    (call_id, channel_id, key, day, kind, occurred, started, ended, total, talk, wait) = row[:11]
+    (employee_id, employee_name, extension, contact_id, contact_name) = row[11:16]
+    (phone, phone_raw, number, line, recorded, heard) = row[16:22]
+    read_day = days.get(day)
+    if read_day is None:
+        read_day = days[day] = date.fromisoformat(day)
+    return ReportCall(
+        id=call_id,
+        channel_id=channel_id,
+        key=key,
+        day=read_day,
+        call_type=kind,
+        occurred_at=occurred,
+        started_at=started,
+        ended_at=ended,
+        total_seconds=total,
+        talk_seconds=int(talk or 0),
+        wait_seconds=wait,
+        employee_id=employee_id,
+        employee_name=employee_name,
+        employee_extension=extension,
+        contact_id=contact_id,
+        contact_name=contact_name,
+        contact_phone=phone,
+        contact_phone_raw=phone_raw,
+        virtual_number=number,
+        line_name=line,
+        has_recording=bool(recorded),
+        heard=bool(heard),
+    )
 
 
 def _call_columns(scope: ReportScope, by: GroupBy, *more: Any) -> Select[Any]:
+    """A listed call's columns, in the order `_listed_call` reads them."""
     contact = aliased(ContactRow)
     employee = aliased(EmployeeRow)
     kept = exists().where(RecordingRow.call_id == CallRow.id)
