@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from api.analytics import line_of
 from api.phone_display import MASK_SETTING, display_phone
 from api.report_scope import ReportRequest
+from crm.report_groups import Counts
 from crm.reports import (
     CALL_TYPES,
     INCOMING,
@@ -26,7 +27,6 @@ from crm.reports import (
     NOT_REACHED,
     OUTGOING,
     CallsReport,
-    Counts,
     MissedCall,
     MissedDay,
     ReportCall,

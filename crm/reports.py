@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
     literal,
-    null,
     or_,
     select,
     true,
@@ -37,10 +34,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm.records import Employee
+from crm.report_groups import Counts, Group, GroupBy, counts_by_type, group_counts
 from crm.report_periods import DayBounds
 from crm.tables import CallRow, ContactResponsibleRow, ContactRow, EmployeeRow, RecordingRow
-
-GroupBy = Literal["employee", "contact"]
 
 # How a call counts in a report, from its kind and direction.
 INCOMING: Final = "incoming"  # an inbound call answered
@@ -49,8 +45,6 @@ MISSED: Final = "missed"  # an inbound call lost
 NOT_REACHED: Final = "not_reached"  # an outbound call nobody answered
 OTHER: Final = "other"  # a call the PBX gave no direction
 CALL_TYPES: Final = (INCOMING, OUTGOING, MISSED, NOT_REACHED, OTHER)
-# Answered within this many seconds of ringing: the service level a contact centre reports.
-QUICK_ANSWER_SECONDS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -68,31 +62,6 @@ class ReportScope:
 
     zones: tuple[ZoneDays, ...]
     employee: Employee | None = None
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Calls of one group (a key, a day, a call type; None where not grouped by it)."""
-
-    key: int | None
-    day: date | None
-    call_type: str | None
-    calls: int
-    talk_seconds: int
-    # inbound answered calls whose wait is known, the sum of those waits, and how many of them
-    # were answered within QUICK_ANSWER_SECONDS
-    waited_calls: int
-    wait_seconds: int
-    quick_answers: int
-
-
-@dataclass(frozen=True)
-class Group:
-    """One top-level group of a report: an employee or a contact (None: calls without one)."""
-
-    key: int | None
-    name: str | None
-    phone: str | None
 
 
 @dataclass(frozen=True)
@@ -263,22 +232,6 @@ def _among(column: Any, keys: Sequence[int | None]) -> ColumnElement[bool]:
     return or_(*either) if either else false()
 
 
-def _counts(session: Session, query: Select[Any]) -> list[Counts]:
-    return [
-        Counts(
-            key=row.key,
-            day=date.fromisoformat(row.day) if row.day is not None else None,
-            call_type=row.call_type,
-            calls=int(row.calls),
-            talk_seconds=int(row.talk or 0),
-            waited_calls=int(row.waited or 0),
-            wait_seconds=int(row.wait or 0),
-            quick_answers=int(row.quick or 0),
-        )
-        for row in session.connection().execute(query)
-    ]
-
-
 def _facts(scope: ReportScope, by: GroupBy) -> Any:
     """One row per call in scope: its group key, local day, type, talk and wait."""
     return (
@@ -295,21 +248,6 @@ def _facts(scope: ReportScope, by: GroupBy) -> Any:
     )
 
 
-def _summed(facts: Any, *grouped: Any, by_key: bool = True) -> Select[Any]:
-    """The sums per `grouped` columns, and per group key unless `by_key` is False."""
-    waited = facts.c.wait.is_not(None)
-    if by_key:
-        grouped = (facts.c.key, *grouped)
-    return select(
-        *grouped if by_key else (null().label("key"), *grouped),
-        func.count().label("calls"),
-        func.sum(facts.c.talk).label("talk"),
-        func.sum(case((waited, 1), else_=0)).label("waited"),
-        func.sum(facts.c.wait).label("wait"),
-        func.sum(case((facts.c.wait <= QUICK_ANSWER_SECONDS, 1), else_=0)).label("quick"),
-    ).group_by(*grouped)
-
-
 class ReportQueries:
     """The reports, read in one transaction each (`Store` gives the sessions)."""
 
@@ -320,18 +258,10 @@ class ReportQueries:
     ) -> CallsReport:
         """Groups `offset`.. `offset + limit` (by name, calls without one last), their counts by
         day and type, the whole report's counts, and at most `max_calls` of their calls."""
-        facts = _facts(scope, by)
+        per_type = counts_by_type(_facts(scope, by))
         with self._reads() as session:
-            groups, total = _group_page(session, facts, by, limit, offset)
+            groups, total, counts, totals = group_counts(session, per_type, by, limit, offset)
             keys = [group.key for group in groups]
-            counts = _counts(
-                session,
-                _summed(facts, facts.c.day, facts.c.call_type).where(_among(facts.c.key, keys)),
-            )
-            totals = _counts(
-                session,
-                _summed(facts, facts.c.day, facts.c.call_type, by_key=False),
-            )
             calls = _listed_calls(session, scope, by, keys, max_calls + 1) if keys else []
         return CallsReport(
             groups=groups,
@@ -399,31 +329,6 @@ class ReportQueries:
         with self._reads() as session:
             rows = session.execute(query).all()
         return {row.id: row.called_back_at for row in rows if row.called_back_at is not None}
-
-
-def _group_page(
-    session: Session, facts: Any, by: GroupBy, limit: int, offset: int
-) -> tuple[list[Group], int]:
-    # a contact's number names it where it has no name
-    phone = func.min(facts.c.phone) if by == "contact" else cast(null(), String)
-    per_key = select(facts.c.key, phone.label("phone")).group_by(facts.c.key).subquery("keys")
-    named = EmployeeRow if by == "employee" else ContactRow
-    query = (
-        select(per_key.c.key, named.name, per_key.c.phone, func.count().over().label("total"))
-        .outerjoin(named, named.id == per_key.c.key)
-        .order_by(
-            per_key.c.key.is_(None),
-            func.coalesce(named.name, per_key.c.phone, ""),
-            per_key.c.key,
-        )
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = session.connection().execute(query).all()
-    if not rows:
-        total = session.scalar(select(func.count()).select_from(per_key)) or 0
-        return [], int(total)
-    return [Group(row.key, row.name, row.phone) for row in rows], int(rows[0].total)
 
 
 def _listed_calls(
