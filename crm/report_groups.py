@@ -1,22 +1,27 @@
-"""The weekly calls report's groups and counts (PLANFIX.md §3.12-3.13), read from one pass over
-the period's calls: the calls summed per group key, day and call type once, and the page of
-groups, their counts and the whole report's totals all read from those sums in one statement
-(read apart, each passed over the week's calls again: bench/reports.py).
+"""The weekly calls report's groups and counts (PLANFIX.md §3.12-3.13): the page of groups and
+how many there are, the page's counts by day and call type, and the whole report's totals. By
+employee they are read from one pass over the period's calls, summed per employee, day and type
+once, in one statement (read apart, each passed over the week's calls again); by contact, where
+the sums are as many as the calls, apart (bench/reports.py measured both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     case,
     cast,
     exists,
+    false,
     func,
     literal,
     null,
@@ -81,10 +86,23 @@ def counts_by_type(facts: Any) -> Any:
 
 
 def group_counts(
+    session: Session, facts: Any, by: GroupBy, limit: int, offset: int
+) -> tuple[list[Group], int, list[Counts], list[Counts]]:
+    """The page of groups and how many there are, the page's counts, and the report's totals.
+
+    By employee, in one statement over the calls summed per employee, day and type (a few
+    thousand sums, where each read apart passed over the week's calls again). By contact
+    nearly every call is its own contact's: those sums are as many as the calls, and the reads
+    apart are faster (the page's counts by the contact index); measured with bench/reports.py.
+    """
+    if by == "contact":
+        return _read_apart(session, facts, by, limit, offset)
+    return _in_one_statement(session, counts_by_type(facts), by, limit, offset)
+
+
+def _in_one_statement(
     session: Session, per_type: Any, by: GroupBy, limit: int, offset: int
 ) -> tuple[list[Group], int, list[Counts], list[Counts]]:
-    """The page of groups and how many there are, the page's counts, and the report's totals,
-    in one statement: each read apart would pass over the period's calls again."""
     # a contact's number names it where it has no name
     phone = func.min(per_type.c.phone) if by == "contact" else cast(null(), String)
     per_key = select(per_type.c.key, phone.label("phone")).group_by(per_type.c.key).subquery()
@@ -164,6 +182,71 @@ def group_counts(
         total = session.scalar(select(func.count()).select_from(per_key)) or 0
     groups = [group for _, group in sorted(ranks, key=lambda rank: rank[0])]
     return groups, int(total), counts, totals
+
+
+def _read_apart(
+    session: Session, facts: Any, by: GroupBy, limit: int, offset: int
+) -> tuple[list[Group], int, list[Counts], list[Counts]]:
+    groups, total = _group_page(session, facts, by, limit, offset)
+    keys = [group.key for group in groups]
+    counts = _counts(
+        session, _summed(facts, facts.c.day, facts.c.call_type).where(among(facts.c.key, keys))
+    )
+    totals = _counts(session, _summed(facts, facts.c.day, facts.c.call_type, by_key=False))
+    return groups, total, counts, totals
+
+
+def _group_page(
+    session: Session, facts: Any, by: GroupBy, limit: int, offset: int
+) -> tuple[list[Group], int]:
+    # a contact's number names it where it has no name
+    phone = func.min(facts.c.phone) if by == "contact" else cast(null(), String)
+    per_key = select(facts.c.key, phone.label("phone")).group_by(facts.c.key).subquery("keys")
+    named = EmployeeRow if by == "employee" else ContactRow
+    query = (
+        select(per_key.c.key, named.name, per_key.c.phone, func.count().over().label("total"))
+        .outerjoin(named, named.id == per_key.c.key)
+        .order_by(
+            per_key.c.key.is_(None),
+            func.coalesce(named.name, per_key.c.phone, ""),
+            per_key.c.key,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = session.connection().execute(query).all()
+    if not rows:
+        total = session.scalar(select(func.count()).select_from(per_key)) or 0
+        return [], int(total)
+    return [Group(row.key, row.name, row.phone) for row in rows], int(rows[0].total)
+
+
+def _summed(facts: Any, *grouped: Any, by_key: bool = True) -> Select[Any]:
+    """The sums per `grouped` columns, and per group key unless `by_key` is False."""
+    waited = facts.c.wait.is_not(None)
+    if by_key:
+        grouped = (facts.c.key, *grouped)
+    return select(
+        *grouped if by_key else (null().label("key"), *grouped),
+        func.count().label("calls"),
+        func.sum(facts.c.talk).label("talk"),
+        func.sum(case((waited, 1), else_=0)).label("waited"),
+        func.sum(facts.c.wait).label("wait"),
+        func.sum(case((facts.c.wait <= QUICK_ANSWER_SECONDS, 1), else_=0)).label("quick"),
+    ).group_by(*grouped)
+
+
+def _counts(session: Session, query: Select[Any]) -> list[Counts]:
+    return [_counted(row) for row in session.connection().execute(query)]
+
+
+def among(column: Any, keys: Sequence[int | None]) -> ColumnElement[bool]:
+    """`column` is one of `keys` (None among them: or is NULL)."""
+    given = [key for key in keys if key is not None]
+    either = [column.in_(given)] if given else []
+    if None in keys:
+        either.append(column.is_(None))
+    return or_(*either) if either else false()
 
 
 def _counted(row: Any) -> Counts:

@@ -34,7 +34,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm.records import Employee
-from crm.report_groups import Counts, Group, GroupBy, counts_by_type, group_counts
+from crm.report_groups import Counts, Group, GroupBy, among, group_counts
 from crm.report_periods import DayBounds
 from crm.tables import CallRow, ContactResponsibleRow, ContactRow, EmployeeRow, RecordingRow
 
@@ -224,14 +224,6 @@ def _key(by: GroupBy) -> Any:
     return CallRow.employee_id if by == "employee" else CallRow.contact_id
 
 
-def _among(column: Any, keys: Sequence[int | None]) -> ColumnElement[bool]:
-    given = [key for key in keys if key is not None]
-    either = [column.in_(given)] if given else []
-    if None in keys:
-        either.append(column.is_(None))
-    return or_(*either) if either else false()
-
-
 def _facts(scope: ReportScope, by: GroupBy) -> Any:
     """One row per call in scope: its group key, local day, type, talk and wait."""
     return (
@@ -258,9 +250,9 @@ class ReportQueries:
     ) -> CallsReport:
         """Groups `offset`.. `offset + limit` (by name, calls without one last), their counts by
         day and type, the whole report's counts, and at most `max_calls` of their calls."""
-        per_type = counts_by_type(_facts(scope, by))
+        facts = _facts(scope, by)
         with self._reads() as session:
-            groups, total, counts, totals = group_counts(session, per_type, by, limit, offset)
+            groups, total, counts, totals = group_counts(session, facts, by, limit, offset)
             keys = [group.key for group in groups]
             calls = _listed_calls(session, scope, by, keys, max_calls + 1) if keys else []
         return CallsReport(
@@ -336,7 +328,7 @@ def _listed_calls(
 ) -> list[ReportCall]:
     query = (
         _call_columns(scope, by)
-        .where(_among(_key(by), keys))
+        .where(among(_key(by), keys))
         .order_by(_key(by), CallRow.occurred_at, CallRow.id)
         .limit(limit)
     )
