@@ -1,7 +1,8 @@
 """The weekly calls report reads its page of groups, their counts and the whole report's totals
-in one statement (crm.report_groups): paged one group at a time, on both backends, the pages add
-up to the whole list in order, each page carries exactly its groups' counts, and every page, one
-past the end included, tells the same number of groups and the same totals."""
+in one statement by employee and apart by contact (crm.report_groups): paged one group at a
+time, on both backends, either way, the pages add up to the whole list in order, each page
+carries exactly its groups' counts, and every page, one past the end included, tells the same
+number of groups and the same totals."""
 
 from __future__ import annotations
 
