@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from api.analytics import line_of
 from api.phone_display import MASK_SETTING, display_phone
 from api.report_scope import ReportRequest
+from crm.report_groups import Counts
 from crm.reports import (
     CALL_TYPES,
     INCOMING,
@@ -26,7 +27,6 @@ from crm.reports import (
     NOT_REACHED,
     OUTGOING,
     CallsReport,
-    Counts,
     MissedCall,
     MissedDay,
     ReportCall,
@@ -201,8 +201,9 @@ def calls_report_out(
     offset: int,
 ) -> CallsReportOut:
     lines: dict[tuple[int | None, date, str], list[CallLine]] = defaultdict(list)
+    lister = CallLister(request)
     for call in report.calls:
-        lines[call.key, call.day, call.call_type].append(call_line(request, call))
+        lines[call.key, call.day, call.call_type].append(lister.line(call))
     counts: dict[int | None, list[Counts]] = defaultdict(list)
     for item in report.counts:
         counts[item.key].append(item)
@@ -270,43 +271,79 @@ def _days(
 
 
 def call_line(request: ReportRequest, call: ReportCall) -> CallLine:
-    zone = ZoneInfo(request.channel_zones.get(call.channel_id, "UTC"))
-    start = (call.started_at or call.occurred_at).astimezone(zone)
-    end = call.ended_at.astimezone(zone) if call.ended_at is not None else None
-    if end is None and call.total_seconds is not None:
-        end = start + timedelta(seconds=call.total_seconds)
-    channel = request.channels.get(call.channel_id)
-    line = line_of(channel, call.virtual_number, call.line_name) if channel else None
-    phone = _phone(request, call)
-    return CallLine(
-        id=call.id,
-        channel_id=call.channel_id,
-        date=call.day,
-        time=f"{start:%H:%M} - {end:%H:%M}" if end is not None else f"{start:%H:%M} -",
-        employee_id=call.employee_id,
-        employee=call.employee_name or call.employee_extension,
-        contact_id=call.contact_id,
-        contact=call.contact_name or phone,
-        contact_phone=phone,
-        line=line.name if line else None,
-        call_type=call.call_type,
-        minutes=minutes(call.talk_seconds),
-        wait_seconds=call.wait_seconds,
-        recording=f"/api/v1/calls/{call.id}/recording"
-        if call.has_recording and call.heard
-        else None,
-    )
+    return CallLister(request).line(call)
 
 
-def _phone(request: ReportRequest, call: ReportCall) -> str | None:
-    channel = request.channels.get(call.channel_id)
-    masks: Any = channel.settings.get(MASK_SETTING) if channel else None
-    return _shown_phone(
-        call.contact_phone,
-        call.contact_phone_raw,
-        channel.default_country if channel else "RU",
-        json.dumps(masks, sort_keys=True) if isinstance(masks, dict) else None,
-    )
+class CallLister:
+    """Listed calls in the reference's columns. What the calls of a channel share (its zone,
+    phone masks, lines) is read once per report, not once per call: a week lists ~2 000 calls
+    (bench/reports.py)."""
+
+    def __init__(self, request: ReportRequest) -> None:
+        self._request = request
+        self._zones: dict[int, ZoneInfo] = {}
+        self._phone_rules: dict[int, tuple[str, str | None]] = {}
+        self._lines: dict[tuple[int, str | None, str | None], str | None] = {}
+
+    def line(self, call: ReportCall) -> CallLine:
+        zone = self._zone(call.channel_id)
+        start = (call.started_at or call.occurred_at).astimezone(zone)
+        end = call.ended_at.astimezone(zone) if call.ended_at is not None else None
+        if end is None and call.total_seconds is not None:
+            end = start + timedelta(seconds=call.total_seconds)
+        country, masks_json = self._phone_rule(call.channel_id)
+        phone = _shown_phone(call.contact_phone, call.contact_phone_raw, country, masks_json)
+        return CallLine(
+            id=call.id,
+            channel_id=call.channel_id,
+            date=call.day,
+            time=f"{_clock(start)} - {_clock(end)}" if end is not None else f"{_clock(start)} -",
+            employee_id=call.employee_id,
+            employee=call.employee_name or call.employee_extension,
+            contact_id=call.contact_id,
+            contact=call.contact_name or phone,
+            contact_phone=phone,
+            line=self._line_name(call),
+            call_type=call.call_type,
+            minutes=minutes(call.talk_seconds),
+            wait_seconds=call.wait_seconds,
+            recording=f"/api/v1/calls/{call.id}/recording"
+            if call.has_recording and call.heard
+            else None,
+        )
+
+    def _zone(self, channel_id: int) -> ZoneInfo:
+        zone = self._zones.get(channel_id)
+        if zone is None:
+            zone = ZoneInfo(self._request.channel_zones.get(channel_id, "UTC"))
+            self._zones[channel_id] = zone
+        return zone
+
+    def _phone_rule(self, channel_id: int) -> tuple[str, str | None]:
+        """The channel's country for national numbers and its masks (as JSON: a cache key)."""
+        rule = self._phone_rules.get(channel_id)
+        if rule is None:
+            channel = self._request.channels.get(channel_id)
+            masks: Any = channel.settings.get(MASK_SETTING) if channel else None
+            rule = (
+                channel.default_country if channel else "RU",
+                json.dumps(masks, sort_keys=True) if isinstance(masks, dict) else None,
+            )
+            self._phone_rules[channel_id] = rule
+        return rule
+
+    def _line_name(self, call: ReportCall) -> str | None:
+        key = (call.channel_id, call.virtual_number, call.line_name)
+        if key not in self._lines:
+            channel = self._request.channels.get(call.channel_id)
+            line = line_of(channel, call.virtual_number, call.line_name) if channel else None
+            self._lines[key] = line.name if line else None
+        return self._lines[key]
+
+
+def _clock(moment: datetime) -> str:
+    """HH:MM, as `f"{moment:%H:%M}"` writes it, without strftime's cost per call."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 # A week's listing names the same contacts again and again; formatting a number is the costliest

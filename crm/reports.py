@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
     literal,
-    null,
     or_,
     select,
     true,
@@ -37,10 +34,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm.records import Employee
+from crm.report_groups import Counts, Group, GroupBy, among, group_counts
 from crm.report_periods import DayBounds
 from crm.tables import CallRow, ContactResponsibleRow, ContactRow, EmployeeRow, RecordingRow
-
-GroupBy = Literal["employee", "contact"]
 
 # How a call counts in a report, from its kind and direction.
 INCOMING: Final = "incoming"  # an inbound call answered
@@ -49,8 +45,6 @@ MISSED: Final = "missed"  # an inbound call lost
 NOT_REACHED: Final = "not_reached"  # an outbound call nobody answered
 OTHER: Final = "other"  # a call the PBX gave no direction
 CALL_TYPES: Final = (INCOMING, OUTGOING, MISSED, NOT_REACHED, OTHER)
-# Answered within this many seconds of ringing: the service level a contact centre reports.
-QUICK_ANSWER_SECONDS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -68,31 +62,6 @@ class ReportScope:
 
     zones: tuple[ZoneDays, ...]
     employee: Employee | None = None
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Calls of one group (a key, a day, a call type; None where not grouped by it)."""
-
-    key: int | None
-    day: date | None
-    call_type: str | None
-    calls: int
-    talk_seconds: int
-    # inbound answered calls whose wait is known, the sum of those waits, and how many of them
-    # were answered within QUICK_ANSWER_SECONDS
-    waited_calls: int
-    wait_seconds: int
-    quick_answers: int
-
-
-@dataclass(frozen=True)
-class Group:
-    """One top-level group of a report: an employee or a contact (None: calls without one)."""
-
-    key: int | None
-    name: str | None
-    phone: str | None
 
 
 @dataclass(frozen=True)
@@ -255,30 +224,6 @@ def _key(by: GroupBy) -> Any:
     return CallRow.employee_id if by == "employee" else CallRow.contact_id
 
 
-def _among(column: Any, keys: Sequence[int | None]) -> ColumnElement[bool]:
-    given = [key for key in keys if key is not None]
-    either = [column.in_(given)] if given else []
-    if None in keys:
-        either.append(column.is_(None))
-    return or_(*either) if either else false()
-
-
-def _counts(session: Session, query: Select[Any]) -> list[Counts]:
-    return [
-        Counts(
-            key=row.key,
-            day=date.fromisoformat(row.day) if row.day is not None else None,
-            call_type=row.call_type,
-            calls=int(row.calls),
-            talk_seconds=int(row.talk or 0),
-            waited_calls=int(row.waited or 0),
-            wait_seconds=int(row.wait or 0),
-            quick_answers=int(row.quick or 0),
-        )
-        for row in session.execute(query)
-    ]
-
-
 def _facts(scope: ReportScope, by: GroupBy) -> Any:
     """One row per call in scope: its group key, local day, type, talk and wait."""
     return (
@@ -295,21 +240,6 @@ def _facts(scope: ReportScope, by: GroupBy) -> Any:
     )
 
 
-def _summed(facts: Any, *grouped: Any, by_key: bool = True) -> Select[Any]:
-    """The sums per `grouped` columns, and per group key unless `by_key` is False."""
-    waited = facts.c.wait.is_not(None)
-    if by_key:
-        grouped = (facts.c.key, *grouped)
-    return select(
-        *grouped if by_key else (null().label("key"), *grouped),
-        func.count().label("calls"),
-        func.sum(facts.c.talk).label("talk"),
-        func.sum(case((waited, 1), else_=0)).label("waited"),
-        func.sum(facts.c.wait).label("wait"),
-        func.sum(case((facts.c.wait <= QUICK_ANSWER_SECONDS, 1), else_=0)).label("quick"),
-    ).group_by(*grouped)
-
-
 class ReportQueries:
     """The reports, read in one transaction each (`Store` gives the sessions)."""
 
@@ -322,16 +252,8 @@ class ReportQueries:
         day and type, the whole report's counts, and at most `max_calls` of their calls."""
         facts = _facts(scope, by)
         with self._reads() as session:
-            groups, total = _group_page(session, facts, by, limit, offset)
+            groups, total, counts, totals = group_counts(session, facts, by, limit, offset)
             keys = [group.key for group in groups]
-            counts = _counts(
-                session,
-                _summed(facts, facts.c.day, facts.c.call_type).where(_among(facts.c.key, keys)),
-            )
-            totals = _counts(
-                session,
-                _summed(facts, facts.c.day, facts.c.call_type, by_key=False),
-            )
             calls = _listed_calls(session, scope, by, keys, max_calls + 1) if keys else []
         return CallsReport(
             groups=groups,
@@ -401,44 +323,57 @@ class ReportQueries:
         return {row.id: row.called_back_at for row in rows if row.called_back_at is not None}
 
 
-def _group_page(
-    session: Session, facts: Any, by: GroupBy, limit: int, offset: int
-) -> tuple[list[Group], int]:
-    # a contact's number names it where it has no name
-    phone = func.min(facts.c.phone) if by == "contact" else cast(null(), String)
-    per_key = select(facts.c.key, phone.label("phone")).group_by(facts.c.key).subquery("keys")
-    named = EmployeeRow if by == "employee" else ContactRow
-    query = (
-        select(per_key.c.key, named.name, per_key.c.phone, func.count().over().label("total"))
-        .outerjoin(named, named.id == per_key.c.key)
-        .order_by(
-            per_key.c.key.is_(None),
-            func.coalesce(named.name, per_key.c.phone, ""),
-            per_key.c.key,
-        )
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = session.execute(query).all()
-    if not rows:
-        total = session.scalar(select(func.count()).select_from(per_key)) or 0
-        return [], int(total)
-    return [Group(row.key, row.name, row.phone) for row in rows], int(rows[0].total)
-
-
 def _listed_calls(
     session: Session, scope: ReportScope, by: GroupBy, keys: Sequence[int | None], limit: int
 ) -> list[ReportCall]:
     query = (
         _call_columns(scope, by)
-        .where(_among(_key(by), keys))
+        .where(among(_key(by), keys))
         .order_by(_key(by), CallRow.occurred_at, CallRow.id)
         .limit(limit)
     )
-    return [ReportCall(**_call_fields(row)) for row in session.execute(query)]
+    # plain rows read by position: for a week's ~2 000 listed calls the ORM's row handling and
+    # lookups by name cost more than the query itself (bench/reports.py)
+    days: dict[str, date] = {}
+    return [_listed_call(row, days) for row in session.connection().execute(query)]
+
+
+def _listed_call(row: Sequence[Any], days: dict[str, date]) -> ReportCall:
+    """A row of `_call_columns` as a ReportCall; `days` keeps each day's text read once."""
+    (call_id, channel_id, key, day, kind, occurred, started, ended, total, talk, wait) = row[:11]
+    (employee_id, employee_name, extension, contact_id, contact_name) = row[11:16]
+    (phone, phone_raw, number, line, recorded, heard) = row[16:22]
+    read_day = days.get(day)
+    if read_day is None:
+        read_day = days[day] = date.fromisoformat(day)
+    return ReportCall(
+        id=call_id,
+        channel_id=channel_id,
+        key=key,
+        day=read_day,
+        call_type=kind,
+        occurred_at=occurred,
+        started_at=started,
+        ended_at=ended,
+        total_seconds=total,
+        talk_seconds=int(talk or 0),
+        wait_seconds=wait,
+        employee_id=employee_id,
+        employee_name=employee_name,
+        employee_extension=extension,
+        contact_id=contact_id,
+        contact_name=contact_name,
+        contact_phone=phone,
+        contact_phone_raw=phone_raw,
+        virtual_number=number,
+        line_name=line,
+        has_recording=bool(recorded),
+        heard=bool(heard),
+    )
 
 
 def _call_columns(scope: ReportScope, by: GroupBy, *more: Any) -> Select[Any]:
+    """A listed call's columns, in the order `_listed_call` reads them."""
     contact = aliased(ContactRow)
     employee = aliased(EmployeeRow)
     kept = exists().where(RecordingRow.call_id == CallRow.id)
