@@ -435,3 +435,40 @@ class CallRulesResult:
     attach_mode: str | None = None
     attached_task_id: int | None = None
     closed_task_ids: list[int] = field(default_factory=list)
+
+
+# -- the one-activity call write (activities.call_writes) ------------------------------------
+# Owner, contact, row and rules in one activity: each step was a workflow task and three
+# history events of its own.
+
+
+@dataclass(frozen=True)
+class WriteCallInput:
+    """`call` as the workflow sees it (employee_id, contact_id and the owner's extension are the
+    store's to fill); `contact` when the other party has a phone number (its employee ids, too,
+    are the store's to fill)."""
+
+    call: CallRecord
+    # the employee the PBX says the call is, and those it says it rang
+    employee: EmployeeRef | None = None
+    rang: list[EmployeeRef] = field(default_factory=list)
+    # the other party's all-digit number with no E.164 reading: an extension of ours, perhaps
+    other_extension: EmployeeRef | None = None
+    first_directed: EmployeeRef | None = None
+    contact: FindOrCreateContactInput | None = None
+    # the PBX itself says the call is not to be recorded
+    pbx_skip_reason: str | None = None
+    # the channel's rules after the call is written (its first write, nothing else waiting)
+    apply_rules: bool = False
+
+
+@dataclass(frozen=True)
+class WrittenCall:
+    """The call as written (`call_id`), or kept as skipped and why (`skip`)."""
+
+    call_id: int | None = None
+    skip: SkipReason | None = None
+    # the owner's extension on the channel (for the workflow's search attributes)
+    owner_extension: str | None = None
+    new_contact: bool = False
+    rules_applied: bool = False

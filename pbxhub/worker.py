@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from activities.api_calls import ApiCallActivities
 from activities.call_time import CallTimeActivities
+from activities.call_writes import CallWriteActivities
 from activities.calls import CallActivities
 from activities.cards import CardActivities
 from activities.follow_up import FollowUpActivities
@@ -48,6 +49,7 @@ def build_worker(
     follow_up = FollowUpActivities(store)
     call_time = CallTimeActivities(store)
     cards = CardActivities(store)
+    writes = CallWriteActivities(store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -61,6 +63,7 @@ def build_worker(
             activities.save_call,
             activities.save_skipped_call,
             activities.attach_recording,
+            writes.write_call,
             follow_up.apply_call_rules,
             call_time.apply_call_time_action,
             call_time.note_refused_action,

@@ -71,7 +71,7 @@ async def test_every_line_of_a_call_names_its_channel_session_and_workflow(
     assert all(line["logger"] == "pbxhub.ingress" for line in accepted)
     [new_contact] = [line for line in written if line["message"].startswith("new contact")]
     assert new_contact.items() >= call.items()
-    assert new_contact["activity"] == "find_or_create_contact"
+    assert new_contact["activity"] == "write_call"
     # at INFO a phone number is masked wherever it is written
     assert CALLER not in json.dumps(written)
     assert mask_phones(CALLER) in new_contact["message"]

@@ -232,7 +232,12 @@ class CallWorkflow:
                 return self._result
         if over_in_time:
             await self._settle(data)
-        self._result = await self._writer.record(self._events.summary, incomplete=not over_in_time)
+        self._result = await self._writer.record(
+            self._events.summary,
+            incomplete=not over_in_time,
+            # with nothing the employee chose waiting, the rules go with the write
+            with_rules=not self._desk.waiting,
+        )
         # before the channel's rules: a task the employee chose is where the call hangs
         await self._desk.apply_waiting(self._writer.call_id)
         await self._writer.apply_rules(self._result)

@@ -37,6 +37,11 @@ class CallTimeDesk:
         self._waiting: list[CallTimeAction] = []
         self._lock = asyncio.Lock()
 
+    @property
+    def waiting(self) -> bool:
+        """Actions wait for the call to be written."""
+        return bool(self._waiting)
+
     async def take(self, action: CallTimeAction, call_id: int | None) -> CallTimeAnswer:
         """Apply the action now if it can be, else keep it for `apply_waiting`."""
         workflow.patched(CALL_TIME_PATCH)

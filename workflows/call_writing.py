@@ -4,9 +4,19 @@ amendment of a call an earlier run wrote."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.call_owner import (
+        employee_phone_skip,
+        employee_refs,
+        known_id,
+        pbx_skip,
+        skip_for_employees,
+    )
+    from activities.call_writes import CallWriteActivities
     from activities.calls import CallActivities
     from activities.follow_up import FollowUpActivities
     from contracts.call_workflow import CallInput, CallResult
@@ -21,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         FoundEmployee,
         SaveSkippedCallInput,
         SkipReason,
+        WriteCallInput,
     )
     from workflows.call_events import CallEvents
     from workflows.search_attributes import index_call
@@ -31,6 +42,9 @@ with workflow.unsafe.imports_passed_through():
 CALL_RULES_PATCH = "call-rules"
 # Runs from before skipped calls were kept neither look for internal calls nor keep them.
 SKIPPED_CALLS_PATCH = "skipped-calls"
+# A call is written by one activity (owner, contact, row, rules), not one per step; runs from
+# before keep their steps.
+ONE_WRITE_PATCH = "one-activity-call-write"
 
 
 def other_extension(summary: CallSummary) -> EmployeeRef | None:
@@ -65,9 +79,15 @@ class CallWriter:
         # The employees the PBX named, as the store knows them; whether this call made its contact.
         self._known: list[tuple[EmployeeRef, FoundEmployee | None]] = []
         self._new_contact = False
+        self._rules_applied = False
 
-    async def record(self, summary: CallSummary, *, incomplete: bool) -> CallResult:
-        """The call written as `summary` says (the store upserts), or kept as skipped and why."""
+    async def record(
+        self, summary: CallSummary, *, incomplete: bool, with_rules: bool = False
+    ) -> CallResult:
+        """The call written as `summary` says (the store upserts), or kept as skipped and why;
+        `with_rules`: the channel's rules applied in the same activity (older runs: after)."""
+        if workflow.patched(ONE_WRITE_PATCH):
+            return await self._write_at_once(summary, incomplete=incomplete, with_rules=with_rules)
         data = self._data
         kind = "call" if summary.answered else "missed"
         # the events this write is made of (more may come while its activities run)
@@ -75,7 +95,7 @@ class CallWriter:
         owner, skip = await self._resolve_employee(summary)
         # the PBX itself may say the call is not to be recorded (e.g. a channel setting)
         if summary.skip_reason:
-            skip = SkipReason("pbx", summary.skip_reason)
+            skip = pbx_skip(summary.skip_reason)
         employee_id = owner.employee_id if owner else None
         owner_extension = owner.extension if owner else None
         index_call(summary, kind if skip is None else "skipped", owner_extension)
@@ -98,7 +118,7 @@ class CallWriter:
                     virtual_number=summary.virtual_number,
                     line_name=summary.line_name,
                     answered_employee_id=employee_id if summary.answered else None,
-                    first_directed_employee_id=self._employee_id(first_directed(summary)),
+                    first_directed_employee_id=known_id(first_directed(summary), self._known),
                 ),
             )
             contact_id = contact.contact_id
@@ -106,33 +126,12 @@ class CallWriter:
 
         saved = await store_activity(
             CallActivities.save_call,
-            CallRecord(
-                channel_id=data.channel_id,
-                session_id=data.session_id,
-                provider=data.provider,
-                kind=kind,
-                direction=summary.direction,
+            replace(
+                self._call_record(summary, kind, incomplete=incomplete),
                 contact_id=contact_id,
-                contact_phone=summary.contact_phone,
-                contact_phone_raw=summary.contact_phone_raw,
-                virtual_number=summary.virtual_number,
-                line_name=summary.line_name,
                 employee_id=employee_id,
                 employee_extension=(summary.employee.extension if summary.employee else None)
                 or owner_extension,
-                employee_pbx_id=summary.employee.pbx_user_id if summary.employee else None,
-                started_at=summary.started_at,
-                answered_at=summary.answered_at,
-                ended_at=summary.ended_at,
-                wait_seconds=summary.wait_seconds,
-                talk_seconds=summary.talk_seconds,
-                total_seconds=summary.total_seconds,
-                tags=summary.tags,
-                extra=summary.extra,
-                recording_url=summary.recording_url,
-                recording_duration=summary.recording_duration,
-                incomplete=incomplete,
-                legs=[leg.as_call_leg() for leg in summary.legs],
             ),
         )
         self.call_id = saved.call_id
@@ -144,9 +143,87 @@ class CallWriter:
             events=written,
         )
 
+    def _call_record(self, summary: CallSummary, kind: str, *, incomplete: bool) -> CallRecord:
+        """The call as `summary` has it; its contact and owner are the store's to fill."""
+        data = self._data
+        return CallRecord(
+            channel_id=data.channel_id,
+            session_id=data.session_id,
+            provider=data.provider,
+            kind=kind,
+            direction=summary.direction,
+            contact_phone=summary.contact_phone,
+            contact_phone_raw=summary.contact_phone_raw,
+            virtual_number=summary.virtual_number,
+            line_name=summary.line_name,
+            employee_extension=summary.employee.extension if summary.employee else None,
+            employee_pbx_id=summary.employee.pbx_user_id if summary.employee else None,
+            started_at=summary.started_at,
+            answered_at=summary.answered_at,
+            ended_at=summary.ended_at,
+            wait_seconds=summary.wait_seconds,
+            talk_seconds=summary.talk_seconds,
+            total_seconds=summary.total_seconds,
+            tags=summary.tags,
+            extra=summary.extra,
+            recording_url=summary.recording_url,
+            recording_duration=summary.recording_duration,
+            incomplete=incomplete,
+            legs=[leg.as_call_leg() for leg in summary.legs],
+        )
+
+    async def _write_at_once(
+        self, summary: CallSummary, *, incomplete: bool, with_rules: bool
+    ) -> CallResult:
+        """`record` in one activity: a task and three history events instead of one per step."""
+        data = self._data
+        kind = "call" if summary.answered else "missed"
+        written = len(self._events)
+        contact = None
+        if summary.contact_phone:
+            contact = FindOrCreateContactInput(
+                summary.contact_phone,
+                summary.contact_phone_raw,
+                summary.contact_name,
+                channel_id=data.channel_id,
+                direction=summary.direction,
+                virtual_number=summary.virtual_number,
+                line_name=summary.line_name,
+            )
+        done = await store_activity(
+            CallWriteActivities.write_call,
+            WriteCallInput(
+                call=self._call_record(summary, kind, incomplete=incomplete),
+                employee=summary.employee,
+                rang=list(summary.rang),
+                other_extension=other_extension(summary),
+                first_directed=first_directed(summary),
+                contact=contact,
+                pbx_skip_reason=summary.skip_reason,
+                apply_rules=with_rules,
+            ),
+        )
+        self._new_contact = self._new_contact or done.new_contact
+        self._rules_applied = self._rules_applied or done.rules_applied
+        if done.skip is not None:
+            index_call(summary, "skipped", None)
+            skip = done.skip
+            return CallResult("skipped", reason=skip.detail, reason_code=skip.code, events=written)
+        index_call(summary, kind, done.owner_extension)
+        self.call_id = done.call_id
+        return CallResult(
+            kind,
+            call_id=done.call_id,
+            incomplete=incomplete,
+            recording_url=summary.recording_url,
+            events=written,
+        )
+
     async def apply_rules(self, result: CallResult) -> None:
         """The channel's rules on a written call: notifications, tasks, where it hangs."""
         if result.call_id is None or result.outcome not in ("call", "missed"):
+            return
+        if self._rules_applied:  # by the activity that wrote the call
             return
         if not workflow.patched(CALL_RULES_PATCH):
             return
@@ -155,19 +232,11 @@ class CallWriter:
             ApplyCallRulesInput(result.call_id, new_contact=self._new_contact),
         )
 
-    def _employee_id(self, ref: EmployeeRef | None) -> int | None:
-        """The store's id of an employee the PBX named in this call, if the store knows them."""
-        for known, found in self._known:
-            if ref is not None and found is not None and known.same_as(ref):
-                return found.employee_id
-        return None
-
     async def _resolve_employee(
         self, summary: CallSummary
     ) -> tuple[FoundEmployee | None, SkipReason | None]:
         """The employee who owns the call, or why the call must not be recorded."""
-        refs: list[EmployeeRef] = [summary.employee] if summary.employee else []
-        refs += [ref for ref in summary.rang if ref not in refs]
+        refs = employee_refs(summary.employee, summary.rang)
         # The other party's number with no E.164 reading, all digits: perhaps an extension of
         # ours, which makes the call an internal one (asked in the same lookup, last).
         other = other_extension(summary) if workflow.patched(SKIPPED_CALLS_PATCH) else None
@@ -180,27 +249,16 @@ class CallWriter:
             found = result.employees
             self._known = list(zip(refs, found, strict=False))
         colleague = found.pop() if other else None
-        if summary.employee is not None and found[0] is None:
-            return None, SkipReason(
-                "unknown_employee", f"unknown employee: {summary.employee.describe()}"
-            )
-        if summary.employee is None and summary.rang and not any(found):
-            described = ", ".join(ref.describe() for ref in summary.rang)
-            return None, SkipReason("unknown_employee", f"rang only unknown employees: {described}")
-        if colleague is not None and other is not None:
-            return None, SkipReason(
-                "internal",
-                f"internal call: the other party is {other.describe()} ({colleague.name})",
-            )
+        skip = skip_for_employees(summary.employee, summary.rang, found, other, colleague)
+        if skip is not None:
+            return None, skip
         if summary.contact_phone:
             own = await store_activity(
                 CallActivities.find_employee_by_phone,
                 FindEmployeeByPhoneInput(summary.contact_phone),
             )
             if own is not None:
-                return None, SkipReason(
-                    "employee_phone", f"the other party is employee {own.name}'s own phone"
-                )
+                return None, employee_phone_skip(own)
         return (found[0] if summary.employee is not None else None), None
 
     async def _save_skipped(self, summary: CallSummary, skip: SkipReason) -> None:
