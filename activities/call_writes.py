@@ -9,15 +9,15 @@ from dataclasses import replace
 
 from temporalio import activity
 
-from activities.call_owner import (
+from activities.calls import CallActivities
+from activities.follow_up import FollowUpActivities
+from contracts.call_owner import (
     employee_phone_skip,
     employee_refs,
     known_id,
     pbx_skip,
     skip_for_employees,
 )
-from activities.calls import CallActivities
-from activities.follow_up import FollowUpActivities
 from contracts.messages import (
     ApplyCallRulesInput,
     EmployeeRef,

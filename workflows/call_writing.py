@@ -9,16 +9,16 @@ from dataclasses import replace
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.call_owner import (
+    from activities.call_writes import CallWriteActivities
+    from activities.calls import CallActivities
+    from activities.follow_up import FollowUpActivities
+    from contracts.call_owner import (
         employee_phone_skip,
         employee_refs,
         known_id,
         pbx_skip,
         skip_for_employees,
     )
-    from activities.call_writes import CallWriteActivities
-    from activities.calls import CallActivities
-    from activities.follow_up import FollowUpActivities
     from contracts.call_workflow import CallInput, CallResult
     from contracts.messages import (
         ApplyCallRulesInput,
