@@ -53,6 +53,8 @@ class Stack:
     api_port: int = field(default_factory=free_port)
     temporal_port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
+    # the worker's own /metrics: a free port too, never the fixed default another run may hold
+    worker_metrics_port: int = field(default_factory=free_port)
     temporal: subprocess.Popen[bytes] | None = None
     api: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -93,7 +95,11 @@ class Stack:
             "--admin-key",
             self.admin_key,
         ]
-        env = {**os.environ, **self.environment}
+        env = {
+            **os.environ,
+            "PBXHUB_WORKER_METRICS_PORT": str(self.worker_metrics_port),
+            **self.environment,
+        }
         log = self.data_dir / f"{command}.log"
         process = start_child(
             [sys.executable, "-m", "pbxhub.cli", command, *options],

@@ -11,6 +11,7 @@ API's registry and /metrics shows all.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
@@ -26,6 +27,8 @@ from api.metrics import process_registry
 from contracts.messages import FetchedRecording, PbxActionResult
 
 __all__ = ["WorkerMetrics", "serve_worker_metrics"]
+
+log = logging.getLogger(__name__)
 
 
 class WorkerMetrics(Interceptor):
@@ -92,7 +95,18 @@ class _Counting(ActivityInboundInterceptor):
 
 
 def serve_worker_metrics(host: str, port: int) -> WorkerMetrics:
-    """Counters on a registry of their own, served at http://host:port/metrics (a thread)."""
+    """Counters on a registry of their own, served at http://host:port/metrics (a thread).
+    A port already taken (another worker on the machine) leaves them unserved, said in the log:
+    metrics never keep a worker from recording calls (it would crash and restart for ever)."""
     metrics = WorkerMetrics(process_registry())
-    start_http_server(port, addr=host, registry=metrics.registry)
+    try:
+        start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as error:
+        log.error(
+            "worker metrics not served at %s:%d (PBXHUB_WORKER_METRICS_PORT): %s; "
+            "the worker goes on without them",
+            host,
+            port,
+            error.strerror or error,
+        )
     return metrics

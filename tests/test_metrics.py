@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import Pbxhub, scenario
 from file_host import Reply, file_host
 from prometheus_client.parser import text_string_to_metric_families
@@ -137,3 +138,18 @@ async def test_a_separate_worker_serves_its_counts_on_its_own_port() -> None:
     assert value(samples, "process_resident_memory_bytes") > 0
     # the API's counters are not this process's
     assert not any(name.startswith("pbxhub_webhooks") for name, _ in samples)
+
+
+async def test_a_worker_whose_metrics_port_is_taken_goes_on_counting_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+
+        metrics = serve_worker_metrics("127.0.0.1", port)
+
+    metrics.recording_downloads.labels("kept").inc()  # counting still works
+    assert f"worker metrics not served at 127.0.0.1:{port}" in caplog.text
+    assert "PBXHUB_WORKER_METRICS_PORT" in caplog.text
