@@ -20,6 +20,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.pbx import send_action
 from contracts.messages import (
     FetchedRecording,
@@ -51,6 +52,8 @@ __all__ = ["RecordingActivities"]
 # How long a link asked of the PBX's API should work: long enough to download it, or (a channel
 # that keeps the PBX's link) as long as the PBX allows (its spec holds it to the PBX's range).
 FETCH_LINK_SECONDS: Final = 30 * 60
+# well inside the fetch's heartbeat timeout (workflows/custody.py FETCH_HEARTBEAT_TIMEOUT)
+FETCH_HEARTBEAT_SECONDS: Final = 10.0
 LINK_KEPT_SECONDS: Final = 60 * 24 * 60 * 60
 
 # ApplicationError types the workflow's retry policy retries (everything else it gives up on).
@@ -98,7 +101,12 @@ class RecordingActivities:
     def fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
         """Keep the file behind a recording link, when the channel keeps files (or the link
         works once). Raises a retryable ApplicationError while the PBX has no file yet or cannot
-        be reached, until the channel's (else the installation's) attempts are spent."""
+        be reached, until the channel's (else the installation's) attempts are spent.
+        Heartbeats while it works, so a dead worker's attempt is retried within a minute."""
+        with heartbeating(FETCH_HEARTBEAT_SECONDS):
+            return self._fetch_recording(data)
+
+    def _fetch_recording(self, data: FetchRecordingInput) -> FetchedRecording:
         channel = self._store.get_channel(data.channel_id)
         if channel is None:
             return FetchedRecording(

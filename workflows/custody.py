@@ -46,6 +46,8 @@ ASKED_LINK = "pbx-api:recording_link"
 FETCH_ATTEMPTS_CEILING = 50
 # Upper bound of one download attempt; the download's own size and time limits come first.
 FETCH_TIMEOUT = timedelta(minutes=30)
+# the fetch heartbeats every 10 s: a worker that died mid-fetch is noticed in a minute
+FETCH_HEARTBEAT_TIMEOUT = timedelta(minutes=1)
 
 
 def action_call(session_id: str, summary: CallSummary) -> ActionCall:
@@ -158,6 +160,7 @@ class RecordingCustody:
                     fetch_attempts=attempts if own_limits else None,
                 ),
                 start_to_close_timeout=FETCH_TIMEOUT,
+                heartbeat_timeout=FETCH_HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=data.recording_retry_seconds),
                     backoff_coefficient=2.0,
