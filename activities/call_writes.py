@@ -17,6 +17,7 @@ from contracts.call_owner import (
     known_id,
     pbx_skip,
     skip_for_employees,
+    skipped_call,
 )
 from contracts.messages import (
     ApplyCallRulesInput,
@@ -24,7 +25,6 @@ from contracts.messages import (
     FindEmployeeByPhoneInput,
     FindEmployeesInput,
     FoundEmployee,
-    SaveSkippedCallInput,
     SkipReason,
     WriteCallInput,
     WrittenCall,
@@ -49,7 +49,7 @@ class CallWriteActivities:
         if data.pbx_skip_reason:
             skip = pbx_skip(data.pbx_skip_reason)
         if skip is not None:
-            self._calls.save_skipped_call(_skipped(data, skip))
+            self._calls.save_skipped_call(skipped_call(call, skip))
             return WrittenCall(skip=skip)
         employee_id = owner.employee_id if owner else None
         owner_extension = owner.extension if owner else None
@@ -107,22 +107,3 @@ class CallWriteActivities:
             if own is not None:
                 return None, employee_phone_skip(own), known
         return (found[0] if data.employee is not None else None), None, known
-
-
-def _skipped(data: WriteCallInput, skip: SkipReason) -> SaveSkippedCallInput:
-    call = data.call
-    return SaveSkippedCallInput(
-        channel_id=call.channel_id,
-        session_id=call.session_id,
-        provider=call.provider,
-        reason=skip,
-        direction=call.direction,
-        contact_phone=call.contact_phone,
-        contact_phone_raw=call.contact_phone_raw,
-        virtual_number=call.virtual_number,
-        employee_extension=call.employee_extension,
-        employee_pbx_id=call.employee_pbx_id,
-        started_at=call.started_at,
-        ended_at=call.ended_at,
-        extra=call.extra,
-    )

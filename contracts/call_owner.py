@@ -4,7 +4,13 @@ write_call activity at once."""
 
 from __future__ import annotations
 
-from contracts.messages import EmployeeRef, FoundEmployee, SkipReason
+from contracts.messages import (
+    CallRecord,
+    EmployeeRef,
+    FoundEmployee,
+    SaveSkippedCallInput,
+    SkipReason,
+)
 
 
 def employee_refs(employee: EmployeeRef | None, rang: list[EmployeeRef]) -> list[EmployeeRef]:
@@ -52,3 +58,22 @@ def known_id(
         if ref is not None and found is not None and named.same_as(ref):
             return found.employee_id
     return None
+
+
+def skipped_call(call: CallRecord, skip: SkipReason) -> SaveSkippedCallInput:
+    """What is kept of a call not recorded: where it was, who and when, and why not."""
+    return SaveSkippedCallInput(
+        channel_id=call.channel_id,
+        session_id=call.session_id,
+        provider=call.provider,
+        reason=skip,
+        direction=call.direction,
+        contact_phone=call.contact_phone,
+        contact_phone_raw=call.contact_phone_raw,
+        virtual_number=call.virtual_number,
+        employee_extension=call.employee_extension,
+        employee_pbx_id=call.employee_pbx_id,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        extra=call.extra,
+    )

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         known_id,
         pbx_skip,
         skip_for_employees,
+        skipped_call,
     )
     from contracts.call_workflow import CallInput, CallResult
     from contracts.messages import (
@@ -29,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         FindEmployeesInput,
         FindOrCreateContactInput,
         FoundEmployee,
-        SaveSkippedCallInput,
         SkipReason,
         WriteCallInput,
     )
@@ -262,25 +262,9 @@ class CallWriter:
         return (found[0] if summary.employee is not None else None), None
 
     async def _save_skipped(self, summary: CallSummary, skip: SkipReason) -> None:
-        data = self._data
-        await store_activity(
-            CallActivities.save_skipped_call,
-            SaveSkippedCallInput(
-                channel_id=data.channel_id,
-                session_id=data.session_id,
-                provider=data.provider,
-                reason=skip,
-                direction=summary.direction,
-                contact_phone=summary.contact_phone,
-                contact_phone_raw=summary.contact_phone_raw,
-                virtual_number=summary.virtual_number,
-                employee_extension=summary.employee.extension if summary.employee else None,
-                employee_pbx_id=summary.employee.pbx_user_id if summary.employee else None,
-                started_at=summary.started_at,
-                ended_at=summary.ended_at,
-                extra=summary.extra,
-            ),
-        )
+        # the call's record as it would be written: its kind and completeness are not kept
+        call = self._call_record(summary, "skipped", incomplete=False)
+        await store_activity(CallActivities.save_skipped_call, skipped_call(call, skip))
 
     async def amend(self, known_recording: str | None) -> CallResult:
         """A call an earlier run wrote: take what is new to it (the starting signal is in): its

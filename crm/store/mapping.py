@@ -7,6 +7,8 @@ import copy
 from dataclasses import fields
 from typing import Any, Final, TypeVar
 
+from sqlalchemy import Row
+
 from contracts.messages import CallLeg, CallRecord
 from crm.records import (
     CallAttachment,
@@ -44,7 +46,8 @@ _R = TypeVar("_R")
 CALL_FIELDS: Final = tuple(f.name for f in fields(CallRecord))
 
 
-def channel_of(row: ChannelRow) -> Channel:
+def channel_of(row: ChannelRow | Row[Any]) -> Channel:
+    """A channel from its ORM row or a plain query's row of the same columns."""
     return Channel(
         id=row.id,
         provider=row.provider,

@@ -84,18 +84,7 @@ class ChannelStore(StoreCore):
         cached, so an edit by any process counts from the next webhook on."""
         with self._engine.connect() as connection:
             row = connection.execute(_CHANNEL_BY_KEY, {"secret_key": secret_key}).first()
-        if row is None:
-            return None
-        return Channel(
-            id=row.id,
-            provider=row.provider,
-            name=row.name,
-            secret_key=row.secret_key,
-            default_country=row.default_country,
-            timezone=row.timezone,
-            settings=row.settings,  # decoded from JSON for this read alone: nobody shares it
-            created_at=row.created_at,
-        )
+        return None if row is None else channel_of(row)
 
     def list_channels(self) -> list[Channel]:
         with self._reads() as session:
