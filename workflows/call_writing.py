@@ -88,7 +88,6 @@ class CallWriter:
         `with_rules`: the channel's rules applied in the same activity (older runs: after)."""
         if workflow.patched(ONE_WRITE_PATCH):
             return await self._write_at_once(summary, incomplete=incomplete, with_rules=with_rules)
-        data = self._data
         kind = "call" if summary.answered else "missed"
         # the events this write is made of (more may come while its activities run)
         written = len(self._events)
@@ -109,14 +108,8 @@ class CallWriter:
         if summary.contact_phone:
             contact = await store_activity(
                 CallActivities.find_or_create_contact,
-                FindOrCreateContactInput(
-                    summary.contact_phone,
-                    summary.contact_phone_raw,
-                    summary.contact_name,
-                    channel_id=data.channel_id,
-                    direction=summary.direction,
-                    virtual_number=summary.virtual_number,
-                    line_name=summary.line_name,
+                replace(
+                    self._contact_input(summary, summary.contact_phone),
                     answered_employee_id=employee_id if summary.answered else None,
                     first_directed_employee_id=known_id(first_directed(summary), self._known),
                 ),
@@ -141,6 +134,18 @@ class CallWriter:
             incomplete=incomplete,
             recording_url=summary.recording_url,
             events=written,
+        )
+
+    def _contact_input(self, summary: CallSummary, phone: str) -> FindOrCreateContactInput:
+        """The caller's contact to find or make, as the PBX named them on this line."""
+        return FindOrCreateContactInput(
+            phone,
+            summary.contact_phone_raw,
+            summary.contact_name,
+            channel_id=self._data.channel_id,
+            direction=summary.direction,
+            virtual_number=summary.virtual_number,
+            line_name=summary.line_name,
         )
 
     def _call_record(self, summary: CallSummary, kind: str, *, incomplete: bool) -> CallRecord:
@@ -176,20 +181,12 @@ class CallWriter:
         self, summary: CallSummary, *, incomplete: bool, with_rules: bool
     ) -> CallResult:
         """`record` in one activity: a task and three history events instead of one per step."""
-        data = self._data
         kind = "call" if summary.answered else "missed"
         written = len(self._events)
         contact = None
         if summary.contact_phone:
-            contact = FindOrCreateContactInput(
-                summary.contact_phone,
-                summary.contact_phone_raw,
-                summary.contact_name,
-                channel_id=data.channel_id,
-                direction=summary.direction,
-                virtual_number=summary.virtual_number,
-                line_name=summary.line_name,
-            )
+            # whom it answered and first rang: write_call knows once it has found the employees
+            contact = self._contact_input(summary, summary.contact_phone)
         done = await store_activity(
             CallWriteActivities.write_call,
             WriteCallInput(
